@@ -1,0 +1,139 @@
+"""ipclab.names and ipclab.registry: unique names, and nothing outlives a run."""
+
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import posix_ipc
+import pytest
+import sysv_ipc
+
+from ipclab import inspect, names, objects, registry
+from ipclab.errors import BadArgument
+
+
+def test_posix_names_are_unique_and_carry_user_and_run():
+    run = registry.current().id
+    made = {names.posix_name("ring", run) for _ in range(1000)}
+    assert len(made) == 1000
+    uid, run_id, tag = names.parse_course_name(made.pop())
+    assert (uid, run_id, tag) == (os.getuid(), run, "ring")
+
+
+@pytest.mark.parametrize("tag", ["", "a/b", "x" * 13, "white space", None])
+def test_bad_tags_are_refused(tag):
+    with pytest.raises(BadArgument, match="tag"):
+        names.posix_name(tag, "deadbeef")
+
+
+@pytest.mark.parametrize("name,why", [("noslash", "start with '/'"), ("/a/b", "no other '/'"),
+                                      ("/", "at least one"), ("/" + "x" * 300, "limit")])
+def test_bad_posix_names_are_explained(name, why):
+    with pytest.raises(BadArgument, match=why):
+        names.check_posix_name(name)
+
+
+@pytest.mark.parametrize("key", [-1, 2**32, 1.5, "0x10", True])
+def test_bad_keys_are_explained(key):
+    with pytest.raises(BadArgument, match="System V key"):
+        names.check_sysv_key(key)
+
+
+def test_course_keys_are_positive_and_recognised():
+    for _ in range(1000):
+        k = names.sysv_key()
+        assert 0 < k < 0x80000000 and names.is_course_key(k)
+    assert not names.is_course_key(0x12345678)
+
+
+def test_objects_are_0600_registered_then_struck_off():
+    with objects.posix_shm(4096, tag="t") as shm, objects.sysv_sem(1) as sem:
+        assert stat.S_IMODE(os.stat("/dev/shm" + shm.name).st_mode) == 0o600
+        rows = {r["kind"]: r for r in inspect.course_objects(registry.current().id)}
+        assert rows["posix_shm"]["mode"] == 0o600 and rows["sysv_sem"]["mode"] == 0o600
+        kinds = {e["kind"] for e in registry.current().entries()}
+        assert {"posix_shm", "sysv_sem"} <= kinds
+    assert not [e for e in registry.current().entries() if e["kind"] in ("posix_shm", "sysv_sem")]
+    with pytest.raises(posix_ipc.ExistentialError):
+        posix_ipc.SharedMemory(shm.name)
+    with pytest.raises(sysv_ipc.ExistentialError):
+        sysv_ipc.Semaphore(sem.key)
+
+
+def test_object_removed_on_exception_inside_block():
+    with pytest.raises(RuntimeError):
+        with objects.posix_sem(0) as sem:
+            raise RuntimeError("cell interrupted")
+    with pytest.raises(posix_ipc.ExistentialError):
+        posix_ipc.Semaphore(sem.name)
+
+
+def test_sysv_id_reuse_is_not_mistaken_for_ours():
+    q = objects.create_sysv_msg()
+    entry = dict(next(e for e in registry.current().entries() if e["id"] == q.id))
+    objects.remove_sysv(q)
+    stranger = sysv_ipc.MessageQueue(None, sysv_ipc.IPC_CREX)  # may reuse a nearby id
+    try:
+        entry["id"] = stranger.id  # pretend the kernel reused the id
+        assert registry.remove_object(entry) is False
+        assert inspect.sysv_row("msg", stranger.id) is not None
+    finally:
+        stranger.remove()
+
+
+KILLED_KERNEL = """
+import os, sys
+from ipclab import objects, registry
+shm = objects.create_posix_shm(4096, tag="stale")
+q = objects.create_sysv_msg()
+print(registry.current().id, shm.name, q.id, flush=True)
+os._exit(0)   # like a kernel killed mid-demo: no finally, no atexit
+"""
+
+
+def test_dead_run_objects_are_swept_by_the_next_run(tmp_path):
+    env = dict(os.environ, IPCLAB_STATE_DIR=str(tmp_path))
+    env.pop("IPCLAB_RUN_ID")
+    out = subprocess.run([sys.executable, "-c", KILLED_KERNEL], env=env, capture_output=True,
+                         text=True, check=True, timeout=60).stdout.split()
+    run_id, shm_name, qid = out[0], out[1], int(out[2])
+    assert os.path.exists("/dev/shm" + shm_name) and inspect.sysv_row("msg", qid)
+    # the next kernel (new run, same user) recognises the dead run and removes its objects
+    sweep = "from ipclab import registry; registry.current()"
+    subprocess.run([sys.executable, "-c", sweep], env=env, check=True, timeout=60)
+    assert not os.path.exists("/dev/shm" + shm_name)
+    assert inspect.sysv_row("msg", qid) is None
+    assert not (tmp_path / run_id).exists()
+
+
+def test_clean_removes_dead_runs_but_not_live_ones(tmp_path):
+    env = dict(os.environ, IPCLAB_STATE_DIR=str(tmp_path))
+    env.pop("IPCLAB_RUN_ID")
+    out = subprocess.run([sys.executable, "-c", KILLED_KERNEL], env=env, capture_output=True,
+                         text=True, check=True, timeout=60).stdout.split()
+    shm_name = out[1]
+    with objects.posix_shm(128, tag="live") as live:   # a live run's object (ours, this run)
+        res = subprocess.run([sys.executable, "-m", "ipclab", "clean"], env=env, capture_output=True,
+                             text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        assert f"removed posix_shm {shm_name}" in res.stdout
+        assert os.path.exists("/dev/shm" + live.name)
+    assert not os.path.exists("/dev/shm" + shm_name)
+
+
+def test_state_dir_owned_by_someone_else_is_refused(tmp_path, monkeypatch):
+    d = tmp_path / "other"
+    d.mkdir()
+    os.chown(d, 65534, 65534) if os.getuid() == 0 else pytest.skip("needs root to chown")
+    monkeypatch.setenv("IPCLAB_STATE_DIR", str(d))
+    with pytest.raises(Exception, match="not to you"):
+        registry.state_dir()
+
+
+def test_registry_entries_are_json(tmp_path):
+    with objects.sysv_msg() as q:
+        f = next(f for f in registry.current().path.glob("obj-sysv_msg-*.json") if json.loads(f.read_text())["id"] == q.id)
+        e = json.loads(f.read_text())
+        assert e["key"] == q.key and e["pid"] == os.getpid()
