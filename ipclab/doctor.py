@@ -157,3 +157,21 @@ def format_report(items=None):
             line += f"\n      -> {c.advice}"
         lines.append(line)
     return "\n".join(lines)
+
+
+def setup_notebook(*needs):
+    """The first cell of every notebook: versions, platform, and whether *needs* are met.
+
+    Prints one line per need (``ok`` or the advice), so a student on Docker or macOS learns
+    up front which demos will skip, and why.
+    """
+    import matplotlib
+    import sys
+    from . import __version__, procs
+    print(f"ipclab {__version__}, Python {platform.python_version()}, {platform.system()}, "
+          f"matplotlib {matplotlib.__version__}, default start method {procs.DEFAULT_START_METHOD}")
+    for name in needs:
+        c = check(name)
+        print(f"  {name}: " + ("ok" if c.ok and c.value else f"missing -> {c.advice}"))
+    if platform.system() != "Linux":
+        print("  note: this course is written for Linux; some cells will explain and skip", file=sys.stderr)
