@@ -1,0 +1,371 @@
+# %% [markdown]
+# # 19.0 Shared memory and advanced IPC: the overview
+#
+# Until now every program ran alone. Real systems are teams of processes: a web server
+# coordinates workers, a database shares its cache between clients, a logger collects from
+# every service. **IPC** (inter-process communication) is the set of kernel mechanisms that
+# let separate processes exchange data and synchronise.
+#
+# This notebook is the map of the chapter. Everything in it runs: real processes, real
+# kernel objects, cleaned up behind you.
+#
+# **Learning goals.** After this notebook you can
+# 1. show, with two processes, why they cannot share a variable (isolation);
+# 2. name the four families of IPC (messages, shared memory, synchronisation, signals) and
+#    run the smallest example of each;
+# 3. tell System V from POSIX IPC by naming, persistence and inspection, and use `ipcs`,
+#    `ls /dev/shm` and `/proc/sys/kernel/*`;
+# 4. recognise the four design patterns and the architectures of PostgreSQL, Nginx and Redis;
+# 5. list the dangers (races, deadlocks, leaks, corruption, permissions) and where the
+#    course deals with each.
+#
+# **Time:** 45 min teaching, 20 min exercises. **Prerequisites:** `fork()`, file
+# descriptors, system calls; threads and race conditions (chapter 18).
+#
+# **How to read the code.** Each Python call that makes a system call says which one, in a
+# `# C:` comment, the first time it appears. Worker functions live in
+# [`ipclab/overview_demos.py`](../ipclab/overview_demos.py), not in cells: child processes
+# started with *spawn* or *forkserver* must be able to import them.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import posix_ipc
+import sysv_ipc
+
+from ipclab import doctor, inspect, objects, procs, registry
+from ipclab import overview_demos as demo
+
+doctor.setup_notebook("posix_shm", "posix_mq", "ipcs")
+
+# %% [markdown]
+# ## 1. The problem: every process has its own memory
+#
+# ```
+# ┌─────────────────┐         ┌─────────────────┐
+# │   Process A     │         │   Process B     │
+# │  long x = 42;   │    X    │  long x = ?;    │
+# │  own address    │         │  own address    │
+# │  space          │         │  space          │
+# └─────────────────┘         └─────────────────┘
+# ```
+#
+# `fork()` copies the parent's address space. Watch: the child overwrites a C `long`
+# (a `ctypes.c_long` in `ipclab.overview_demos`) and reports its address and value; the
+# parent then reads the *same address* in its own memory.
+
+# %%
+child_address, child_value = procs.run(
+    demo.change_counter, [(100,)], start_method="fork", timeout=10)[0]  # C: pid = fork(); ... waitpid(pid)
+import ctypes
+parent_address, parent_value = ctypes.addressof(demo.COUNTER), demo.COUNTER.value
+print("same virtual address in both processes:", child_address == parent_address)
+print(f"the child wrote {child_value}; the parent still reads {parent_value}")
+print("isolated:", child_value != parent_value)
+
+# %% [markdown]
+# Same virtual address, different values: each process has its own page tables, and after
+# `fork()` the kernel gives the writer a private copy of the page (copy-on-write). The
+# child cannot reach the parent's variable, and that protection is exactly why we need the
+# kernel's help to communicate.
+#
+# > **Try it.** Change `start_method="fork"` to `"spawn"`. The address may differ now: a
+# > spawned child is a fresh Python that imported the module again. Is it still isolated?
+#
+# ## 2. The map of mechanisms
+#
+# | family | mechanisms | moves data? | where in the course |
+# | --- | --- | --- | --- |
+# | messages | pipes, FIFOs, message queues (System V, POSIX), sockets | copies it through the kernel | 19.3, 19.4 |
+# | shared memory | POSIX `shm_open`+`mmap`, System V `shmget`+`shmat`, file `mmap` | no copy: the same physical pages | 19.1, 19.5 |
+# | synchronisation | semaphores (System V sets, POSIX), mutexes, atomics | no, it orders | 19.1, 19.2 |
+# | signals | `kill`, `sigaction`, `sigtimedwait` | a number, no payload | below |
+#
+# Here is the smallest live example of each, with a real child process. Read the `# C:`
+# comments: that is the chapter's C code.
+#
+# ### Messages: a pipe
+# A pipe is a kernel buffer with two file descriptors. The child inherits the write end
+# through `fork()` (which is why this demo must use the *fork* start method).
+
+# %%
+r, w = os.pipe()  # C: int fds[2]; pipe(fds);
+procs.run(demo.write_to_fd, [(w, b"hello through a pipe")], start_method="fork", timeout=10)
+os.close(w)
+print(os.read(r, 100))  # C: read(fds[0], buf, 100)
+os.close(r)
+
+# %% [markdown]
+# ### Messages: a UNIX domain socket pair
+# Bidirectional, and (with `AF_UNIX` sockets bound to a path) usable between unrelated
+# processes too.
+
+# %%
+parent_end, child_end = socket.socketpair()  # C: socketpair(AF_UNIX, SOCK_STREAM, 0, sv)
+parent_end.settimeout(10)
+procs.run(demo.send_on_socket, [(child_end, b"hello through a socket")], start_method="fork", timeout=10)
+child_end.close()
+print(parent_end.recv(100))  # C: recv(sv[0], buf, 100, 0)
+parent_end.close()
+
+# %% [markdown]
+# ### Messages: a System V message queue
+# The queue lives in the kernel and is found by a numeric **key**. The child knows nothing
+# but the key, so this demo uses *spawn*: a fresh process, no inherited memory.
+
+# %%
+with objects.sysv_msg() as q:  # C: msqid = msgget(key, IPC_CREAT | IPC_EXCL | 0600)
+    procs.run(demo.send_sysv_message, [(q.key, b"hello through a message queue", 7)],
+              start_method="spawn", timeout=20)
+    message, mtype = q.receive(block=False)  # C: msgrcv(msqid, &msg, size, 0, IPC_NOWAIT)
+    print(message, "type", mtype)
+# leaving the block: msgctl(msqid, IPC_RMID, NULL)
+
+# %% [markdown]
+# ### Shared memory: POSIX `shm_open` + `mmap`
+# No copy through the kernel: both processes map the same physical pages. The child opens
+# the object by its **name** only.
+
+# %%
+with objects.posix_shm(4096, tag="hello") as shm:  # C: fd = shm_open(name, O_CREAT|O_EXCL|O_RDWR, 0600); ftruncate(fd, 4096)
+    procs.run(demo.write_shared_memory, [(shm.name, b"hello through shared memory")],
+              start_method="spawn", timeout=20)
+    import mmap
+    with mmap.mmap(shm.fd, 4096) as m:  # C: p = mmap(NULL, 4096, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0)
+        print(bytes(m[:27]))
+# leaving the block: close(fd); shm_unlink(name)
+
+# %% [markdown]
+# ### Synchronisation: a semaphore
+# The parent waits (P) on a semaphore of value 0 until the child posts it (V). Every wait
+# in this course has a timeout, so a mistake gives an error, never a frozen notebook.
+
+# %%
+with objects.posix_sem(0, tag="hello") as sem:  # C: sem = sem_open(name, O_CREAT|O_EXCL, 0600, 0)
+    procs.run(demo.post_semaphore, [(sem.name,)], start_method="spawn", timeout=20)
+    sem.acquire(timeout=10)  # C: sem_timedwait(sem, &deadline)
+    print("the child posted, the parent passed: value now", sem.value)
+
+# %% [markdown]
+# ### Signals: a notification without data
+# The child blocks `SIGUSR1`, tells the parent it is ready (a semaphore again), and waits
+# for the signal; the parent sends it with `kill()`.
+
+# %%
+with objects.posix_sem(0, tag="ready") as ready:
+    with procs.start(demo.wait_for_signal, [(ready.name, 10)], start_method="spawn", timeout=20) as group:
+        ready.acquire(timeout=15)
+        os.kill(group.pids[0], signal.SIGUSR1)  # C: kill(pid, SIGUSR1)
+        print(group.join()[0])
+
+# %% [markdown]
+# Signals tell *that* something happened (stop, reload, a child ended), not *what*: there
+# is no payload beyond the signal number. They are the chapter's fourth family and the
+# broadcast tool of the Nginx master (`kill(-pgid, SIGHUP)`).
+#
+# > **Try it.** Remove the `pthread_sigmask` line in `wait_for_signal` (in
+# > `ipclab/overview_demos.py`): what does the default action of `SIGUSR1` do to the child,
+# > and how does `procs` report it?
+#
+# ## 3. Two standards: System V and POSIX
+#
+# | aspect | System V (1980s) | POSIX (1990s-2000s) |
+# | --- | --- | --- |
+# | naming | numeric key (`ftok()`), opaque id (`semid`, `shmid`, `msqid`) | a name `"/resource"` |
+# | API | `semget`/`semop`/`semctl`, `shmget`/`shmat`, `msgget`/`msgsnd`/`msgrcv` | `sem_open`/`sem_wait`, `shm_open`/`mmap`, `mq_open`/`mq_send` |
+# | lifetime | until `IPC_RMID` or reboot | until `*_unlink` (and last close) or reboot |
+# | inspection | `ipcs`, `ipcrm` | `ls /dev/shm`, `ls /dev/mqueue`, `rm` |
+# | strengths | semaphore **sets** with atomic multi-operations, `SEM_UNDO`, typed messages | simple, file-like, timed waits, `mq_notify` |
+#
+# The chapter uses both: System V is everywhere in existing code, POSIX is recommended for
+# new code. Notebook 04 compares them job by job and measures them.
+#
+# ### Both outlive their creator
+# A child creates one object of each family and exits **without removing them**. They
+# are still there afterwards: kernel objects belong to the system, not to a process.
+
+# %%
+child = procs.start(demo.create_and_leave, [("orphan",)], start_method="spawn", timeout=20)
+name, key, msqid = child.join()[0]
+try:
+    print("POSIX object still in /dev/shm:", os.path.exists("/dev/shm" + name))
+    print("System V queue still listed in /proc/sysvipc/msg:", inspect.sysv_row("msg", msqid) is not None)
+    print("their creator is gone:", not os.path.exists(f"/proc/{child.pids[0]}"))
+finally:
+    removed = registry.remove_created_by(child.pids)  # C: shm_unlink(name); msgctl(msqid, IPC_RMID, NULL)
+print("removed by us:", sorted(e["kind"] for e in removed))
+
+# %% [markdown]
+# This is the chapter's warning about **leaks**: a crashed program leaves System V objects
+# behind until someone runs `ipcrm`. ipclab records everything the course creates, so
+# `ipclab clean` (or the next start of a kernel) removes what a crash left, and only that.
+#
+# ### Inspecting live: `ipcs`, `/dev/shm`, `/proc/sys/kernel`
+# The same objects, as the standard tools show them. The course's System V keys start with
+# `0x1c`, its POSIX names with `/ipl<your uid>-`.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+with objects.sysv_sem(1) as s, objects.posix_shm(8192, tag="inspect") as shm:
+    print(subprocess.run(["ipcs", "-s"], capture_output=True, text=True, timeout=10).stdout)  # reads /proc/sysvipc/sem
+    print(subprocess.run(["ls", "-l", "/dev/shm"], capture_output=True, text=True, timeout=10).stdout)
+    print(inspect.format_rows(inspect.course_objects(registry.current().id)))
+
+# %% [markdown]
+# `ipclab ls` (in a terminal) prints the last table; `ipclab ls --all` shows every user's
+# objects. The kernel's limits are plain files under `/proc/sys`:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+for path in ["kernel/sem", "kernel/shmmax", "kernel/shmmni", "kernel/msgmax", "kernel/msgmnb",
+             "kernel/msgmni", "fs/mqueue/msg_max", "fs/mqueue/msgsize_max"]:
+    with open("/proc/sys/" + path) as f:
+        print(f"/proc/sys/{path:22s} {f.read().strip()}")
+
+# %% [markdown]
+# `kernel/sem` holds four numbers: SEMMSL (semaphores per set), SEMMNS (system-wide),
+# SEMOPM (operations per `semop` call) and SEMMNI (number of sets). `ipclab doctor` reads
+# all of these and says which demos your machine cannot run, and why.
+#
+# ## 4. Four design patterns
+#
+# | pattern | problem | typical mechanisms | in the course |
+# | --- | --- | --- | --- |
+# | producer-consumer | one side makes data, another uses it | ring buffer in shared memory + semaphores; message queue | 19.1 ring buffer, lab 1 |
+# | client-server | many clients ask one server | sockets; message queue with replies typed by client pid; shared cache | 19.3, labs 3 and 5 |
+# | worker pool | spread tasks over N workers | task queue; counting semaphore for the number active; shared state | 19.3, lab 6 |
+# | broadcast | tell every process | a flag or generation counter in shared memory; `kill(-pgid, sig)`; one message per listener | 19.3, lab 8 |
+#
+# ```
+# producer ──► [ buffer / queue ] ──► consumer        Client 1 ─┐
+#                    │                                 Client 2 ─┼─► [ server ] ◄─► shared cache
+#              synchronisation                         Client 3 ─┘
+# ```
+#
+# ## 5. Real architectures
+#
+# **PostgreSQL.** One process per client connection (a *backend*), all attached to one
+# big shared memory segment: the *shared buffer pool* caching table pages, plus lock
+# tables. Semaphores (System V on older builds, POSIX unnamed ones now) put backends to
+# sleep while they wait for a lock; signals wake them (latches). A crashed backend may have
+# left shared memory inconsistent, so the postmaster restarts them all: the *corruption*
+# warning of this chapter, handled at architecture level.
+#
+# **Nginx.** A master process reads the configuration and forks workers that all accept
+# on the same listening socket. Shared memory zones hold counters and caches common to the
+# workers; an *accept mutex* in shared memory lets one worker at a time accept new
+# connections; the master controls workers with signals (`SIGHUP` reloads, `SIGQUIT` stops
+# gracefully). Lab 8 builds this model.
+#
+# **Redis.** Single-threaded for commands, so no locking of data at all; persistence
+# forks a child that writes a snapshot (RDB) of the parent's memory, relying on
+# copy-on-write (section 1 above) to see a frozen image while the parent goes on. Nodes of a
+# cluster talk over TCP sockets.
+#
+# **Game engines** (the chapter's Unity example) share world state between an engine and
+# tools or scripts through shared memory, synchronised frame by frame.
+#
+# ## 6. Performance: which mechanism?
+#
+# The chapter ranks the mechanisms by throughput, "indicative" numbers that depend on the
+# hardware and the message size:
+#
+# | rank | mechanism | indicative throughput | use case |
+# | --- | --- | --- | --- |
+# | 1 | shared memory | ~10 GB/s | large volumes, high frequency |
+# | 2 | mmap (file) | ~8 GB/s | files, persistence |
+# | 3 | UNIX domain sockets | ~5 GB/s | flexibility and speed |
+# | 4 | message queues | ~2 GB/s | structured messages |
+# | 5 | pipes | ~1 GB/s | simple streaming |
+# | 6 | TCP sockets | ~1 GB/s | network, remote |
+#
+# Notebook 04 measures every one of them between two real processes on your machine, with
+# the bytes checked on arrival, and shows where this ranking holds and where it does not
+# (small messages, handshakes per message, ring depth).
+#
+# ## 7. Security and permissions
+#
+# IPC objects have owners and permission bits like files. The chapter's examples use
+# `0666`: anyone on the machine may then read and write your segment, post your semaphore
+# or inject messages in your queue. The course creates everything `0600`. Here is the
+# difference, shown by a child that becomes another user (uid 65534, *nobody*) and tries
+# to open and write our objects. This needs root (to change user); otherwise it explains.
+
+# %%
+if os.getuid() != 0:
+    print("SKIPPED: changing user needs root; on a shared server ask a neighbour to try your object's name")
+else:
+    for mode in (0o600, 0o666):
+        with objects.posix_shm(4096, tag="perm", mode=mode) as shm, objects.sysv_msg(mode=mode) as q:
+            os.fchmod(shm.fd, mode)  # POSIX modes are cut by the umask at creation: set them exactly
+            shm_result = procs.run(demo.try_open_as, [(65534, "posix_shm", shm.name)], start_method="fork", timeout=10)[0]
+            msg_result = procs.run(demo.try_open_as, [(65534, "sysv_msg", q.key)], start_method="fork", timeout=10)[0]
+            print(f"mode {mode:04o}: another user and our POSIX segment: {shm_result}; our System V queue: {msg_result}")
+
+# %% [markdown]
+# Good practice from the chapter, which the course follows: restrictive modes (`0600`, or
+# `0660` with a dedicated group), validate what you read from shared memory (another
+# process may have written anything), never store secrets unencrypted in a segment, and
+# remove objects when done so their contents do not outlive you. On a shared machine
+# also beware of **names**: `ftok()` gives every user the same key for the same file, and
+# anyone may create `/my_sem` before you do. Our names carry your uid and a random part.
+#
+# ## 8. The dangers, and where we meet them
+#
+# | danger | what happens | shown in |
+# | --- | --- | --- |
+# | race conditions | two unsynchronised read-modify-writes lose updates (`counter++` is three steps) | 19.1: lost updates counted and plotted, you schedule the steps yourself |
+# | deadlocks | circular waits freeze processes | 19.2: dining philosophers caught by a timeout, fixed by an atomic `semop` |
+# | a holder dies | a killed process keeps its lock for ever | 19.2: `SEM_UNDO` gives it back |
+# | leaks | System V objects survive their processes (above) | here, `ipclab clean`, appendix 06 |
+# | corruption | concurrent writes interleave in shared data | 19.1, 19.5 (records under a lock) |
+#
+# ```c
+# // Process A                  // Process B
+# int val = counter;            int val = counter;   // both read 10
+# val++;                        val++;               // both compute 11
+# counter = val;                counter = val;       // 11 instead of 12!
+# ```
+#
+# Commands to know (try them in a terminal while a demo runs):
+#
+# ```bash
+# ipcs; ipcs -s; ipcs -m; ipcs -q       # System V objects
+# ipcrm -s SEMID; ipcrm -m SHMID; ipcrm -q MSQID
+# ls -la /dev/shm/ /dev/mqueue/         # POSIX objects
+# cat /proc/sys/kernel/sem /proc/sys/kernel/shmmax /proc/sys/kernel/msgmax
+# ipclab doctor; ipclab ls; ipclab clean
+# ```
+#
+# ## Summary
+# - Processes are isolated: the same virtual address holds different values in parent and
+#   child. Communication needs a kernel object.
+# - Four families: messages (copies through the kernel), shared memory (no copy, needs
+#   synchronisation), synchronisation (orders, moves nothing), signals (notifications).
+# - System V names objects by numeric keys and inspects them with `ipcs`; POSIX by
+#   `"/name"`, visible in `/dev/shm` and `/dev/mqueue`. Both outlive their creators until
+#   removed.
+# - Patterns: producer-consumer, client-server, worker pool, broadcast; PostgreSQL, Nginx
+#   and Redis combine them.
+# - Permissions `0600`, unique names, timeouts on every wait, and cleanup in `finally`.
+#
+# ## Exercises
+# 1. In the pipe demo, make the child write 100 000 bytes and the parent read only after
+#    `procs.run` returns. What happens and why? (Hint: the pipe's capacity, `F_GETPIPE_SZ`.)
+# 2. Send three messages of types 3, 1, 2 to the System V queue, then receive with
+#    `type=-3` three times. In which order do they come? (19.3 explains.)
+# 3. Run `ipclab doctor` in a terminal. Which limit would stop a 100 MiB segment in a
+#    default Docker container?
+# 4. With the permission demo, try mode `0660`: what decides whether *nobody* gets in?
+#
+# **Next:** [19.1 POSIX shared memory](01_posix_shared_memory.ipynb) ·
+# [19.2 System V semaphores](02_sysv_semaphores.ipynb) ·
+# [19.3 System V message queues](03_sysv_message_queues.ipynb) ·
+# [19.4 POSIX vs System V](04_posix_vs_sysv.ipynb) ·
+# [19.5 mmap](05_mmap.ipynb) · [Appendix: debugging IPC](06_debugging_ipc.ipynb).
+# Labs: [`labs/`](../labs/) — start with lab 1 after 19.1.
