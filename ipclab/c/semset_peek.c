@@ -1,0 +1,48 @@
+/* semset_peek: look at (or operate on) a System V semaphore set from C, by id.
+ *
+ *   semset_peek SEMID                 print nsems, key and every value/ncnt/zcnt/pid
+ *   semset_peek SEMID IDX DELTA [u]   one semop (u: SEM_UNDO), 2 s timeout, then print
+ *
+ * Used by ipclab's tests and notebook 02 to show that the set ipclab.semset made in
+ * Python is the kernel's own object: C sees the same values, and Python sees C's changes.
+ * Build: gcc -O2 -Wall -o semset_peek semset_peek.c
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sem.h>
+#include <time.h>
+
+int main(int argc, char **argv)
+{
+    if (argc != 2 && argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: %s SEMID [IDX DELTA [u]]\n", argv[0]);
+        return 2;
+    }
+    int semid = atoi(argv[1]);
+    struct semid_ds ds;
+    if (semctl(semid, 0, IPC_STAT, &ds) == -1) {
+        fprintf(stderr, "semctl(IPC_STAT): %s\n", strerror(errno));
+        return 1;
+    }
+    if (argc >= 4) {
+        struct sembuf op = { (unsigned short)atoi(argv[2]), (short)atoi(argv[3]),
+                             (short)(argc == 5 ? SEM_UNDO : 0) };
+        struct timespec ts = { 2, 0 };
+        if (semtimedop(semid, &op, 1, &ts) == -1) {
+            fprintf(stderr, "semtimedop: %s\n", strerror(errno));
+            return 1;
+        }
+    }
+    unsigned short vals[ds.sem_nsems];
+    semctl(semid, 0, GETALL, vals);
+    printf("key=0x%08x nsems=%lu mode=%04o\n", (unsigned)ds.sem_perm.__key,
+           (unsigned long)ds.sem_nsems, ds.sem_perm.mode & 0777);
+    for (unsigned long i = 0; i < ds.sem_nsems; i++)
+        printf("sem %lu value=%u ncnt=%d zcnt=%d pid=%d\n", i, vals[i],
+               semctl(semid, (int)i, GETNCNT), semctl(semid, (int)i, GETZCNT),
+               semctl(semid, (int)i, GETPID));
+    return 0;
+}
