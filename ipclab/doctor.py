@@ -12,7 +12,7 @@ import resource
 import shutil
 from dataclasses import dataclass
 
-from .errors import NotSupported
+from .errors import BadArgument, NotSupported
 
 
 @dataclass
@@ -124,7 +124,8 @@ def check(name):
     for c in checks():
         if c.name == name:
             return c
-    raise KeyError(f"no check named {name!r}; see `ipclab doctor`")
+    raise BadArgument(f"no check named {name!r}; `ipclab doctor` lists them: "
+                      + ", ".join(c.name for c in checks()))
 
 
 def require(name):

@@ -88,6 +88,10 @@ def add_arguments(parser):
 
 def main(args):
     pairs = sources(args.pattern)
+    if not pairs:
+        from .errors import BadArgument
+        raise BadArgument(f"no notebook source matches {args.pattern!r}; sources are "
+                          + ", ".join(s.stem for s, _ in sources()))
     if args.check:
         problems = [p for p in (out_of_sync(s, t) for s, t in pairs) if p]
         print("\n".join(problems) or f"{len(pairs)} notebooks match their sources")

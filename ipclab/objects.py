@@ -99,7 +99,7 @@ def create_posix_mq(max_messages=None, max_message_size=None, tag="mq", mode=DEF
     name = names.posix_name(tag, registry.current().id)
     try:
         mq = posix_ipc.MessageQueue(name, posix_ipc.O_CREX, mode=mode, **kw)
-    except OSError as e:
+    except (OSError, ValueError) as e:  # posix_ipc raises these without an errno
         raise _mq_limit_error(e, kw) from e
     registry.register("posix_mq", name=name, note=note or tag)
     return mq
@@ -107,11 +107,11 @@ def create_posix_mq(max_messages=None, max_message_size=None, tag="mq", mode=DEF
 
 def _mq_limit_error(e, kw):
     """Turn mq_open's terse errno into the limit that caused it."""
-    if e.errno == errno.EMFILE:
+    if isinstance(e, OSError) and (e.errno == errno.EMFILE or "maximum number of files" in str(e)):
         return LimitReached("mq_open: too many queues for this user. It is RLIMIT_MSGQUEUE "
                             "(819200 bytes per user by default), not open files: close and "
                             "unlink queues (`ipclab clean`) or raise it with `ulimit -q`.")
-    if e.errno == errno.EINVAL:
+    if isinstance(e, ValueError) or e.errno == errno.EINVAL:
         return LimitReached(f"mq_open refused {kw}: max_messages must be <= "
                             "/proc/sys/fs/mqueue/msg_max and max_message_size <= "
                             "/proc/sys/fs/mqueue/msgsize_max (see `ipclab doctor`).")
@@ -136,7 +136,9 @@ def _sysv_create(kind, factory, key, note):
             obj = factory(k)
         except sysv_ipc.ExistentialError:
             if key is not None:
-                raise
+                raise BadArgument(f"System V key 0x{k:08x} is already used by another object: "
+                                  "leave key=None for a fresh course key, or remove the old "
+                                  "object (`ipcs` shows it, `ipcrm` removes it)") from None
             continue
         registry.register(kind, id=obj.id, key=obj.key, note=note)
         return obj

@@ -121,6 +121,9 @@ class Group:
                 "the notebook, or ipclab) and import it.")
         if not isinstance(timeout, (int, float)) or timeout <= 0:
             raise BadArgument(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if not args_list or any(not isinstance(a, (tuple, list)) for a in args_list):
+            raise BadArgument(f"args_list must be a non-empty list of argument tuples, one per "
+                              f"worker, e.g. [(1,), (2,)]; got {args_list!r}")
         self.start_method = start_method or DEFAULT_START_METHOD
         self.timeout = timeout
         self.relay = relay
