@@ -18,7 +18,7 @@ import struct
 import time
 
 from . import mapping, objects, procs
-from .errors import ChildError
+from .errors import ChildError, WaitTimeout
 from .mapping import PAGE
 
 MARK = b"CHILD WAS HERE"
@@ -413,3 +413,20 @@ def child_signal(target, args, start_method="spawn", timeout=30):
         if e.exitcode is not None and e.exitcode < 0:
             return ("killed", signal.Signals(-e.exitcode).name)
         raise
+
+
+def hold_record(path, index, seconds, timeout=10):
+    """Worker: lock record *index* of a store for *seconds*, so others meet a held lock."""
+    with mapping.RecordStore.open(path) as store, store.lock(index, timeout=timeout):
+        time.sleep(seconds)
+    return index
+
+
+def lock_is_held(path, index):
+    """True if another process holds the lock on record *index* (we test with a non-blocking lock)."""
+    with mapping.RecordStore.open(path) as store:
+        try:
+            with store.lock(index, timeout=0.001):
+                return False
+        except WaitTimeout:
+            return True
