@@ -56,6 +56,24 @@ def context(start_method=None):
     return ctx
 
 
+def _release_forkserver():
+    """Close the forkserver's 'alive' pipe that forkserver children inherit.
+
+    The forkserver only exits once every holder of that pipe has closed it; if workers keep
+    it, a killed notebook kernel leaves the forkserver alive, so the workers' parent never
+    dies and PR_SET_PDEATHSIG never fires: orphans for ever. Without it, the forkserver
+    exits with the kernel and takes the workers with it.
+    """
+    from multiprocessing import forkserver
+    fd = getattr(forkserver._forkserver, "_forkserver_alive_fd", None)
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+        forkserver._forkserver._forkserver_alive_fd = None
+
+
 def _die_with_parent(parent_pid):
     """Ask the kernel to SIGKILL this process when its parent dies (Linux prctl)."""
     try:
@@ -67,12 +85,20 @@ def _die_with_parent(parent_pid):
         os._exit(1)
 
 
+def _started_by_forkserver():
+    from multiprocessing import forkserver
+    return getattr(forkserver._forkserver, "_forkserver_alive_fd", None) is not None and \
+        forkserver._forkserver._forkserver_pid is None
+
+
 def _child_main(target, args, kwargs, index, name, out_w, err_w, res_w):
     """What runs in the child: wire output, run *target*, send back its result or traceback."""
     global _worker
     _worker = (index, name)
     os.setpgrp()  # own process group: the parent can kill it with all its descendants
     _die_with_parent(os.getppid())
+    if _started_by_forkserver():
+        _release_forkserver()
     os.dup2(out_w.fileno(), 1)
     os.dup2(err_w.fileno(), 2)
     out_w.close()
