@@ -109,7 +109,7 @@ def attach(key):
 
 
 def _describe(q):
-    return f"queue id {q.id} (key 0x{q.key & 0xFFFFFFFF:08x})"
+    return f"queue key 0x{q.key & 0xFFFFFFFF:08x}"  # the key, not the id: `ipcrm -Q KEY` removes it
 
 
 def _gone(q, doing):

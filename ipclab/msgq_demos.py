@@ -230,3 +230,36 @@ def publish(q, subscribers, data, timeout=10.0):
     """Broadcast = one copy per subscriber, each addressed to its type (its pid)."""
     for pid in subscribers:
         msgq.send(q, data, type=pid, timeout=timeout)
+
+
+# -- C interop ---------------------------------------------------------------------------
+
+def build_log_sender():
+    """Compile ``ipclab/c/msg_log.c`` with gcc (once per source version); returns the program's path."""
+    import hashlib
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from .errors import NotSupported
+    src = Path(__file__).with_name("c") / "msg_log.c"
+    if not shutil.which("gcc"):
+        raise NotSupported("no C compiler: install gcc (apt-get install gcc) to run the C side")
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:12]
+    out_dir = Path(tempfile.gettempdir()) / f"ipclab-{os.getuid()}-bin"
+    out_dir.mkdir(mode=0o700, exist_ok=True)
+    exe = out_dir / f"msg_log-{digest}"
+    if not exe.exists():
+        tmp = exe.with_suffix(f".{os.getpid()}")
+        subprocess.run(["gcc", "-O1", "-Wall", "-o", str(tmp), str(src)], check=True, timeout=120)
+        os.replace(tmp, exe)
+    return str(exe)
+
+
+def c_log_sender(q, records, timeout=30.0):
+    """Run the C program: it sends *records* [(level, text)] to *q*; returns sizeof(struct log_record)."""
+    import subprocess
+    args = [build_log_sender(), str(q.id)] + [x for lv, text in records for x in (str(lv), text)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=True)
+    return int(out.stdout)

@@ -92,7 +92,7 @@ def test_receive_on_empty_queue_times_out_and_says_what_waited(q):
         msgq.receive(q, type=4, timeout=0.3)
     assert time.monotonic() - t0 >= 0.3
     msg = str(info.value)
-    assert f"queue id {q.id}" in msg and "type 4" in msg and "1 message(s) of other types" in msg
+    assert f"queue key 0x{q.key:08x}" in msg and "type 4" in msg and "1 message(s) of other types" in msg
     assert isinstance(info.value, TimeoutError)
     assert msgq.try_receive(q) == (b"other", 9)
 
