@@ -1,0 +1,584 @@
+"""The two ends of every benchmark: worker functions that really move (and check) bytes.
+
+Why a module of its own: the workers run in real child processes (fork, forkserver or
+spawn), so they must be importable, and they are the hot path, written for low
+per-message overhead (preallocated buffers, ``memoryview``, ``readinto``, no pickling).
+:mod:`ipclab.bench` creates the kernel objects, starts these functions with
+:mod:`ipclab.procs` and turns what they return into records.
+
+The protocol, the same for every mechanism and for the C twin in ``bench/``:
+
+* a message of ``n`` bytes is ``seq (u64) | ctrl (u64) | pattern ... | seq (u64)``; the
+  pattern is the same pseudo-random bytes on both sides (seeded);
+* the consumer checks every message's head and tail ``seq`` (nothing lost, duplicated,
+  reordered or torn) and the CRC-32 of the pattern of one message in :data:`SAMPLE`;
+* the producer runs a warm-up, then ``repeats`` phases of fixed *duration* (never a fixed
+  count): the first message of each phase carries ``ctrl=MARK``, the last one ``ctrl=STOP``;
+  the consumer timestamps those, so each phase's rate is measured where bytes arrive.
+
+Defined in :mod:`ipclab.bench_transports`; used by :mod:`ipclab.bench` (notebook 04).
+"""
+
+import io
+import mmap
+import os
+import random
+import select
+import signal
+import socket
+import struct
+import time
+import zlib
+from array import array
+
+from .errors import IpclabError, WaitTimeout
+
+HEAD = struct.Struct("<QQ")   # seq, ctrl
+TAIL = struct.Struct("<Q")    # seq again, last 8 bytes: a torn message shows here
+MIN_SIZE = HEAD.size + TAIL.size
+DATA, MARK, STOP = 0, 1, 2
+SAMPLE = 16                   # one message in SAMPLE has its whole payload CRC-checked
+STOP8 = 1 << 63               # latency: an 8-byte seq with this bit set ends the ping-pong
+WAIT = 10.0                   # seconds any single blocking call may wait before giving up
+
+
+class IntegrityError(IpclabError):
+    """The consumer received bytes that are not what the producer sent."""
+
+
+class PeerGone(IpclabError):
+    """The other end closed or died in the middle of a run."""
+
+
+def pattern(n, seed=19):
+    """The *n* payload bytes both ends agree on (pseudo-random, so no compression helps)."""
+    return bytearray(random.Random(seed * 1000003 + n).randbytes(n))
+
+
+# -- watchdog: a timeout on calls that have none (read, write, msgrcv) -----------------------
+def _alarm(signum, frame):
+    raise WaitTimeout("benchmark worker: a blocking call (read/write/msgrcv/accept) waited past the "
+                      "run's deadline; the peer is stuck or dead")
+
+
+def watchdog(seconds):
+    """Arm SIGALRM for the whole run: any blocking call still waiting then raises WaitTimeout."""
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.01))
+
+
+def disarm():
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def pin(cpu):
+    """Pin this process to one CPU (``sched_setaffinity``), or leave it free when *cpu* is None."""
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+
+
+# -- endpoints -------------------------------------------------------------------------------
+class _Ring:
+    """A ring of ``slots`` messages in a shared mapping; semaphores count *batches* of slots.
+
+    ``empty`` starts at ``slots // batch`` and ``full`` at 0. The producer takes one
+    ``empty`` token per batch, fills ``batch`` slots and posts ``full``; the consumer
+    takes ``full``, copies ``batch`` messages out and posts ``empty``. ``batch=1`` is the
+    textbook one-handshake-per-message ring.
+    """
+
+    def __init__(self, buf, size, slots, batch, wait_empty, post_empty, wait_full, post_full):
+        self.buf, self.n, self.slots, self.batch = buf, size, slots, batch
+        self.wait_empty, self.post_empty = wait_empty, post_empty
+        self.wait_full, self.post_full = wait_full, post_full
+        self.slot = 0
+        self.left = 0  # slots left in the current batch
+
+    def touch(self):
+        """Fault every page of the mapping in this process before timing."""
+        step = mmap.PAGESIZE
+        for off in range(0, len(self.buf), step):
+            self.buf[off] = self.buf[off]
+
+    def send(self, mv, last=False):
+        if self.left == 0:
+            self.wait_empty()
+            self.left = self.batch
+        off = self.slot * self.n
+        self.buf[off:off + self.n] = mv                    # C: memcpy(ring + off, msg, n)
+        self.slot = (self.slot + 1) % self.slots
+        self.left -= 1
+        if self.left == 0 or last:
+            self.post_full()
+            self.left = 0
+
+    def recv(self, mv):
+        if self.left == 0:
+            self.wait_full()
+            self.left = self.batch
+        off = self.slot * self.n
+        mv[:] = self.buf[off:off + self.n]                 # C: memcpy(msg, ring + off, n)
+        self.slot = (self.slot + 1) % self.slots
+        self.left -= 1
+        if self.left == 0:
+            self.post_empty()
+        return mv
+
+
+class _Stream:
+    """A byte stream (pipe, FIFO, socket) used with plain blocking ``read``/``write``."""
+
+    def __init__(self, fd, size, keep=None):
+        self.fd, self.n = fd, size
+        self.file = io.FileIO(fd, "r+" if keep is None else keep, closefd=False)
+        self.keep = []
+
+    def touch(self):
+        pass
+
+    def send(self, mv, last=False):
+        n = os.write(self.fd, mv)                          # C: write(fd, msg, n)
+        while n < self.n:
+            n += os.write(self.fd, mv[n:])
+
+    def recv(self, mv):
+        got = self.file.readinto(mv)                       # C: read(fd, msg, n)
+        while got < self.n:
+            if not got and got is not None:
+                raise PeerGone("the writer closed its end before the end of the run (it died?)")
+            more = self.file.readinto(mv[got:])
+            if not more:
+                raise PeerGone("the writer closed its end before the end of the run (it died?)")
+            got += more
+        return mv
+
+    # 8-byte messages for the latency ping-pong
+    def send8(self, seq):
+        os.write(self.fd, TAIL.pack(seq))
+
+    def recv8(self):
+        b = os.read(self.fd, 8)
+        if len(b) != 8:
+            raise PeerGone("the other end closed the stream (it died?)")
+        return TAIL.unpack(b)[0]
+
+
+class _PosixMQ:
+    def __init__(self, name, size):
+        import posix_ipc
+        self.q = posix_ipc.MessageQueue(name)              # C: mq_open(name, O_RDWR)
+        self.n = size
+
+    def touch(self):
+        pass
+
+    def send(self, mv, last=False):
+        self.q.send(mv, WAIT)                              # C: mq_timedsend(q, msg, n, 0, &ts)
+
+    def recv(self, mv):
+        data, _prio = self.q.receive(WAIT)                 # C: mq_timedreceive(q, buf, n, &prio, &ts)
+        if len(data) != self.n:
+            raise IntegrityError(f"POSIX MQ: got {len(data)} bytes, expected {self.n}")
+        return data
+
+    def send8(self, seq):
+        self.q.send(TAIL.pack(seq), WAIT)
+
+    def recv8(self):
+        return TAIL.unpack(self.q.receive(WAIT)[0])[0]
+
+    def close(self):
+        self.q.close()
+
+
+class _SysvMQ:
+    def __init__(self, key, size, send_type=1, recv_type=1):
+        import sysv_ipc
+        self.q = sysv_ipc.MessageQueue(key, max_message_size=max(size, 8))  # C: msgget(key, 0)
+        self.n, self.st, self.rt = size, send_type, recv_type
+
+    def touch(self):
+        pass
+
+    def send(self, mv, last=False):
+        self.q.send(mv, True, self.st)                     # C: msgsnd(id, &msg, n, 0)
+
+    def recv(self, mv):
+        data, _t = self.q.receive(True, self.rt)           # C: msgrcv(id, &msg, n, type, 0)
+        if len(data) != self.n:
+            raise IntegrityError(f"System V MQ: got {len(data)} bytes, expected {self.n}")
+        return data
+
+    def send8(self, seq):
+        self.q.send(TAIL.pack(seq), True, self.st)
+
+    def recv8(self):
+        return TAIL.unpack(self.q.receive(True, self.rt)[0])[0]
+
+    def close(self):
+        pass
+
+
+def _map_posix(name, length):
+    import posix_ipc
+    shm = posix_ipc.SharedMemory(name)                     # C: shm_open(name, O_RDWR, 0)
+    m = mmap.mmap(shm.fd, length)                          # C: mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0)
+    shm.close_fd()
+    return m
+
+
+def _posix_sems(spec):
+    import posix_ipc
+    empty = posix_ipc.Semaphore(spec["empty"])             # C: sem_open(name, 0)
+    full = posix_ipc.Semaphore(spec["full"])
+    return ((lambda: empty.acquire(WAIT)), empty.release,  # C: sem_timedwait / sem_post
+            (lambda: full.acquire(WAIT)), full.release), (empty, full)
+
+
+class _SysvSemOps:
+    """P and V on one semaphore of a set with ``semtimedop``, arguments built once.
+
+    :mod:`ipclab.semset` is the course's general API (it builds the ``sembuf`` array, the
+    deadline and the error message on each call); a benchmark's hot path cannot afford that,
+    so here the same system call gets prebuilt arguments, as the C twin does.
+    """
+
+    def __init__(self, semid):
+        import ctypes
+        from . import semset
+        self.semid, self.ctypes = semid, ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.call = libc.semtimedop
+        self.call.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+        self.call.restype = ctypes.c_int
+        self.ts = semset._Timespec(int(WAIT), 0)           # semtimedop's timeout is relative
+        self.keep = []
+
+    def op(self, index, delta):
+        """A function doing ``semtimedop(id, {index, delta, 0}, 1, &ts)``, retried on EINTR."""
+        ctypes = self.ctypes
+        from . import semset
+        buf = semset._Sembuf(index, delta, 0)
+        self.keep.append(buf)
+        call, semid, pbuf, pts = self.call, self.semid, ctypes.addressof(buf), ctypes.addressof(self.ts)
+
+        def do():
+            while call(semid, pbuf, 1, pts):
+                e = ctypes.get_errno()
+                if e == 4:                                 # EINTR: a signal, retry
+                    continue
+                if e == 11:                                # EAGAIN: the timeout ran out
+                    raise WaitTimeout(f"semtimedop on set {semid} (sem {index}, op {delta:+d}) waited "
+                                      f"{WAIT:g} s: the peer is stuck or dead")
+                raise OSError(e, f"semtimedop on set {semid}: {os.strerror(e)} (set removed?)")
+        return do
+
+
+def _sysv_sems(spec):
+    ops = _SysvSemOps(spec["semid"])                       # C: semtimedop(id, &(struct sembuf){0,-1,0}, 1, &ts)
+    return (ops.op(0, -1), ops.op(0, +1), ops.op(1, -1), ops.op(1, +1)), (ops,)
+
+
+def _connect(spec, deadline):
+    """Producer side of a socket: connect to the consumer's listening address, retrying briefly."""
+    while True:
+        s = socket.socket(spec["family"], socket.SOCK_STREAM)
+        try:
+            s.connect(spec["address"])                     # C: connect(fd, &addr, len)
+            return s
+        except (ConnectionRefusedError, FileNotFoundError):
+            s.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.002)
+
+
+def open_end(spec, role, size):
+    """The endpoint for *role* ('tx' or 'rx') of mechanism ``spec['mechanism']``; plus what to close."""
+    mech = spec["mechanism"]
+    closers = []
+    if mech in ("posix_shm", "mp_shm", "mmap_file", "sysv_shm"):
+        length = spec["slots"] * size
+        if mech == "posix_shm":
+            m = _map_posix(spec["shm"], length)
+            closers.append(m.close)
+            buf = memoryview(m)
+        elif mech == "mp_shm":
+            from multiprocessing import shared_memory
+            # C: shm_open + mmap. Our workers share the parent's resource tracker, so attaching
+            # (which registers the name again before Python 3.13) does not destroy the block at exit.
+            sm = shared_memory.SharedMemory(spec["shm"])
+            closers.append(sm.close)
+            buf = sm.buf
+        elif mech == "mmap_file":
+            fd = os.open(spec["path"], os.O_RDWR)          # C: open(path, O_RDWR)
+            m = mmap.mmap(fd, length)                      # C: mmap(..., MAP_SHARED, fd, 0)
+            os.close(fd)
+            closers.append(m.close)
+            buf = memoryview(m)
+        else:
+            import sysv_ipc
+            shm = sysv_ipc.SharedMemory(spec["key"])       # C: shmget(key, 0, 0) + shmat(id, NULL, 0)
+            closers.append(shm.detach)
+            buf = memoryview(shm)
+        closers.insert(0, buf.release)
+        sems, keep = (_sysv_sems if mech == "sysv_shm" else _posix_sems)(spec)
+        end = _Ring(buf, size, spec["slots"], spec["batch"], *sems)
+        end.keep = keep
+    elif mech in ("pipe", "fifo"):
+        if mech == "pipe":
+            r, w = spec["pipe"]
+            mine, other = (w, r) if role == "tx" else (r, w)
+            other.close()                                  # so a dead peer shows as EOF / EPIPE
+            fd = mine.fileno()
+            closers.append(mine.close)
+        else:
+            fd = _open_fifo(spec["path"], role)
+            closers.append(lambda: os.close(fd))
+        end = _Stream(fd, size, "w" if role == "tx" else "r")
+    elif mech in ("unix", "tcp"):
+        if role == "rx":
+            lst = spec["listener"]
+            lst.settimeout(WAIT)
+            s, _ = lst.accept()                            # C: accept(lfd, NULL, NULL)
+            lst.close()
+        else:
+            s = _connect(spec, time.monotonic() + WAIT)
+            spec.get("listener") and spec["listener"].close()
+        s.settimeout(None)                                 # blocking; the watchdog bounds it
+        if spec.get("nodelay"):
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        closers.append(s.close)
+        end = _Stream(s.fileno(), size)
+        end.keep = [s]
+    elif mech == "posix_mq":
+        end = _PosixMQ(spec["name"], size)
+        closers.append(end.close)
+    elif mech == "sysv_mq":
+        end = _SysvMQ(spec["key"], size)
+    else:
+        raise IpclabError(f"unknown mechanism {mech!r}")
+    return end, closers
+
+
+def _open_fifo(path, role):
+    """Open a FIFO; ``open`` waits for the other side (the reader counts as soon as it waits).
+
+    The run's watchdog bounds that wait, so a peer that never comes cannot hang the worker.
+    """
+    return os.open(path, os.O_RDONLY if role == "rx" else os.O_WRONLY)  # C: open(path, O_RDONLY / O_WRONLY)
+
+
+def _close_all(closers):
+    for c in closers:
+        try:
+            c()
+        except Exception:
+            pass
+
+
+# -- throughput ------------------------------------------------------------------------------
+def producer(spec, cfg):
+    """Send messages of ``cfg['size']`` bytes: warm-up, then ``repeats`` timed phases, then STOP."""
+    n = cfg["size"]
+    pin(cfg.get("cpu_tx"))
+    watchdog(cfg["budget"])
+    end, closers = open_end(spec, "tx", n)
+    try:
+        src = pattern(n)                                   # touched: written by randbytes
+        mv = memoryview(src)
+        end.touch()
+        pack_head, pack_tail, clock = HEAD.pack_into, TAIL.pack_into, time.perf_counter
+        send = end.send
+        seq, ctrl, phase = 0, DATA, -1
+        every, tail_at = 1, n - TAIL.size
+        t = clock()
+        switch = t + cfg["warmup"]
+        while True:
+            for _ in range(every):
+                pack_head(src, 0, seq, ctrl)
+                pack_tail(src, tail_at, seq)
+                send(mv)
+                seq += 1
+                ctrl = DATA
+            now = clock()
+            if now - t < 0.001 and every < 4096:  # check the clock about once a millisecond
+                every *= 2
+            t = now
+            if now >= switch:
+                phase += 1
+                if phase == cfg["repeats"]:
+                    pack_head(src, 0, seq, STOP)
+                    pack_tail(src, tail_at, seq)
+                    send(mv, True)
+                    break
+                ctrl, switch = MARK, now + cfg["phase"]
+        mv.release()
+        return {"sent": seq + 1}
+    finally:
+        disarm()
+        _close_all(closers)
+
+
+def consumer(spec, cfg):
+    """Receive and check every message; timestamp phase marks; return marks and check counts."""
+    n = cfg["size"]
+    pin(cfg.get("cpu_rx"))
+    watchdog(cfg["budget"])
+    end, closers = open_end(spec, "rx", n)
+    try:
+        ref = pattern(n)
+        want_crc = zlib.crc32(memoryview(ref)[HEAD.size:n - TAIL.size])
+        dst = bytearray(n)
+        dst[:] = ref                                       # touch every page of the buffer
+        mv = memoryview(dst)
+        end.touch()
+        unpack_head, unpack_tail, clock, crc = HEAD.unpack_from, TAIL.unpack_from, time.perf_counter, zlib.crc32
+        recv = end.recv
+        expected, crcs, tail_at, marks = 0, 0, n - TAIL.size, []
+        while True:
+            m = recv(mv)
+            seq, ctrl = unpack_head(m, 0)
+            if seq != expected or unpack_tail(m, tail_at)[0] != seq:
+                raise IntegrityError(
+                    f"{spec['mechanism']} {n} B: message {expected} arrived as head seq {seq}, "
+                    f"tail seq {unpack_tail(m, tail_at)[0]}: lost, reordered or torn")
+            if not seq % SAMPLE:
+                if crc(memoryview(m)[HEAD.size:tail_at]) != want_crc:
+                    raise IntegrityError(f"{spec['mechanism']} {n} B: payload of message {seq} corrupted")
+                crcs += 1
+            if ctrl:
+                marks.append((clock(), seq))
+                if ctrl == STOP:
+                    break
+            expected += 1
+        mv.release()
+        return {"received": expected + 1, "crc_checked": crcs, "marks": marks}
+    finally:
+        disarm()
+        _close_all(closers)
+
+
+# -- latency ---------------------------------------------------------------------------------
+def _lat_ends(spec, role):
+    """(send8, recv8, closers) for one side of a ping-pong."""
+    mech = spec["mechanism"]
+    if mech in ("posix_sem", "sysv_sem"):
+        if mech == "posix_sem":
+            import posix_ipc
+            a, b = posix_ipc.Semaphore(spec["ping"]), posix_ipc.Semaphore(spec["pong"])
+            ctl = _map_posix(spec["ctl"], mmap.PAGESIZE)
+            closers = [ctl.close]
+            waits = [lambda: a.acquire(WAIT), lambda: b.acquire(WAIT)]
+            posts = [a.release, b.release]
+        else:
+            import sysv_ipc
+            ops = _SysvSemOps(spec["semid"])
+            shm = sysv_ipc.SharedMemory(spec["ctl_key"])
+            ctl = memoryview(shm)
+            closers = [ctl.release, shm.detach]
+            waits = [ops.op(0, -1), ops.op(1, -1)]
+            posts = [ops.op(0, +1), ops.op(1, +1)]
+        me = 1 if role == "ping" else 0  # ping waits on pong (1) and posts ping (0)
+
+        wait, post = waits[me], posts[1 - me]
+
+        def send8(seq):
+            if seq & STOP8:
+                ctl[0] = 1                                 # the stop flag, seen after the wait
+            post()
+
+        def recv8():
+            wait()
+            return STOP8 if ctl[0] else 0
+        return send8, recv8, closers
+    if mech == "pipe":
+        (r1, w1), (r2, w2) = spec["pipes"]
+        rd, wr, others = (r2, w1, (r1, w2)) if role == "ping" else (r1, w2, (r2, w1))
+        for c in others:
+            c.close()
+        end = _Stream(rd.fileno(), 8, "r")
+        wfd = wr.fileno()
+        return (lambda seq: os.write(wfd, TAIL.pack(seq))), end.recv8, [rd.close, wr.close]
+    if mech == "posix_mq":
+        a, b = _PosixMQ(spec["q1"], 8), _PosixMQ(spec["q2"], 8)
+        tx, rx = (a, b) if role == "ping" else (b, a)
+        return tx.send8, rx.recv8, [a.close, b.close]
+    if mech == "sysv_mq":  # one queue, two message types: 1 = ping, 2 = pong
+        q = _SysvMQ(spec["key"], 8, *((1, 2) if role == "ping" else (2, 1)))
+        return q.send8, q.recv8, []
+    if mech in ("unix", "tcp"):
+        end, closers = open_end(spec, "rx" if role == "pong" else "tx", 8)
+        return end.send8, end.recv8, closers
+    raise IpclabError(f"unknown latency mechanism {mech!r}")
+
+
+def pinger(spec, cfg):
+    """Time round trips for ``cfg['seconds']`` after ``cfg['warmup']``; return nanosecond samples' summary."""
+    pin(cfg.get("cpu_tx"))
+    watchdog(cfg["budget"])
+    send8, recv8, closers = _lat_ends(spec, "ping")
+    try:
+        samples = array("q", bytes(8 * cfg["max_samples"]))  # preallocated and touched
+        clock = time.perf_counter_ns
+        t_end = time.perf_counter() + cfg["warmup"]
+        seq = 0
+        while time.perf_counter() < t_end:                    # warm-up, not recorded
+            send8(seq)
+            recv8()
+            seq += 1
+        count, cap = 0, cfg["max_samples"]
+        t_end = clock() + int(cfg["seconds"] * 1e9)
+        t0 = clock()
+        while count < cap:
+            send8(seq)                                        # ping ...
+            recv8()                                           # ... and its pong
+            t1 = clock()
+            samples[count] = t1 - t0
+            t0 = t1
+            count += 1
+            seq += 1
+            if t1 >= t_end:
+                break
+        send8(STOP8)
+        return _summary(samples[:count])
+    finally:
+        disarm()
+        _close_all(closers)
+
+
+def ponger(spec, cfg):
+    """Answer every ping until the stop message."""
+    pin(cfg.get("cpu_rx"))
+    watchdog(cfg["budget"])
+    send8, recv8, closers = _lat_ends(spec, "pong")
+    try:
+        n = 0
+        while True:
+            seq = recv8()
+            if seq & STOP8:
+                return {"answered": n}
+            send8(seq)
+            n += 1
+    finally:
+        disarm()
+        _close_all(closers)
+
+
+def _summary(samples):
+    import numpy as np
+    a = np.frombuffer(samples, dtype=np.int64).astype(np.float64) / 1000.0  # microseconds
+    if not len(a):
+        raise IpclabError("no round trip completed in the time given: raise max_seconds")
+    q = np.percentile(a, [1, 10, 50, 90, 99])
+    edges = np.logspace(np.log10(max(a.min(), 0.1)), np.log10(a.max() * 1.0001), 41)
+    hist, _ = np.histogram(a, bins=edges)
+    return {"count": int(len(a)), "min_us": float(a.min()), "p1_us": float(q[0]), "p10_us": float(q[1]),
+            "median_us": float(q[2]), "p90_us": float(q[3]), "p99_us": float(q[4]),
+            "max_us": float(a.max()), "mean_us": float(a.mean()),
+            "hist": [int(h) for h in hist], "edges_us": [float(e) for e in edges]}
+
+
+def run_role(role, spec, cfg):
+    """The one entry point :mod:`ipclab.procs` starts: ``role`` picks the function above."""
+    return {"producer": producer, "consumer": consumer, "pinger": pinger, "ponger": ponger}[role](spec, cfg)
