@@ -207,7 +207,8 @@ def undo_experiment(undo, waiters=2, wait=2.0, start_method=DEFAULT_START_METHOD
                 killed_at = time.monotonic() - t0
                 victim.kill()                                 # SIGKILL: no finally runs in the victim
                 sample()
-                while any(c.process.is_alive() for c in g.children):
+                until = killed_at + wait * 1.15  # same window in both runs, to compare them
+                while any(c.process.is_alive() for c in g.children) or time.monotonic() - t0 < until:
                     sample()
                     time.sleep(0.02)
                 outcomes = g.join()

@@ -1,0 +1,439 @@
+# %% [markdown]
+# # 19.2 System V semaphores: sets, atomic operations, SEM_UNDO, deadlock
+#
+# In 19.1 two processes incremented a counter in shared memory and lost updates. Shared
+# memory moves data; it does not *order* anything. A **semaphore** is a counter kept by the
+# kernel that processes decrement (P, "take") and increment (V, "give"); a process that
+# would take it below zero sleeps until someone gives.
+#
+# System V semaphores (1983) are older and stranger than the POSIX ones, and stronger in
+# three ways that this notebook makes you see on real processes:
+#
+# * they come in **sets**, and one `semop` applies several operations to a set
+#   **atomically** — all of them or none, which kills a whole class of deadlocks;
+# * **`SEM_UNDO`**: the kernel undoes what a process did to a semaphore when it dies, even
+#   by `SIGKILL`;
+# * a process can wait for a semaphore to become **zero**, and anyone can ask the kernel
+#   how many processes wait (`GETNCNT`, `GETZCNT`) and who touched it last (`GETPID`).
+#
+# **Learning goals.** After this notebook you can
+# 1. make a key (`ftok`, `IPC_PRIVATE`, a random key), create a set with
+#    `IPC_CREAT | IPC_EXCL`, open it elsewhere, and initialise it without a race;
+# 2. use P and V on a semaphore as a mutex and as a counting semaphore;
+# 3. explain why taking two resources one at a time can deadlock, show it, detect it with a
+#    timeout, and fix it with one atomic `semop` on two semaphores;
+# 4. predict what happens to a semaphore when its holder is killed, with and without
+#    `SEM_UNDO`;
+# 5. wait for zero, read `GETNCNT`, `GETZCNT`, `GETPID`, `sem_otime`, and inspect and remove
+#    sets with `ipcs -s`, `ipcs -s -i`, `ipcrm -s` and `/proc/sys/kernel/sem`;
+# 6. say what System V semaphores can express that POSIX named semaphores cannot, and back.
+#
+# **Time:** 50 min teaching, 30 min exercises. **Prerequisites:** 19.0 and 19.1 (shared
+# memory, the lost-update race).
+#
+# **The tool.** The Python package `sysv_ipc` only creates sets of *one* semaphore, so it
+# cannot show the point of the API. The course's `ipclab.semset` calls the C library
+# directly (with `ctypes`): `semget`, `semop`/`semtimedop` and `semctl`, on the kernel's own
+# object — `ipcs`, a C program and `sysv_ipc` all see the same set. Each call shows its C
+# equivalent in a `# C:` comment the first time. Worker functions are in
+# [`ipclab/sysv_demos.py`](../ipclab/sysv_demos.py).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import inspect as pyinspect
+import os
+import subprocess
+import tempfile
+import time
+
+import matplotlib.pyplot as plt
+import posix_ipc
+import sysv_ipc
+
+from ipclab import doctor, objects, semset
+from ipclab import sysv_demos as demo
+from ipclab.errors import ObjectGone, WaitTimeout
+from ipclab.plots import semaphores as plots
+from ipclab.semset import IPC_NOWAIT, SEM_UNDO
+
+doctor.setup_notebook("gcc", "ipcs")
+
+# %% [markdown]
+# ## 1. Keys: how unrelated processes find the same set
+#
+# A System V object is found by a **key**, a 32-bit number, and then used by its **id**,
+# the number `semget` returns. There are three ways to get a key:
+#
+# | key | how | the catch |
+# | --- | --- | --- |
+# | `ftok(path, proj_id)` | built from the file's inode and device numbers and 8 bits of `proj_id` | every user gets the same key for the same file; two files can collide (only 16 bits of the inode are used) |
+# | `IPC_PRIVATE` (0) | always makes a *new* set, which nobody can open by key | only processes that learn the id (e.g. children after `fork`) can use it |
+# | a number you choose | e.g. `0x1234` in a config file | anyone may already use it |
+#
+# The course draws random keys in its own range (`ipclab.names.sysv_key()`) and creates
+# with `IPC_CREAT | IPC_EXCL`, so a collision is an error (`EEXIST`), not a silent sharing.
+
+# %%
+with objects.course_file(16, tag="ftok") as path:
+    k1 = semset.ftok(path, 1)        # C: key_t k1 = ftok(path, 1);
+    k1_again = semset.ftok(path, 1)
+    k2 = semset.ftok(path, 2)
+    print("same file, same proj_id -> same key:", "yes" if k1 == k1_again else "no")
+    print("same file, other proj_id -> other key:", "yes" if k1 != k2 else "no")
+    print("the key's top byte is proj_id:", "yes" if (k1 >> 24, k2 >> 24) == (1, 2) else "no")
+    print("its low 16 bits are the inode's:", "yes" if k1 & 0xFFFF == os.stat(path).st_ino & 0xFFFF else "no")
+
+# %% [markdown]
+# **Creating versus opening.** `semget(key, nsems, IPC_CREAT | IPC_EXCL | 0600)` creates a
+# set of `nsems` semaphores or fails with `EEXIST`; `semget(key, 0, 0)` opens an existing
+# one. With `IPC_CREAT` alone you cannot tell which happened — keep that in mind for the
+# next section.
+
+# %%
+with semset.create(2, values=[1, 0], note="keys") as s:   # C: id = semget(key, 2, IPC_CREAT|IPC_EXCL|0600); semctl(id, 0, SETALL, vals)
+    opened = semset.open_key(s.key)                       # C: id = semget(key, 0, 0);
+    print("opened by key -> same id:", "yes" if opened.id == s.id else "no")
+    print("values seen through either:", opened.getall())
+    try:
+        semset.create(2, key=s.key)
+    except FileExistsError as e:
+        print("IPC_CREAT|IPC_EXCL on a used key:", type(e).__name__, "(EEXIST)")
+
+with semset.create(1, key=semset.IPC_PRIVATE) as a, semset.create(1, key=semset.IPC_PRIVATE) as b:
+    print("two IPC_PRIVATE sets: both key 0:", a.stat().key == b.stat().key == 0,
+          "| different ids:", a.id != b.id)
+
+# %% [markdown]
+# ### The initialisation race
+#
+# `semget` creates a set with *undefined* values (Linux: zeros); a second call, `semctl(SETVAL)`
+# or `SETALL`, initialises it. Between the two, another process may open the set and use
+# it. Worse, with `IPC_CREAT` alone, two processes may both believe they created it and
+# both initialise it — resetting a semaphore someone already holds.
+#
+# The fix (W. R. Stevens): create with `IPC_CREAT | IPC_EXCL`; exactly one process succeeds
+# and initialises, then does one `semop`, which sets the set's `sem_otime` (time of the
+# last `semop`, 0 until then). Everyone who got `EEXIST` opens the set and waits until
+# `sem_otime != 0`. Here four processes race for one fresh key:
+
+# %%
+print(pyinspect.getsource(demo.create_or_open))
+
+# %%
+race = demo.init_race(processes=4, value=3, start_method="fork", timeout=60)
+print("created:", race["roles"].count("created"), "| opened:", race["roles"].count("opened"))
+print("everyone saw the initial value 3:", "yes" if race["values"] == [3] * 4 else f"no {race['values']}")
+
+# %% [markdown]
+# > **Try it.** In `create_or_open`, the openers wait for `otime != 0`. What could an opener
+# > see if it did not wait? (Hint: the values right after `semget`.)
+#
+# ## 2. P and V: a mutex and a counting semaphore
+#
+# `semop(id, ops, n)` takes an array of `struct sembuf {sem_num, sem_op, sem_flg}`:
+#
+# * `sem_op < 0` — **P**: wait until the value is at least `|sem_op|`, then subtract it;
+# * `sem_op > 0` — **V**: add it, and wake the waiters;
+# * `sem_op == 0` — **Z**: wait until the value is zero (section 5).
+#
+# `semset` writes one operation as a tuple `(index, delta, flags)`. `s.acquire(i)` is
+# `s.op([(i, -1, 0)])`, `s.release(i)` is `s.op([(i, +1, 0)])`. Every wait has a timeout:
+# `semtimedop` instead of `semop`.
+#
+# ### A semaphore as a mutex fixes the counter race of 19.1
+#
+# Four processes each add 1 to a counter in System V shared memory 3000 times: read the
+# value, yield the CPU (to widen the race window), write value + 1. With a semaphore
+# initialised to 1 around the read-modify-write, only one process is inside at a time.
+
+# %%
+print(pyinspect.getsource(demo.increment))
+
+# %%
+racy = demo.counter_race(workers=4, increments=3000, lock=False, start_method="fork", timeout=120)
+locked = demo.counter_race(workers=4, increments=3000, lock=True, start_method="fork", timeout=120)
+print(f"without the semaphore: {racy['expected']} expected, lost updates:", "yes" if racy["lost"] > 0 else "no")
+print(f"with the semaphore as a mutex: {locked['got']} of {locked['expected']}, lost updates:",
+      "yes" if locked["lost"] > 0 else "no")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(f"without: got {racy['got']}, lost {racy['lost']} in {racy['seconds']:.2f} s")
+print(f"with:    got {locked['got']}, lost {locked['lost']} in {locked['seconds']:.2f} s "
+      f"(two extra system calls per increment)")
+
+# %% [markdown]
+# ### Timed waits
+#
+# A P on a semaphore nobody will ever give blocks for ever. `semtimedop` takes a timeout
+# and fails with `EAGAIN` when it runs out; `ipclab.semset` turns that into a `WaitTimeout`
+# that says what waited for what. (`sysv_ipc`'s wheel on Linux is built without
+# `semtimedop`: its `SEMAPHORE_TIMEOUT_SUPPORTED` is `False` and `acquire(timeout=0.5)`
+# blocks for ever — which is why the course never relies on it.) `IPC_NOWAIT` fails at
+# once instead of waiting.
+
+# %%
+with semset.create(1, values=[0], note="empty") as s:
+    t0 = time.monotonic()
+    try:
+        s.acquire(0, timeout=0.5)  # C: struct sembuf op = {0, -1, 0}; struct timespec ts = {0, 500000000}; semtimedop(id, &op, 1, &ts);
+    except WaitTimeout as e:
+        waited, message = time.monotonic() - t0, str(e)
+        print("timed P on an empty semaphore:", type(e).__name__, "| returned:", "yes" if waited < 10 else "no")
+    try:
+        s.op([(0, -1, IPC_NOWAIT)])  # C: struct sembuf op = {0, -1, IPC_NOWAIT}; semop(id, &op, 1);
+    except semset.WouldBlock as e:
+        print("P with IPC_NOWAIT:", type(e).__name__, "(EAGAIN)")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(f"waited {waited:.3f} s; message: {message}")
+print("sysv_ipc.SEMAPHORE_TIMEOUT_SUPPORTED =", sysv_ipc.SEMAPHORE_TIMEOUT_SUPPORTED)
+
+# %% [markdown]
+# ### A counting semaphore: at most N inside
+#
+# Initialise the semaphore to N instead of 1 and it lets N processes in at once: a pool of
+# N connections, N licences, N CPU-heavy jobs. Six workers, two units, 0.3 s of work each:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+timeline = demo.counting_timeline(workers=6, slots=2, work=0.3, start_method="fork", timeout=60)
+plots.counting_timeline(timeline)
+plt.show()
+
+# %%
+print(f"at most {timeline['slots']} workers inside at once:", "yes" if timeline["max_inside"] <= timeline["slots"] else "no")
+print("the slots were used fully:", "yes" if timeline["max_inside"] == timeline["slots"] else "no")
+
+# %% [markdown]
+# > **Try it.** Run `counting_timeline` with `slots=1`, then `slots=6`. How long does the
+# > whole run take in each case, and why?
+#
+# ## 3. Sets and atomic multi-operations: the dining philosophers
+#
+# Five philosophers sit around a table with one fork between each pair; to eat, one needs
+# both the fork on the left and the one on the right. Forks are semaphores 0..4 of one
+# set, each initialised to 1.
+#
+# **One at a time:** take the left fork (P on *i*), then the right one (P on *i+1*). If
+# all five take their left fork at the same moment, each waits for a right fork that its
+# neighbour holds and will not give back: a **deadlock**. To make this interleaving happen
+# every time (instead of once in a while, which is how deadlocks hide in real programs),
+# everyone picks up the left fork, then waits at a barrier before reaching for the right.
+# The right-fork P has a 2 s timeout, so we *detect* the deadlock instead of hanging.
+#
+# ```python
+# forks.op([(left, -1, SEM_UNDO)], timeout=wait)                        # one at a time...
+# forks.op([(right, -1, SEM_UNDO)], timeout=wait)
+# ```
+#
+# **Atomic:** one `semop` with two operations. The kernel applies both or none: a
+# philosopher never holds one fork while waiting for the other, so the circle of waits
+# cannot form.
+#
+# ```python
+# forks.op([(left, -1, SEM_UNDO), (right, -1, SEM_UNDO)], timeout=wait)  # C: struct sembuf ops[2] = {{left,-1,SEM_UNDO},{right,-1,SEM_UNDO}}; semtimedop(id, ops, 2, &ts);
+# ```
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+one_at_a_time = demo.dining(n=5, meals=3, atomic=False, wait=2.0, start_method="fork", timeout=60)
+atomic = demo.dining(n=5, meals=3, atomic=True, wait=2.0, start_method="fork", timeout=60)
+plots.dining([one_at_a_time, atomic])
+plt.show()
+for i, r in enumerate(one_at_a_time["results"]):
+    print(f"philosopher {i}: {r['outcome']}")
+
+# %%
+if one_at_a_time["deadlock"]:
+    print(f"one-at-a-time: deadlock detected after {one_at_a_time['wait']:g} s timeout")
+view = one_at_a_time["stuck_view"]
+print("kernel's view while stuck: every fork at 0 with one process waiting:",
+      "yes" if view and all(row["value"] == 0 and row["ncnt"] == 1 for row in view) else "no")
+if not atomic["deadlock"] and atomic["meals"] == 5 * 3:
+    print(f"atomic semop: all philosophers ate ({atomic['meals']} meals)")
+
+# %% [markdown]
+# The orange bars are philosophers holding one fork: with one-at-a-time operations all
+# five hold one, nobody eats, and only the timeout ends it. (When the first one gives up
+# and releases its fork, a neighbour may get two forks and eat: look at the plot.) With
+# the atomic `semop` there is no orange at all.
+#
+# While the philosophers were stuck, the parent asked the kernel about every fork:
+# `semctl(id, i, GETVAL)`, `GETNCNT` (how many wait for it to grow) and `GETPID` (who
+# operated on it last) — a deadlock is visible from outside:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+for row in view or []:
+    print(row)
+
+# %% [markdown]
+# > **Try it.** Call `demo.dining(atomic=False, barrier=False)` a few times. Does it still
+# > deadlock? Now you know why deadlocks are bugs that "never happen in testing".
+#
+# ## 4. SEM_UNDO: when the holder dies
+#
+# A process takes the mutex and is killed by `SIGKILL` before it gives it back: no
+# `finally`, no signal handler runs. Two other processes wait for the mutex with a 2 s
+# timeout.
+#
+# * **Without `SEM_UNDO`** the value stays 0 for ever: the waiters time out (in a real
+#   program, without a timeout, they would hang).
+# * **With `SEM_UNDO`** the kernel keeps, for each process, the sum of its changes
+#   (`semadj`) and reverses it when the process exits, however it exits: the unit comes back
+#   and a waiter gets it.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+no_undo = demo.undo_experiment(False, waiters=2, wait=2.0, start_method="fork", timeout=60)
+with_undo = demo.undo_experiment(True, waiters=2, wait=2.0, start_method="fork", timeout=60)
+plots.undo([no_undo, with_undo])
+plt.show()
+
+# %%
+print(f"{'':16} {'holder':22} {'value after':12} waiters")
+for r in (no_undo, with_undo):
+    how = "with SEM_UNDO" if r["undo"] else "without SEM_UNDO"
+    dead = "killed by SIGKILL" if r["victim_exitcode"] == -9 else f"exit {r['victim_exitcode']}"
+    print(f"{how:16} {dead:22} {r['value_after']:<12} {', '.join(r['outcomes'])}")
+
+# %% [markdown]
+# `SEM_UNDO` is not free: the kernel keeps an undo record per process and set, and a
+# `SETVAL`/`SETALL` erases everyone's records for that semaphore. Use it for semaphores
+# that a process *holds* (mutexes, slots), not for semaphores that count events between a
+# producer and a consumer: there, one process's V is meant to outlive it.
+#
+# > **Try it.** In the table above, why is the value after the kill exactly 1 with
+# > `SEM_UNDO`, even though two waiters took and released the mutex afterwards?
+#
+# ## 5. Waiting for zero; who is waiting, who went last
+#
+# `sem_op == 0` waits until the value is zero. Set a gate semaphore to 1, let processes wait
+# for zero on it, and one P opens the gate for all of them at once: a start signal, or (as
+# the philosophers' barrier did) "wait until all N have arrived". `GETZCNT` counts the
+# processes waiting for zero.
+
+# %%
+gate = demo.zero_barrier(waiters=3, start_method="fork", timeout=60)
+b, a = gate["before"], gate["after"]
+print(f"before: value {b['value']}, {b['zcnt']} processes waiting for zero (GETZCNT)")
+print(f"after one P: value {a['value']}, {a['zcnt']} waiting;",
+      "all released after the gate opened:", "yes" if all(t >= gate["opened_at"] for t in gate["released_at"]) else "no")
+
+# %% [markdown]
+# `GETPID` gives the last process that did a `semop` on a semaphore (`sempid`), and
+# `IPC_STAT` fills a `struct semid_ds`: owner, mode, number of semaphores, `sem_otime` (last
+# `semop`) and `sem_ctime` (creation or last change by `semctl`).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+with semset.create(2, values=[0, 0], note="stat") as s:
+    st = s.stat()                             # C: struct semid_ds ds; semctl(id, 0, IPC_STAT, &ds);
+    print(f"before any semop: key=0x{st.key:08x} mode={st.mode:04o} nsems={st.nsems} uid={st.uid} "
+          f"otime={st.otime} (never) ctime={time.ctime(st.ctime)}")
+    s.release(1)
+    print(f"after a V on sem 1 by pid {os.getpid()}: GETPID(1) = {s.pid(1)}, GETPID(0) = {s.pid(0)}, "  # C: semctl(id, 1, GETPID)
+          f"otime = {time.ctime(s.stat().otime)}")
+    print(s.snapshot())
+
+# %% [markdown]
+# ## 6. Inspecting and cleaning up
+#
+# System V sets outlive their processes until someone removes them (`semctl(IPC_RMID)`,
+# `ipcrm -s ID`) or the machine reboots. `ipcs -s` lists them, `ipcs -s -i ID` shows one
+# set's values, waiters and last pids; `/proc/sys/kernel/sem` holds the four limits
+# SEMMSL (semaphores per set), SEMMNS (in the system), SEMOPM (operations per `semop`)
+# and SEMMNI (sets).
+#
+# The set `ipclab.semset` made is the kernel's: `ipcs`, a C program
+# ([`ipclab/c/semset_peek.c`](../ipclab/c/semset_peek.c)) and `sysv_ipc` see the same state.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(open("/proc/sys/kernel/sem").read().strip(), "->", semset.limits())
+with semset.create(3, values=[1, 4, 2], note="inspect") as s:
+    print(subprocess.run(["ipcs", "-s", "-i", str(s.id)], capture_output=True, text=True).stdout)
+
+# %%
+src = os.path.join(os.path.dirname(semset.__file__), "c", "semset_peek.c")
+with tempfile.TemporaryDirectory() as tmp, semset.create(3, values=[1, 4, 2], note="inspect") as s:
+    exe = os.path.join(tmp, "semset_peek")
+    subprocess.run(["gcc", "-O2", "-Wall", "-o", exe, src], check=True)
+    out = subprocess.run([exe, str(s.id)], capture_output=True, text=True, check=True).stdout
+    print("C sees the values Python set:", "yes" if "value=1 " in out and "value=4 " in out and "value=2 " in out else "no")
+    subprocess.run([exe, str(s.id), "2", "5"], capture_output=True, check=True)  # C: semop(id, {2, +5, 0})
+    print("Python sees C's V(+5) on sem 2:", s.getall())
+    sv = sysv_ipc.Semaphore(s.key)
+    print("sysv_ipc opens the set of 3 but sees only semaphore 0: value", sv.value)
+    ipcs = subprocess.run(["ipcs", "-s", "-i", str(s.id)], capture_output=True, text=True).stdout
+    print("ipcs -s -i shows nsems = 3:", "yes" if "nsems = 3" in ipcs else "no")
+    subprocess.run(["ipcrm", "-s", str(s.id)], check=True)        # removed from outside
+    try:
+        s.getall()
+    except ObjectGone as e:
+        print("after ipcrm -s:", type(e).__name__)
+
+# %% [markdown]
+# If a notebook crashed and left sets behind, `ipclab ls` shows the course's objects and
+# `ipclab clean` removes them; `ipcrm -s ID` removes one by hand.
+#
+# ## 7. POSIX named semaphores, side by side
+#
+# | | System V (`semget`/`semop`) | POSIX named (`sem_open`/`sem_wait`) |
+# | --- | --- | --- |
+# | name | numeric key (`ftok`, `IPC_PRIVATE`) | `"/name"`, a file in `/dev/shm` |
+# | unit | a **set** of N semaphores | one semaphore |
+# | one call on several semaphores, atomically | **yes** (`semop` with N ops) | no: take them in a fixed order instead |
+# | add or subtract more than 1 at once | yes (`sem_op = -3`) | no (loop, not atomic) |
+# | wait for zero | yes (`sem_op = 0`) | no |
+# | undo at process death | yes (`SEM_UNDO`) | no: a dead holder keeps it (use a robust mutex) |
+# | who waits, who went last | `GETNCNT`, `GETZCNT`, `GETPID` | only the value (`sem_getvalue`) |
+# | timed wait | `semtimedop` (Linux) | `sem_timedwait` (absolute time; not on macOS) |
+# | speed | a system call for every P and V | no system call when uncontended (futex) |
+# | inspection, removal | `ipcs -s`, `ipcrm -s` | `ls /dev/shm/sem.*`, `sem_unlink` |
+#
+# The same timed P, POSIX style:
+
+# %%
+with objects.posix_sem(0, tag="empty") as sem:   # C: sem_t *s = sem_open(name, O_CREAT|O_EXCL, 0600, 0);
+    try:
+        sem.acquire(0.5)                          # C: sem_timedwait(s, &abs_deadline);
+    except posix_ipc.BusyError as e:
+        print("sem_timedwait on an empty POSIX semaphore:", type(e).__name__)
+
+# %% [markdown]
+# ## Summary
+# - A System V semaphore lives in a **set** created by `semget(key, nsems, IPC_CREAT | IPC_EXCL | 0600)`
+#   and found by key (`ftok`, `IPC_PRIVATE`, or a chosen number). Creation and
+#   initialisation are two calls: use `IPC_EXCL` and the `sem_otime` handshake.
+# - `semop` applies an array of operations (P: −n, V: +n, Z: 0) **atomically**; taking
+#   several resources in one call removes the hold-and-wait that deadlocks the
+#   one-at-a-time philosophers.
+# - A semaphore at 1 is a mutex (the counter is exact again); at N it admits N processes.
+# - `SEM_UNDO` makes the kernel give back what a dead process held; without it a crash
+#   leaves the semaphore taken for ever.
+# - Every wait has a timeout (`semtimedop`): a deadlock becomes an error you can report.
+# - `GETVAL`, `GETALL`, `GETNCNT`, `GETZCNT`, `GETPID`, `IPC_STAT`; `ipcs -s [-i ID]`,
+#   `ipcrm -s`, `/proc/sys/kernel/sem`.
+# - POSIX semaphores are simpler and faster; System V ones express sets, atomic
+#   multi-operations, wait-for-zero and undo.
+#
+# ## Exercises
+# 1. **Readers–writer lock in one set.** With a set of 2 semaphores (readers count, writer
+#    flag), write `read_lock` as one `semop` (`writer` must be 0 — a Z operation — and
+#    readers +1) and `write_lock` as one `semop` (writer 0 → 1 and readers must be 0).
+#    Why must each be a single `semop`?
+# 2. **Resource hierarchy.** Fix the one-at-a-time philosophers *without* an atomic `semop`:
+#    every philosopher takes the lower-numbered fork first. Show with `demo.dining`-style
+#    code that the barrier no longer deadlocks it.
+# 3. **Undo accounting.** A process does `V(+2)` with `SEM_UNDO` and exits. What is the value
+#    after its death? Check your prediction with `semset`.
+# 4. **Limits.** Which of the four numbers in `/proc/sys/kernel/sem` stops `semset.create(40000)`?
+#    And a `semop` with 600 operations? Check the errors `semset` gives.
+# 5. **Collisions.** Create two files, call `ftok` on each with the same `proj_id`. Under what
+#    condition on their inode numbers do the keys collide?
+#
+# **Lab:** the dining-philosophers / readers–writer lab in [`labs/`](../labs/) builds on
+# `ipclab.semset`. **Next:** [19.3 System V message queues](03_sysv_message_queues.ipynb).
