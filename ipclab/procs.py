@@ -257,12 +257,14 @@ class Group:
                 or (c.process.exitcode not in (None, 0))
                 or (c.process.exitcode == 0 and c.result is None and c.res_r.closed)]
 
-    def join(self, fail_fast=True):
+    def join(self, fail_fast=True, raise_errors=True):
         """Wait for every worker; return their results in order, or raise.
 
         On a child's exception (or crash) the others are killed when *fail_fast* and a
         :class:`ChildError` carrying the child's traceback is raised; at the deadline all
-        are killed and :class:`ChildTimeout` says who was still running.
+        are killed and :class:`ChildTimeout` says who was still running. With
+        ``fail_fast=False, raise_errors=False`` every worker runs to its end and the list of
+        :meth:`outcomes` is returned instead (fault-injection experiments need the survivors').
         """
         first = []
         try:
@@ -272,6 +274,9 @@ class Group:
                     break
                 remaining = self.deadline - time.monotonic()
                 if remaining <= 0:
+                    if not raise_errors:
+                        self._timed_out = {c.index for c in self.children if c.process.exitcode is None}
+                        break
                     self._raise_timeout()
                 if not self._step(min(remaining, 0.5)):
                     break
@@ -279,10 +284,29 @@ class Group:
             self.kill()
             raise
         self.kill()  # reaps; kills nobody if all have exited
+        if not raise_errors:
+            return self.outcomes()
         failed = first or self._failed()  # the first to fail, not those we just killed
         if failed:
             self._raise_failure(failed[0])
         return [c.result[1] for c in self.children]
+
+    def outcomes(self):
+        """Per worker, once reaped: ``("ok", result)``, ``("error", exception, traceback)``,
+        ``("timeout", None)`` (killed by us at the deadline), ``("killed", "SIGKILL")`` or
+        ``("exit", code)``."""
+        out = []
+        for c in self.children:
+            code = c.process.exitcode
+            if c.index in getattr(self, "_timed_out", ()):
+                out.append(("timeout", None))
+            elif c.result is not None:
+                out.append(("ok", c.result[1]) if c.result[0] == "ok" else ("error", c.result[1], c.result[2]))
+            elif code is not None and code < 0:
+                out.append(("killed", signal.Signals(-code).name))
+            else:
+                out.append(("exit", code))
+        return out
 
     def _raise_timeout(self):
         running = [c for c in self.children if c.process.exitcode is None]

@@ -125,3 +125,15 @@ def test_current_worker_inside_child():
     from ipclab.procs import current_worker
     assert current_worker() is None
     assert procs.run(workers.whoami, n=2, start_method="spawn") == [(0, "whoami-0"), (1, "whoami-1")]
+
+
+def test_outcomes_let_survivors_finish(tmp_path):
+    group = procs.start(workers.sleeper, [(0.2,), (60,)], start_method="fork", timeout=30)
+    time.sleep(0.1)
+    os.kill(group.pids[1], signal.SIGKILL)
+    assert group.join(fail_fast=False, raise_errors=False) == [("ok", None), ("killed", "SIGKILL")]
+
+
+def test_outcomes_mark_the_timed_out():
+    group = procs.start(workers.sleeper, [(0.1,), (60,)], start_method="fork", timeout=2)
+    assert group.join(fail_fast=False, raise_errors=False) == [("ok", None), ("timeout", None)]
