@@ -209,7 +209,7 @@ def send(q, data, *, type=1, timeout=DEFAULT_TIMEOUT):
         st = _state_or_none(q)
         fill = (f"it holds {st.messages} message(s), {st.bytes} of {st.max_bytes} bytes"
                 if st else "its state is unreadable")
-        return (f"send of a {size}-byte message of type {type} to {_describe(q)} waited "
+        return (f"send of {size} bytes as type {type} to {_describe(q)} waited "
                 f"{timeout:g} s for room: the queue is full ({fill}). Nobody is receiving: "
                 "start a reader, or raise max_size (msgq.set_max_bytes)")
     _poll(attempt, timeout, explain)
@@ -536,9 +536,10 @@ def set_max_bytes(q, n):
     try:
         q.max_size = n
     except sysv_ipc.PermissionsError:
-        raise LimitReached(f"cannot raise {_describe(q)} to {n} bytes: above msgmnb = {lim.msgmnb} "
-                           "only root (CAP_SYS_RESOURCE) may; stay below, or raise kernel.msgmnb "
-                           "with sysctl") from None
+        raise LimitReached(f"cannot raise {_describe(q)} to {n} bytes: going above msgmnb = "
+                           f"{lim.msgmnb} takes the CAP_SYS_RESOURCE capability (which root inside a container "
+                           "usually lacks); stay at or below msgmnb, or raise kernel.msgmnb with "
+                           "sysctl on the host") from None
     except sysv_ipc.ExistentialError:
         raise _gone(q, "setting its max size") from None
 

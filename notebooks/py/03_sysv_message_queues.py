@@ -1,0 +1,540 @@
+# %% [markdown]
+# # 19.3 System V message queues: typed messages, filtering, priorities, patterns
+#
+# A pipe carries a stream of bytes: the reader has to find where one message ends and the
+# next begins, and it always reads them in order. A **System V message queue** carries
+# *messages*: each one keeps its length, and each one carries a **type**, a positive
+# `long`, that the reader can use to choose *which* message it takes. With that single
+# number the chapter builds private reply channels, priorities and broadcast.
+#
+# **Learning goals.** After this notebook you can
+# 1. create, use, inspect and remove a queue: `msgget`, `msgsnd`, `msgrcv`, `msgctl`, and
+#    the Python call next to each;
+# 2. predict what `msgrcv` returns for `type = 0`, `type > 0` and `type < 0` on the same
+#    queue contents, and use negative types as priorities;
+# 3. send a C `struct` as a message, and payloads longer than `msgmax` in frames;
+# 4. reason about blocking: a full queue (`msgmnb`), an empty queue, `IPC_NOWAIT`, timeouts,
+#    and a queue removed under a waiting reader;
+# 5. read a queue's `IPC_STAT` fields and `ipcs -q`;
+# 6. build the chapter's patterns on real processes: client-server with replies addressed
+#    by `type = client pid`, a worker pool (and measure it), a centralised logger with
+#    priorities, and broadcast.
+#
+# **Time:** 50 min teaching, 30 min exercises. **Prerequisites:** notebook 00 (processes,
+# System V keys), `struct` in C.
+#
+# **How to read the code.** `ipclab.msgq` is a thin layer over
+# [sysv_ipc](https://github.com/osvenskan/sysv_ipc)'s `MessageQueue`: every call is a real
+# `msgsnd`/`msgrcv` on a real kernel queue. Each call says, once, in a `# C:` comment, which
+# system call it makes. The processes (workers, clients, loggers) live in
+# [`ipclab/msgq_demos.py`](../ipclab/msgq_demos.py) so that every start method can import
+# them.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import math
+import os
+import struct
+import time
+
+import sysv_ipc
+
+from ipclab import doctor, msgq, objects, procs
+from ipclab import msgq_demos as demos
+from ipclab.errors import LimitReached, ObjectGone, WaitTimeout
+from ipclab.plots import msgq as msgq_plots
+
+doctor.setup_notebook("msgmax", "msgmnb", "ipcs", "gcc")
+LIM = msgq.limits()  # C: cat /proc/sys/kernel/msgmax /proc/sys/kernel/msgmnb /proc/sys/kernel/msgmni
+print(LIM)
+
+# %% [markdown]
+# ## 1. The four calls
+#
+# In C a message is a struct whose first field is the type:
+#
+# ```c
+# struct msgbuf { long mtype; char mtext[N]; };      /* mtype must be > 0 */
+#
+# int     msqid = msgget(key, IPC_CREAT | IPC_EXCL | 0600);   /* create (or find) a queue */
+# int     rc    = msgsnd(msqid, &msg, len, 0);                /* copy len bytes of mtext in */
+# ssize_t n     = msgrcv(msqid, &msg, sizeof msg.mtext, type, 0);  /* copy one message out */
+# msgctl(msqid, IPC_STAT, &ds);  msgctl(msqid, IPC_SET, &ds);  msgctl(msqid, IPC_RMID, NULL);
+# ```
+#
+# sysv_ipc gives the same calls: `MessageQueue(key, IPC_CREX)` is `msgget`, `q.send(data,
+# block, type)` is `msgsnd` (with `block=False` it adds `IPC_NOWAIT`), `q.receive(block,
+# type)` is `msgrcv` and returns `(data, type)`, `q.remove()` is `msgctl(IPC_RMID)`.
+# `msgq.queue()` creates one through `ipclab.objects` (a fresh key, mode 0600, registered so
+# nothing leaks) and removes it when the `with` block ends.
+
+# %%
+with msgq.queue() as q:  # C: msqid = msgget(key, IPC_CREAT|IPC_EXCL|0600); msgctl(msqid, IPC_RMID, NULL) at the end
+    q.send(b"hello", block=False, type=1)  # C: msgsnd(msqid, &(struct msgbuf){1, "hello"}, 5, IPC_NOWAIT)
+    q.send(b"world", block=False, type=2)
+    data, mtype = q.receive(block=False)   # C: n = msgrcv(msqid, &buf, sizeof buf.mtext, 0, IPC_NOWAIT)
+    print(f"received {data!r} of type {mtype}; still queued: {q.current_messages}")
+    try:
+        q.receive(block=False, type=7)    # nothing of type 7: msgrcv fails with ENOMSG
+    except sysv_ipc.BusyError as e:
+        print("type 7 with IPC_NOWAIT:", e)
+
+# %% [markdown]
+# Two things to notice. The message boundaries survive: `receive` returned exactly the five
+# bytes that were sent, never a mix. And with `IPC_NOWAIT` an impossible wish fails at once
+# (`ENOMSG`, sysv_ipc's `BusyError`). Without it, `msgrcv` sleeps until a matching message
+# arrives, for ever if none does. That is why the rest of this notebook uses `msgq.send`
+# and `msgq.receive`: the same calls, plus a **timeout** (section 4 shows how it is built).
+#
+# The queue lives in the kernel, not in our process: `ipcs -q` lists it, with the bytes and
+# messages it holds.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+with msgq.queue() as q:
+    for word in (b"one", b"two", b"three"):
+        msgq.send(q, word, type=1, timeout=5)  # C: msgsnd(msqid, &msg, len, 0), waiting at most 5 s for room
+    print(msgq.ipcs_q(q))                      # C: what `ipcs -q` reads: /proc/sysvipc/msg
+
+# %% [markdown]
+# `used-bytes` is 11 (3 + 3 + 5: only the payloads count, not the types) and `messages` is 3.
+#
+# > **Try it.** Run `!ipcs -q` in a cell of its own while the `with` block above is still
+# > open (put a `time.sleep(30)` in it). Then run it again after: the queue is gone, because
+# > leaving the block called `msgctl(IPC_RMID)`. A System V queue that nobody removes
+# > survives its creator until reboot: that is what `ipcrm -q` is for.
+#
+# ## 2. Types and filtering: three ways to read the same queue
+#
+# `msgrcv`'s `type` argument chooses the message:
+#
+# | `type` | takes | use |
+# | --- | --- | --- |
+# | `0` | the first message in the queue, whatever its type | plain FIFO |
+# | `n > 0` | the first message whose type is exactly `n` | private channels (`n` = a pid) |
+# | `-n < 0` | the first message of the **lowest** type `<= n` | priorities (1 = most urgent) |
+#
+# The same six messages, sent in the same order, read three ways: each reader takes what
+# matches until nothing does, and we look at what it took and what it left behind.
+
+# %%
+SAMPLE = [(b"info-1", 3), (b"ERROR-1", 1), (b"warn-1", 2), (b"ERROR-2", 1), (b"info-2", 3), (b"warn-2", 2)]
+
+with msgq.queue() as q:
+    for flt in (0, 2, -2):
+        for data, t in SAMPLE:
+            msgq.send(q, data, type=t, timeout=5)
+        taken = msgq.drain(q, type=flt)  # C: while (msgrcv(msqid, &buf, size, flt, IPC_NOWAIT) != -1) ...
+        left = msgq.drain(q)
+        print(f"type {flt:>2}: took {[d.decode() for d, _ in taken]}")
+        print(f"          left {[d.decode() for d, _ in left]}")
+
+# %% [markdown]
+# * `type 0` is a plain FIFO: everything, in the order it was sent.
+# * `type 2` took only the two `warn` messages, in their order, and left the others in
+#   place: filtering never reorders messages of one type, and never loses the rest.
+# * `type -2` took every message of type 1 first, then type 2, and left type 3 (above the
+#   bound). Within one type the order is still FIFO.
+#
+# ## 3. Priorities
+#
+# A negative type turns one queue into a priority queue: make the type the priority, 1 the
+# most urgent, and always receive with `-LOWEST`. The order in which messages were *sent*
+# no longer matters, only their type, and first-come first-served within a type.
+
+# %%
+URGENCY = {1: "ERROR", 2: "WARNING", 3: "INFO", 4: "DEBUG"}
+arrivals = [3, 4, 1, 3, 2, 4, 1, 3]
+
+with msgq.queue() as q:
+    for seq, level in enumerate(arrivals):
+        msgq.send(q, f"{URGENCY[level]}#{seq}".encode(), type=level, timeout=5)
+    served = [msgq.receive(q, type=-4, timeout=5)[0].decode() for _ in arrivals]  # C: msgrcv(..., -4, 0)
+print("sent:  ", [f"{URGENCY[lv]}#{i}" for i, lv in enumerate(arrivals)])
+print("served:", served)
+print("most urgent first, FIFO within a level:", served == [f"{URGENCY[lv]}#{i}" for i, lv in
+                                                          sorted(enumerate(arrivals), key=lambda p: p[1])])
+
+# %% [markdown]
+# > **Try it.** Receive with `type=-2` instead of `-4`. Which messages are served, and where
+# > do the others go? Then imagine a producer that sends an `ERROR` every millisecond: what
+# > happens to the `DEBUG` messages? (This is *starvation*; a strict priority queue has it
+# > by design.)
+#
+# Linux also has the flag `MSG_EXCEPT` (`type > 0`: the first message whose type is *not*
+# `type`); sysv_ipc does not expose it.
+#
+# ## 4. Blocking, `IPC_NOWAIT` and timeouts
+#
+# Two situations make a call wait:
+#
+# * `msgrcv` on a queue with no matching message sleeps until one arrives;
+# * `msgsnd` on a **full** queue sleeps until a reader makes room. A queue is full when its
+#   bytes would exceed its capacity `msg_qbytes` (sysv_ipc's `max_size`, `msgmnb` =
+#   16384 bytes by default).
+#
+# The kernel has no timed `msgrcv`/`msgsnd`, and sysv_ipc only offers `block=True` (wait
+# for ever) or `block=False` (`IPC_NOWAIT`: fail at once). `ipclab.msgq` builds the timeout
+# from `IPC_NOWAIT` honestly: it retries the real call with short pauses (0.2 ms, growing
+# to 5 ms) until the deadline, then raises `WaitTimeout` saying what waited for what. Every
+# attempt is a real `msgsnd`/`msgrcv`, so the kernel's ordering rules are untouched; the
+# price is that a waiter notices a new message up to 5 ms late. (The other way, a blocking
+# `msgrcv` interrupted by `alarm()`, works only in the main thread and fights with anyone
+# else's alarm.)
+#
+# First, a reader on an empty queue:
+
+# %%
+with msgq.queue() as q:
+    print("IPC_NOWAIT on an empty queue:", msgq.try_receive(q))  # C: msgrcv(..., IPC_NOWAIT) == -1, errno ENOMSG
+    t0 = time.monotonic()
+    try:
+        msgq.receive(q, type=5, timeout=0.5)
+    except WaitTimeout as e:
+        waited = time.monotonic() - t0
+        print(f"{type(e).__name__}: {e}")
+print("waited at least the timeout:", waited >= 0.5)
+
+# %% [markdown]
+# Now a full queue. We shrink its capacity to 100 bytes (`msgctl(IPC_SET)` with
+# `msg_qbytes = 100`), put 80 bytes in it, and try to send 80 more: the send waits, then
+# times out. Then a reader in **another process** takes the first message while we wait
+# again: this time our send goes through.
+
+# %%
+with msgq.queue() as q:
+    msgq.set_max_bytes(q, 100)  # C: msgctl(msqid, IPC_STAT, &ds); ds.msg_qbytes = 100; msgctl(msqid, IPC_SET, &ds)
+    msgq.send(q, b"a" * 80, type=1, timeout=5)
+    print("room for 80 more bytes now?", msgq.try_send(q, b"b" * 80, type=2))  # C: msgsnd(..., IPC_NOWAIT): EAGAIN
+    try:
+        msgq.send(q, b"b" * 80, type=2, timeout=0.5)
+    except WaitTimeout as e:
+        print(f"{type(e).__name__}: {e}")
+    with procs.start(demos.timed_receiver, [(q.key, 1, 10)], start_method="forkserver", timeout=30) as reader:
+        msgq.send(q, b"b" * 80, type=2, timeout=10)   # waits until the reader's msgrcv makes room
+        outcome, data, mtype = reader.join()[0]
+    print(f"the reader {outcome} {len(data)} bytes of type {mtype}; our send then went through")
+    print("queue now holds:", msgq.state(q).messages, "message(s),", msgq.state(q).bytes, "bytes")
+
+# %% [markdown]
+# And a reader in another process, waiting with a timeout: once for a message that never
+# comes, once for one we send while it waits.
+
+# %%
+with msgq.queue() as q:
+    print("nobody sends:  ", procs.run(demos.timed_receiver, [(q.key, 0, 0.5)],
+                                       start_method="forkserver", timeout=30)[0])
+    with procs.start(demos.timed_receiver, [(q.key, 0, 10)], start_method="forkserver", timeout=30) as reader:
+        msgq.send(q, b"here you are", type=3, timeout=5)
+        print("we send type 3:", reader.join()[0])
+
+# %% [markdown]
+# ### Removing a queue under a waiting reader
+#
+# `msgctl(IPC_RMID)` removes a queue *at once*, even while processes wait on it: every
+# sleeping `msgrcv`/`msgsnd` wakes up with the error `EIDRM`, and any later call gets
+# `EINVAL`. A queue has no reference count (unlike a file, or POSIX objects, which live on
+# while open). To see it, a child makes a **plain blocking** `msgrcv` (sysv_ipc, no
+# timeout); we check in `/proc/PID/syscall` that it is asleep in `msgrcv`, then remove the
+# queue. (If the protocol were wrong, the `procs` timeout would kill the child.)
+
+# %%
+q = objects.create_sysv_msg(max_message_size=LIM.msgmax)  # C: msgget(key, IPC_CREAT|IPC_EXCL|0600)
+try:
+    with procs.start(demos.raw_blocking_receiver, [(q.key,)], start_method="forkserver", timeout=30) as reader:
+        print("reader asleep in msgrcv:", demos.blocked_in_syscall(reader.pids[0], "msgrcv", timeout=10))
+        objects.remove_sysv(q)   # C: msgctl(msqid, IPC_RMID, NULL)
+        outcome, detail, _ = reader.join()[0]
+    print(f"the reader woke up: {outcome} ({detail})")
+    try:
+        msgq.send(q, b"too late", timeout=1)
+    except ObjectGone as e:
+        print("sending now:", type(e).__name__)
+finally:
+    objects.remove_sysv(q)       # harmless if already removed
+
+# %% [markdown]
+# > **Try it.** Replace `demos.raw_blocking_receiver` by `demos.timed_receiver` with
+# > arguments `(q.key, 0, 10)`: the timed reader notices the removal too (`ObjectGone`), at
+# > its next attempt.
+#
+# ## 5. The queue's state: `IPC_STAT`
+#
+# `msgctl(msqid, IPC_STAT, &ds)` fills a `struct msqid_ds`: how many messages
+# (`msg_qnum`) and bytes (`msg_cbytes`) are queued, the capacity (`msg_qbytes`), the pid of
+# the last sender and receiver (`msg_lspid`, `msg_lrpid`) and when (`msg_stime`,
+# `msg_rtime`). sysv_ipc exposes most of them as attributes (`current_messages`, `max_size`,
+# `last_send_pid`...); `msgq.state` reads them all, including the byte count, from
+# `/proc/sysvipc/msg`.
+
+# %%
+with msgq.queue() as q:
+    st0 = msgq.state(q)                         # C: msgctl(msqid, IPC_STAT, &ds)
+    procs.run(demos.log_source, [(q.key, "child", [3, 1])], start_method="forkserver", timeout=30)
+    st1 = msgq.state(q)
+    msgq.receive(q, timeout=5)
+    st2 = msgq.state(q)
+    print(f"new queue:        {st0.messages} messages, {st0.bytes} bytes, capacity {st0.max_bytes} (msgmnb: {st0.max_bytes == LIM.msgmnb})")
+    print(f"after the child:  {st1.messages} messages, {st1.bytes} bytes "
+          f"({st1.bytes // st1.messages} per record: sizeof(struct log_record) = {demos.LOG_RECORD.size})")
+    print("last sender is the child, not us:", st1.last_send_pid not in (0, os.getpid()))
+    print(f"after our receive: {st2.messages} message; last receiver is us: {st2.last_receive_pid == os.getpid()}")
+    msgq.set_max_bytes(q, 4096)                 # C: msgctl(IPC_SET) with ds.msg_qbytes = 4096
+    print("capacity after IPC_SET:", msgq.state(q).max_bytes)
+
+# %% [markdown]
+# Lowering the capacity is always allowed to the owner; raising it above `msgmnb` needs
+# privilege (`CAP_SYS_RESOURCE`). What does this machine say?
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+with msgq.queue() as q:
+    try:
+        msgq.set_max_bytes(q, 4 * LIM.msgmnb)
+        print("allowed: capacity is now", msgq.state(q).max_bytes)
+    except LimitReached as e:
+        print(f"refused: {e}")
+    print(msgq.format_state(msgq.state(q), pids={os.getpid(): "this notebook"}))
+
+# %% [markdown]
+# ## 6. Structured messages: sending a C struct
+#
+# A message is bytes. To send a C `struct`, pack its fields in the same layout as the C
+# compiler does. `msgq.Record` wraps Python's `struct` with native alignment (`@`), so
+# `"i pid; i seq; d time; 48s text"` is
+#
+# ```c
+# struct log_record { int pid; int seq; double time; char text[48]; };   /* 64 bytes */
+# ```
+#
+# and the type travels beside it, as `mtype` does in C. The proof: a small C program
+# ([`ipclab/c/msg_log.c`](../ipclab/c/msg_log.c)) sends records with `msgsnd`, and Python
+# unpacks them.
+
+# %%
+LOG = demos.LOG_RECORD
+print(LOG, "| struct.calcsize:", struct.calcsize(LOG.fmt))
+with msgq.queue() as q:
+    msgq.send(q, LOG.pack(os.getpid(), 0, time.time(), "from Python"), type=2, timeout=5)
+    if doctor.skip_unless("gcc"):
+        c_size = demos.c_log_sender(q, [(1, "from C: disk full"), (3, "from C: all fine")])  # C: msgsnd x 2
+        print("sizeof(struct log_record) in C:", c_size, "| same as Python:", c_size == LOG.size)
+    while (m := msgq.try_receive(q, type=-4)) is not None:
+        rec = LOG.unpack(m[0])
+        print(f"type {m[1]} ({URGENCY[m[1]]:<7}) seq {rec.seq}: {rec.text.decode()}")
+
+# %% [markdown]
+# > **Try it.** Change the layout to `"i pid; d time; i seq; 48s text"` (a `double` between
+# > two `int`s). `LOG.size` grows to 72: the compiler pads `pid` to align `time` on 8 bytes.
+# > The C side must change the same way, or the two will read garbage. Formats with `<` or
+# > `=` instead of `@` have no padding at all: fine between Python processes, wrong against C.
+#
+# ### Longer than `msgmax`: framing
+#
+# One message holds at most `msgmax` bytes (8192 by default). A larger `msgsnd` fails with
+# `EINVAL`; `msgq.send` refuses it first and says why:
+
+# %%
+with msgq.queue() as q:
+    try:
+        msgq.send(q, bytes(LIM.msgmax + 1), timeout=5)
+    except LimitReached as e:
+        print(f"{type(e).__name__}: {str(e).split(':')[0]}")
+
+# %% [markdown]
+# `msgq.send_framed` cuts a payload into frames of at most `msgmax` bytes, each with a
+# 24-byte header (message id, frame index, frame count, total length);
+# `msgq.receive_framed` checks and reassembles them. A 100 kB payload does not even fit in
+# the queue (16 kB), so a reader must take frames while we send: a child echoes the payload
+# back, framed, on another type.
+
+# %%
+payload = os.urandom(100_000)
+with msgq.queue() as q:
+    with procs.start(demos.framed_echo, [(q.key, 11, 12)], start_method="forkserver", timeout=60) as echo:
+        n_frames = msgq.send_framed(q, payload, type=11, timeout=30)
+        back = msgq.receive_framed(q, type=12, timeout=30)
+        echo.join()
+print("frames = ceil(size / (msgmax - header)):", n_frames == math.ceil(len(payload) / msgq.frame_capacity()))
+print("payload came back intact:", back == payload)
+
+# %% [markdown]
+# Frames of two payloads must not interleave on one type: give each sender its own type
+# (its pid, as in the next section), and `receive_framed` raises `FramingError` if they do.
+#
+# ## 7. Patterns on real processes
+#
+# ### 7.1 Client-server: replies addressed by `type = client pid`
+#
+# One queue serves everyone. Requests go with type 1; each request carries the client's
+# pid, and the server replies with **type = that pid**. A client then waits with
+# `msgrcv(..., type = getpid())`: it can only ever receive its own replies, even with many
+# clients and many servers on the same queue.
+#
+# ```
+#  client 4711 ──type 1: (reply_to=4711, id, 7)──►┌───────┐──►  server A
+#  client 4712 ──type 1: (reply_to=4712, id, 9)──►│ queue │──►  server B
+#  client 4711 ◄──────type 4711: (id, 49)─────────└───────┘◄──  (replies)
+# ```
+#
+# `msgq.call` is the client side (send a request, wait for the reply to our pid);
+# `msgq.serve(q, handler)` is the server loop, until a stop message. Two servers, three
+# clients, six requests each; every client checks every answer it gets.
+
+# %%
+with msgq.queue() as q:
+    with procs.start(demos.pool_worker, n=2, args=(q.key, "square"), start_method="forkserver", timeout=60) as servers:
+        answers = procs.run(demos.client, [(q.key, i, 6) for i in range(3)], start_method="forkserver", timeout=60)
+        msgq.send_stop(q, n=2, timeout=5)   # one stop message per server
+        handled = servers.join()
+for i, (asked, right) in enumerate(answers):
+    print(f"client {i}: {right} of {asked} replies were its own, and correct")
+print("requests handled by the two servers:", sum(handled))
+
+# %% [markdown]
+# > **Try it.** Open `ipclab/msgq_demos.py` and read `client` and `pool_worker`: about ten
+# > lines each. What would go wrong if two clients used the same reply type?
+#
+# ### 7.2 A worker pool, measured
+#
+# A task queue feeding a pool is the same code: the parent sends all the tasks (type 1),
+# the workers take them as they become free, and reply to the parent's pid. How does
+# throughput grow with the number of workers? It depends on what a task does. A CPU-bound
+# task needs a CPU; a task that mostly *waits* (disk, network: here a 2 ms sleep) does not.
+# `demos.pool_curve` times 200 tasks of each kind through pools of 1, 2, 4 and 8 workers
+# (worker start-up excluded).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+curve = demos.pool_curve(worker_counts=(1, 2, 4, 8), n_tasks=200, start_method="forkserver", timeout=120)
+for r in curve:
+    print(f"{r['work']:>3} x {r['workers']} workers: {r['per_second']:7.0f} tasks/s, tasks per worker {r['per_worker']}")
+fig = msgq_plots.pool_throughput(curve)
+
+# %% [markdown]
+# On this 2-CPU machine (shared with others while you run it, so your numbers will differ):
+# waiting tasks scale with the number of workers, because a sleeping worker leaves the CPU
+# to the others; CPU-bound tasks stop gaining at the number of CPUs, and more workers only
+# add switching. The queue itself is never the limit here: the kernel hands each message to
+# exactly one waiting worker, so no task is done twice, and the `per_worker` counts show
+# the load balancing itself.
+#
+# ### 7.3 A centralised logger with priorities
+#
+# Many processes log to one queue; the type is the level (1 = ERROR ... 4 = DEBUG); the
+# logger receives with `type = -4`, so when it falls behind, errors jump the queue. Here
+# three sources log while the logger is busy, then the logger drains the backlog.
+
+# %%
+levels = [3, 1, 4, 2, 3, 1]   # what each source logs, in this order
+with msgq.queue() as q:
+    procs.run(demos.log_source, [(q.key, f"source{i}", levels) for i in range(3)],
+              start_method="forkserver", timeout=60)
+    got = procs.run(demos.logger, [(q.key, 18, -4)], start_method="forkserver", timeout=60)[0]
+order = [URGENCY[lv] for lv, _ in got]
+print("logger's order:", ", ".join(f"{name} x{order.count(name)}" for name in dict.fromkeys(order)))
+print("most urgent first:", [lv for lv, _ in got] == sorted(lv for lv, _ in got))
+print("first record served:", got[0][1].split(":")[1].strip())
+
+# %% [markdown]
+# Within a level the records of the three sources are in arrival order, which depends on
+# the scheduler; only the level order is guaranteed. With `type = 0` the same logger would
+# print in arrival order: try it below with one source, whose order is deterministic.
+
+# %%
+with msgq.queue() as q:
+    procs.run(demos.log_source, [(q.key, "solo", levels)], start_method="forkserver", timeout=60)
+    fifo = procs.run(demos.logger, [(q.key, len(levels), 0)], start_method="forkserver", timeout=60)[0]
+print("type 0 order: ", [URGENCY[lv] for lv, _ in fifo])
+print("as sent:", [lv for lv, _ in fifo] == levels)
+
+# %% [markdown]
+# ### 7.4 Broadcast
+#
+# A message is received **once**: whoever calls `msgrcv` first takes it. So "send one
+# message of type BROADCAST" reaches one listener, not all. Three listeners each read
+# (lowest type first) until a STOP; we send one announcement, then one STOP each.
+
+# %%
+with msgq.queue() as q:
+    with procs.start(demos.naive_listener, n=3, args=(q.key,), start_method="forkserver", timeout=60) as listeners:
+        msgq.send(q, b"server restarting", type=demos.ANNOUNCE, timeout=5)
+        for _ in range(3):
+            msgq.send(q, b"", type=demos.STOP, timeout=5)
+        counts = listeners.join()
+print("listeners that received the one broadcast message:", sum(counts), "of", len(counts))
+
+# %% [markdown]
+# The System V way to broadcast is one copy per listener, each addressed to that listener's
+# type. Listeners subscribe by sending their pid (type 1); the publisher sends every
+# announcement to every subscriber's pid.
+
+# %%
+with msgq.queue() as q:
+    with procs.start(demos.subscriber, n=3, args=(q.key,), start_method="forkserver", timeout=60) as listeners:
+        subscribers = demos.collect_subscribers(q, 3, timeout=30)
+        for news in (b"server restarting", b"server back"):
+            demos.publish(q, subscribers, news)   # one msgsnd per subscriber, type = its pid
+        demos.publish(q, subscribers, b"STOP")
+        heard = listeners.join()
+for i, words in enumerate(heard):
+    print(f"listener {i} heard: {words}")
+
+# %% [markdown]
+# The cost is one copy per listener: with many listeners or big messages, shared memory
+# plus a notification (a semaphore, a futex, a signal to a process group) is cheaper.
+#
+# ## 8. Where POSIX message queues differ (see 19.4)
+#
+# | | System V (`msgget`) | POSIX (`mq_open`) |
+# | --- | --- | --- |
+# | name | numeric key, `ipcs -q` | `/name`, visible in `/dev/mqueue` |
+# | choosing a message | by **type**: exact, any, lowest-up-to | always the highest **priority** first; no selection |
+# | timeouts | none (`IPC_NOWAIT` only) | `mq_timedsend`, `mq_timedreceive` |
+# | notification | none | `mq_notify` (signal or thread); a descriptor usable with `select`/`epoll` on Linux |
+# | limits | `msgmax`, `msgmnb` bytes per queue | `msg_max` messages × `msgsize_max` bytes, `RLIMIT_MSGQUEUE` per user |
+# | lifetime | until `IPC_RMID` (or reboot) | until `mq_unlink` and the last `mq_close` |
+#
+# A reply channel per client (section 7.1) has no direct POSIX equivalent: POSIX servers
+# open one reply queue per client instead. Notebook 04 runs the same jobs both ways and
+# measures them.
+#
+# ## Summary
+#
+# * A System V queue keeps message boundaries and a positive **type** per message.
+#   `msgget` creates or finds it, `msgsnd` copies a message in, `msgrcv` copies one out,
+#   `msgctl` reads (`IPC_STAT`), changes (`IPC_SET`) or removes (`IPC_RMID`) it.
+# * `msgrcv`'s type selects: `0` first message, `n` first of type `n`, `-n` lowest type up
+#   to `n`. Within a type, order is always FIFO.
+# * Negative types make priorities; positive types make private channels (type = pid for
+#   replies); broadcast needs one copy per listener.
+# * A message is at most `msgmax` bytes; a queue holds at most `msg_qbytes` (`msgmnb`)
+#   bytes. A C struct is sent by packing it in the compiler's layout; longer payloads are
+#   framed.
+# * `msgsnd` blocks on a full queue, `msgrcv` on an empty one, with no timeout in the
+#   kernel: `IPC_NOWAIT` plus retries gives one. Removing a queue wakes its waiters with
+#   `EIDRM` at once.
+# * A queue outlives its processes: remove it (`IPC_RMID`, `ipcrm -q`), check with `ipcs -q`.
+#
+# ## Exercises
+#
+# 1. **Predict, then check.** A queue holds, in order, types `5, 2, 9, 2, 1, 5`. Write down
+#    the order in which `msgrcv` returns them with `type = -5` repeated until nothing
+#    matches, and what is left. Check it with `msgq.drain`.
+# 2. **Fill it up.** With the default capacity, how many 100-byte messages fit in a queue?
+#    How many empty (0-byte) messages? (Hint: the kernel also limits the *number* of
+#    messages to `msg_qbytes`.) Measure both with `msgq.try_send` in a loop, in a `with
+#    msgq.queue()` block.
+# 3. **Aging.** The logger of 7.3 starves DEBUG messages when errors keep coming. Change the
+#    receive loop so that every tenth receive uses `type = 0`. Show with two sources (one
+#    flooding ERRORs, one sending DEBUG) that DEBUG messages now get through.
+# 4. **Framing with many senders.** Start three processes that each `send_framed` a 50 kB
+#    payload to one reader. What type should each use, and how does the reader know which
+#    types to read? Implement it with `msgq.send_framed`/`msgq.receive_framed`.
+# 5. **Timeouts, honestly.** `msgq.receive` polls. Measure with `time.perf_counter` how late
+#    a waiting receiver sees a message sent 100 ms after it started waiting (run it 20
+#    times, report the median). Compare with a plain blocking `q.receive()` in a child.
+#    What does the poll's 5 ms cap cost, and what does it buy?
+#
+# **Lab:** `labs/` builds a request/reply service, a centralised logger and a worker pool on
+# `ipclab.msgq`, with tests that grade them.
