@@ -408,8 +408,8 @@ def run_attach_only(name, unregister, timeout=30.0):
     deadline = time.monotonic() + 5.0  # the tracker unlinks just after its interpreter exits
     while os.path.exists(path) and time.monotonic() < deadline and not unregister:
         time.sleep(0.05)
-    warn = [ln.strip() for ln in done.stderr.splitlines() if "resource_tracker" in ln or "leaked" in ln]
-    return os.path.exists(path), (warn[-1] if warn else "")
+    warn = [ln.split("UserWarning: ", 1)[1].strip() for ln in done.stderr.splitlines() if "UserWarning: " in ln]
+    return os.path.exists(path), (warn[0] if warn else "")
 
 
 def try_access_as(name, uid, gid):
@@ -429,3 +429,14 @@ def try_access_as(name, uid, gid):
     except posix_ipc.PermissionsError:
         pass
     return {("read", "write"): "read+write", ("read",): "read only"}.get(tuple(can), "denied")
+
+
+def create_and_exit(text, tag="orphan"):
+    """Worker: create a segment, write *text* in it, unmap it and exit *without* unlinking it.
+
+    Returns the object's name: the object outlives its creator (the caller must unlink it).
+    """
+    seg = Segment.create(4096, tag=tag)
+    seg.buf[:len(text.encode())] = text.encode()
+    seg.close()  # munmap only: no shm_unlink
+    return seg.name

@@ -22,24 +22,32 @@ def lost_updates(results, title="counter++ without a lock: updates lost"):
 
 
 def timeline(updates, max_updates=24):
-    """One row per process: a bar from each load to its store; lost updates in red with an x."""
-    ups = updates[:max_updates]
+    """One row per process, one bar per read-modify-write from its load to its store.
+
+    The x axis is the *order* of the load and store events (by their CLOCK_MONOTONIC stamps),
+    not their duration: a loaded machine stretches some sleeps, never the order. Lost updates
+    are red with an x at their store.
+    """
+    ups = sorted(updates, key=lambda u: u.t_load)[:max_updates]
+    events = sorted([(u.t_load, 0, id(u)) for u in ups] + [(u.t_store, 1, id(u)) for u in ups])
+    rank = {(kind, key): k for k, (_, kind, key) in enumerate(events)}
     procs = sorted({u.proc for u in ups})
-    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.9 * len(procs)))
+    fig, ax = plt.subplots(figsize=(10, 1.3 + 0.9 * len(procs)))
     for u in ups:
+        x0, x1 = rank[(0, id(u))], rank[(1, id(u))]
         color = "tab:red" if u.lost else "tab:green"
-        ax.plot([u.t_load * 1e3, u.t_store * 1e3], [u.proc, u.proc], color=color, lw=7,
-                solid_capstyle="butt", alpha=0.75)
-        ax.text(u.t_load * 1e3, u.proc + 0.22, f"{u.read}→{u.wrote}", fontsize=7)
+        ax.plot([x0, x1], [u.proc, u.proc], color=color, lw=8, solid_capstyle="butt", alpha=0.75)
+        ax.plot([x0], [u.proc], "|", color="black", ms=14)
+        ax.text((x0 + x1) / 2, u.proc + 0.3, f"{u.read}→{u.wrote}", fontsize=8, ha="center")
         if u.lost:
-            ax.plot(u.t_store * 1e3, u.proc, "x", color="black", ms=9, mew=2)
+            ax.plot(x1, u.proc, "x", color="black", ms=10, mew=2)
     ax.set_yticks(procs)
     ax.set_yticklabels([f"process {p}" for p in procs])
     ax.set_ylim(min(procs) - 0.6, max(procs) + 0.7)
     ax.invert_yaxis()
-    ax.set_xlabel("time since the first load (ms)   bar: load … store;  red ×: update overwritten (lost)")
+    ax.set_xlabel("load and store events in time order   (bar: load | … store;  red ×: this update was overwritten)")
     lost = sum(u.lost for u in ups)
-    ax.set_title(f"what really happened: first {len(ups)} read-modify-writes, {lost} lost")
+    ax.set_title(f"what really happened: first {len(ups)} read-modify-writes, {lost} of them lost")
     fig.tight_layout()
     return fig
 
