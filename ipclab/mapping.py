@@ -309,7 +309,7 @@ def file_lock(fd, start=0, length=0, exclusive=True, timeout=5.0):
             return False
 
     wait_until(try_lock, timeout, f"the lock on bytes {start}..{start + length if length else 'EOF'} "
-                                  f"of fd {fd} (held by another process)")
+                                  "(held by another process)")
     try:
         yield
     finally:

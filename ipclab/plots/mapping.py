@@ -24,6 +24,7 @@ def faults(profiles, title="Lazy loading: what touching pages of a mapping costs
         ax.set_xlabel("pages touched (4 KiB each)")
         ax.set_title(what)
         ax.grid(alpha=0.3)
+    ax_maj.set_yscale("symlog", linthresh=1)  # 0, 1 and thousands on one axis
     ax_maj.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
@@ -55,13 +56,18 @@ def read_vs_mmap(rows, title="read() versus mmap (best of the repeats; higher is
     return fig
 
 
-def images(before, after, title="An image file processed in place by several processes"):
-    """The image before and after, side by side (grey levels)."""
+def images(before, after, bands=(), title="An image file processed in place by several processes"):
+    """The image before and after, side by side (grey levels); *bands*: rows done by each process."""
     fig, axes = plt.subplots(1, 2, figsize=(8, 4))
     for ax, img, what in ((axes[0], before, "before"), (axes[1], after, "after (read back from the file)")):
         ax.imshow(img, cmap="gray", vmin=0, vmax=255)
         ax.set_title(what)
         ax.axis("off")
+    start = 0
+    for k, rows in enumerate(bands):
+        axes[1].axhline(start - 0.5, color="red", lw=1)
+        axes[1].text(4, start + rows / 2, f"process {k + 1}", color="red", va="center", fontsize=9)
+        start += rows
     fig.suptitle(title)
     fig.tight_layout()
     return fig

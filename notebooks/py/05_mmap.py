@@ -1,0 +1,519 @@
+# %% [markdown]
+# # 19.5 Memory-mapped files: mappings, sharing, lazy loading, performance
+#
+# `read()` copies a file into your buffer. `mmap()` does something else: it asks the kernel
+# to make the file *appear* in your address space, so that `p[i]` **is** byte `i` of the
+# file. No copy, no system call per access; the kernel brings pages in when you first touch
+# them and writes them back when they change. Several processes mapping the same file share
+# the same physical pages: a mapped file is shared memory with a name on disk.
+#
+# **Learning goals.** After this notebook you can
+# 1. map a file (offsets, page alignment, length; grow it first) and say what `mmap()`,
+#    `munmap()` and `msync()` do;
+# 2. predict, for two real processes, who sees whose writes under `MAP_SHARED` and
+#    `MAP_PRIVATE`, and show copy-on-write in `/proc/self/smaps`;
+# 3. measure lazy loading: minor and major page faults and resident memory as pages are
+#    touched, and the effect of `madvise` hints;
+# 4. say what survives a killed process and what needs `msync`/`fsync`;
+# 5. share an anonymous mapping between a parent and its `fork` children, and explain why
+#    `spawn` children cannot inherit it;
+# 6. compare `read()` and `mmap` for sequential and random access, and say when `mmap` wins;
+# 7. build the chapter's applications: a record file updated in place by several processes
+#    (with `fcntl` locks), an image processed through `numpy.memmap`, a file as IPC;
+# 8. avoid the pitfalls: `SIGBUS` after a file shrinks, mapping past the end, resizing.
+#
+# **Time:** 60 min teaching, 30 min exercises. **Prerequisites:** 19.1 (POSIX shared
+# memory: `shm_open` + `mmap`), file descriptors, `fork()`.
+#
+# **How to read the code.** Each Python call that makes a system call says which one in a
+# `# C:` comment, the first time it appears. Helpers live in
+# [`ipclab/mapping.py`](../ipclab/mapping.py), the experiments and worker processes in
+# [`ipclab/mmap_demos.py`](../ipclab/mmap_demos.py): child processes started with *spawn*
+# must be able to import them. Every file is a course file (`objects.course_file`): unique
+# name, mode 0600, removed at the end of its cell even if the cell fails.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import mmap
+import os
+
+import numpy as np
+
+from ipclab import doctor, mapping, objects, procs
+from ipclab import mmap_demos as demo
+from ipclab.errors import BadArgument, NotSupported, WaitTimeout
+from ipclab.mapping import PAGE
+from ipclab.plots import mapping as plots
+
+doctor.setup_notebook("platform", "start_methods")
+print("page size:", PAGE, "bytes; mmap offsets must be multiples of", mapping.GRANULARITY)
+
+# %% [markdown]
+# ## 1. Mapping a file
+#
+# In C the whole story is four calls:
+#
+# ```c
+# int fd = open("data.bin", O_RDWR);
+# ftruncate(fd, 3 * 4096);                       // the file must be long enough
+# char *p = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+# close(fd);                                     // the mapping keeps the file open
+# p[10] = 'X';                                   // a store instruction, not a write()
+# msync(p, 3 * 4096, MS_SYNC);                   // optional: write dirty pages back now
+# munmap(p, 3 * 4096);                           // the range is no longer valid
+# ```
+#
+# Python's `mmap.mmap(fd, length, access=..., offset=...)` is that `mmap()` call; `close()`
+# is `munmap()` and `flush()` is `msync()`. `ipclab.mapping.mapped` wraps open + mmap +
+# munmap in a `with` block and checks what the kernel would otherwise punish later.
+#
+# A new file is empty, and an empty file has nothing to map:
+
+# %%
+with objects.course_file(0, tag="first") as path:  # C: open(path, O_CREAT|O_EXCL|O_RDWR, 0600)
+    try:
+        with mapping.mapped(path):
+            pass
+    except BadArgument as e:
+        print("mapping an empty file:", str(e).split(":")[0].replace(path, "<file>"))
+    mapping.grow(path, 3 * PAGE)  # C: ftruncate(fd, 3 * 4096): three pages of zeros, no disk used yet
+    with mapping.mapped(path, access="shared") as mm:  # C: mmap(NULL, 0 -> whole file, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0)
+        mm[10:15] = b"hello"          # a memory store: no write() system call
+        print("mapping length:", len(mm), "bytes =", len(mm) // PAGE, "pages")
+    with open(path, "rb") as f:       # read the file the ordinary way
+        f.seek(10)
+        print("the file now holds:", f.read(5))
+
+# %% [markdown]
+# Two rules come from the hardware: a mapping is made of whole **pages**, so the **offset**
+# into the file must be a multiple of the page size (else `EINVAL`), and the **length**
+# should not go past the end of the file (section 8 shows what happens if it does). To see
+# bytes 5000..5099 you map from offset 4096 and skip 904 bytes; `mapped_range` does that
+# arithmetic for you.
+
+# %%
+with objects.course_file(4 * PAGE, tag="offsets") as path:
+    with open(path, "r+b") as f:
+        f.seek(5000)
+        f.write(b"bytes at 5000")
+    try:
+        with mapping.mapped(path, length=100, offset=5000):
+            pass
+    except BadArgument as e:
+        print("offset 5000:", str(e).split(" (")[0])
+    print("nearest legal offset below 5000:", mapping.align_down(5000))
+    with mapping.mapped_range(path, 5000, 13) as view:  # mmap(..., offset=4096) + a view 904 bytes in
+        print("mapped_range(5000, 13):", bytes(view))
+    with mapping.mapped(path, access="read") as mm:
+        print("seen in /proc/self/maps:", mapping.smaps(path)["mappings"], "mapping of this file,",
+              mapping.smaps(path)["Size"], "KiB")
+
+# %% [markdown]
+# > **Try it.** In a terminal, `cat /proc/PID/maps` of this kernel (`os.getpid()`) while a
+# > `with mapping.mapped(...)` block sleeps: the file's path appears next to an address
+# > range of exactly `len(mm)` rounded up to pages.
+#
+# ## 2. `MAP_SHARED` versus `MAP_PRIVATE`, across two processes
+#
+# | Python | C flags | a write goes to |
+# | --- | --- | --- |
+# | `access=mmap.ACCESS_WRITE` (`"shared"`) | `MAP_SHARED` | the page cache: the file and every other mapping of it |
+# | `access=mmap.ACCESS_COPY` (`"private"`) | `MAP_PRIVATE` | a private copy of the page, made at the first write (**copy-on-write**) |
+# | `access=mmap.ACCESS_READ` (`"read"`) | `MAP_SHARED`, `PROT_READ` | nowhere: writing raises `TypeError` |
+#
+# The experiment: the parent maps a file and reads its first page; a **child process**
+# (spawn: a fresh interpreter that knows only the path) maps the same file and writes
+# `CHILD WAS HERE` at offset 0. Then the parent looks at its own mapping and at the file.
+# The parent's mapping is shared, private, or private *and already written by the
+# parent* (its page is then a private copy).
+
+# %%
+rows = demo.sharing(start_method="spawn", timeout=60)
+print(f"{'child maps':<10} {'parent maps':<18} {'parent sees it':<15} {'reached the file'}")
+for r in rows:
+    print(f"{r['writer']:<10} {r['reader']:<18} {'yes' if r['reader_sees'] else 'no':<15} "
+          f"{'yes' if r['file_has'] else 'no'}")
+print("the child always saw its own write:", "yes" if all(r["child_sees_own_write"] for r in rows) else "no")
+print("MAP_PRIVATE write reached the file:", "yes" if any(r["file_has"] for r in rows if r["writer"] == "private") else "no")
+
+# %% [markdown]
+# Read the table row by row:
+#
+# * a `MAP_SHARED` write lands in the page cache, which *is* the file: every shared mapping
+#   and every later `read()` sees it;
+# * a `MAP_PRIVATE` write never leaves the writer. Not the file, not anyone else;
+# * the surprise: a `MAP_PRIVATE` mapping that has **only read** a page still sees other
+#   processes' changes, because until you write it, your "private" page is the page
+#   cache's page. POSIX leaves this unspecified; Linux does it. Once you write the page you
+#   get your own copy and stop seeing the file.
+#
+# ### Copy-on-write made visible
+#
+# `/proc/self/smaps` has a block per mapping with counters in KiB. For a `MAP_PRIVATE`
+# mapping, `Anonymous` counts the pages that were copied because we wrote them: they no
+# longer belong to the file.
+
+# %%
+cow = demo.copy_on_write(npages=16, written=3)
+for when in ("before", "after"):
+    s = cow[when]
+    print(f"{when:>6} writing {cow['written']} pages: Rss {s['Rss']} KiB, "
+          f"Anonymous {s['Anonymous']} KiB, Private_Dirty {s['Private_Dirty']} KiB")
+print("copied pages:", cow["after"]["Anonymous"] * 1024 // PAGE, "(one per page written)")
+print("the writer sees its write:", "yes" if cow["sees_own_write"] else "no",
+      "| the file changed:", "yes" if cow["file_changed"] else "no")
+
+# %% [markdown]
+# This is the same mechanism that makes `fork()` cheap: parent and child share every page
+# until one of them writes, then only that page is copied.
+#
+# > **Try it.** Change `written=3` to `written=16`. How many KiB are `Anonymous` now, and
+# > what happened to `Private_Clean`?
+#
+# ## 3. Lazy loading, measured
+#
+# `mmap()` reads nothing. The kernel records "addresses X..Y are this file" and returns.
+# The first access to a page traps into the kernel (a **page fault**), which finds the page
+# and installs it:
+#
+# * a **minor** fault: the page was already in memory (the page cache), only the page
+#   table entry was missing;
+# * a **major** fault: the page had to be read from the disk, and the process waited.
+#
+# The counters are per process: `resource.getrusage(RUSAGE_SELF)` (`ru_minflt`,
+# `ru_majflt`; fields 10 and 12 of `/proc/self/stat`). Resident memory is the mapping's
+# `Rss` in smaps. To see major faults the file must *not* be in the page cache: we `fsync`
+# it and ask the kernel to drop it with `posix_fadvise(POSIX_FADV_DONTNEED)`, and check
+# with `mincore()` (what the `fincore` tool uses). On tmpfs (`/dev/shm`, some `/tmp`) the
+# page cache *is* the file: nothing can be dropped and major faults stay at zero.
+#
+# Each profile runs in a fresh child process, so the faults it counts are its own.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+SIZE = 32 << 20  # 32 MiB = 8192 pages
+COUNTS = [0, 256, 1024, 2048, 4096, 6144, 8192]
+with objects.course_file(SIZE, tag="lazy") as path:
+    demo.make_data_file(path, SIZE)
+    print("pages in the page cache after writing:  %d of %d" % mapping.cached_pages(path))
+    print("after fsync + POSIX_FADV_DONTNEED:      %d" % mapping.drop_cache(path))
+    try:
+        print("file system:", mapping.require_real_disk(path))
+    except NotSupported as e:
+        print("NOTE:", e)
+    profiles = {
+        "cold, no advice": demo.lazy_loading(path, COUNTS, advice=None, cold=True, start_method="spawn"),
+        "cold, MADV_RANDOM": demo.lazy_loading(path, COUNTS, advice="random", cold=True, start_method="spawn"),
+        "cold, MADV_WILLNEED": demo.lazy_loading(path, COUNTS, advice="willneed", cold=True, start_method="spawn"),
+        "warm (all cached)": demo.lazy_loading(path, COUNTS, advice=None, cold=False, start_method="spawn"),
+    }
+for label, rows in profiles.items():
+    print(f"\n{label}:  pages touched -> minor / major faults, Rss")
+    for r in rows:
+        print(f"  {r['pages']:5d} -> {r['minor']:5d} / {r['major']:5d}, {r['rss_kib']:6d} KiB"
+              f"   (pages cached before: {r['cached_before']})")
+fig = plots.faults(profiles)
+
+# %% [markdown]
+# What the numbers say (on this machine; yours may differ in the constants, not the shape):
+#
+# * **No advice, cold**: one major fault, then only minor ones. The first fault starts
+#   **read-ahead**: the kernel reads a large window (`/sys/block/*/queue/read_ahead_kb`)
+#   in one go. And there are about 16 times fewer minor faults than pages: on a fault the
+#   kernel also maps the neighbouring pages that are already cached (**fault-around**,
+#   64 KiB by default), which is also why `Rss` grows in 64 KiB steps.
+# * **`MADV_RANDOM`**, cold: read-ahead is off, so *every* page touched is a disk read: one
+#   major fault per page. Right for a hash index, terrible for a scan.
+# * **`MADV_WILLNEED`**: read-ahead of the whole range starts at once; by the time we touch
+#   the pages they are cached, so the faults are minor.
+# * **Warm**: no major faults at all. If your cold run also shows zero major faults, the
+#   file was still cached (tmpfs, or the drop did not take: see "pages cached before").
+#   The minor-fault lines of the cold, `WILLNEED` and warm runs lie on top of each other:
+#   once the pages are cached, the cost is the same.
+#
+# The facts that never change: touching more pages never costs fewer faults, and every
+# page touched is resident afterwards.
+
+# %%
+for label, rows in profiles.items():
+    total = [r["minor"] + r["major"] for r in rows]
+    grows = all(a <= b for a, b in zip(total, total[1:]))
+    resident = all(r["rss_kib"] >= r["pages"] * PAGE // 1024 for r in rows)
+    print(f"{label:<20} faults never decrease: {'yes' if grows else 'no'}; "
+          f"touched pages resident: {'yes' if resident else 'no'}; "
+          f"Rss with 0 pages touched: {rows[0]['rss_kib']} KiB")
+
+# %% [markdown]
+# > **Try it.** Add a profile with `advice="sequential"` (`MADV_SEQUENTIAL`: aggressive
+# > read-ahead, pages dropped soon after use). Then run `demo.lazy_loading` with
+# > `COUNTS` in steps of 16 pages around 0..128 and watch the 64 KiB fault-around steps.
+#
+# ## 4. Durability: `flush()`, `msync`, and a killed process
+#
+# After `mm[i] = x` the page is **dirty**: changed in memory, not yet on disk. The kernel
+# writes dirty pages back on its own schedule (about 30 s); `mm.flush()` (C:
+# `msync(p, len, MS_SYNC)`) writes them back *now* and waits.
+
+# %%
+d = demo.dirty_then_flush(npages=8)
+print("dirty pages before flush():", "yes" if d["dirty_kib_before"] else "no")
+print("dirty KiB after flush():", d["dirty_kib_after"])
+
+# %% [markdown]
+# What if the process dies before anything is flushed? A child writes the same bytes three
+# ways, without flushing anything, then kills itself with `SIGKILL` (no cleanup, no
+# `atexit`): into a `MAP_SHARED` mapping, into a `MAP_PRIVATE` mapping, and with Python's
+# buffered `file.write()`.
+
+# %%
+k = demo.survives_kill(start_method="spawn", timeout=60)
+print("child killed by:", k["killed_by"])
+for way in ("MAP_SHARED", "MAP_PRIVATE", "buffered write()"):
+    print(f"  {way:<17} survived the kill: {'yes' if k[way] else 'no'}")
+
+# %% [markdown]
+# * `MAP_SHARED`: the bytes were in the **kernel's** page cache the moment they were
+#   stored. Killing the process does not touch the page cache: they survive, and will
+#   reach the disk.
+# * `MAP_PRIVATE`: the copy belonged to the process and died with it.
+# * buffered `write()`: the bytes were still in a buffer inside the process (Python's, or
+#   `stdio`'s in C), never handed to the kernel.
+#
+# Surviving a **killed process** is not surviving a **power cut or kernel crash**: dirty
+# pages still in memory are lost then. For that you need `msync(MS_SYNC)` (`flush()`) for
+# the mapped data, `fsync(fd)` for the file's size and metadata (after `ftruncate`), and an
+# `fsync` of the directory after creating or renaming the file. Databases that use `mmap`
+# (LMDB, for instance) do exactly this at each commit.
+#
+# ## 5. Anonymous shared mappings between a parent and its children
+#
+# `mmap(NULL, n, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_ANONYMOUS, -1, 0)` maps memory with
+# no file behind it (Python: `mmap.mmap(-1, n, flags=mmap.MAP_SHARED|mmap.MAP_ANONYMOUS)`).
+# It has no name, so the only way another process can reach it is to **inherit** it:
+# `fork()` copies the address space, and a `MAP_SHARED` area stays shared in the child.
+# Three children each write 100+i into slot i:
+
+# %%
+for flags in ("shared", "private"):
+    r = demo.anonymous(flags, nchildren=3, start_method="fork", timeout=30)
+    print(f"MAP_{flags.upper()}|MAP_ANONYMOUS, fork: children wrote {r['children_saw']}, "
+          f"parent reads {r['parent_sees']}")
+r = demo.anonymous("shared", nchildren=3, start_method="spawn", timeout=30)
+print("same with spawn:", r["error"])
+
+# %% [markdown]
+# Under *spawn* (and *forkserver*, Python 3.14's Linux default) the child is a **new
+# program**: `exec` replaced its address space, and its arguments travel pickled through a
+# pipe. A mapping is an address range, not a value: it cannot be pickled. To share memory
+# with spawn children, give it a name (`shm_open`, 19.1, or a file as here) or pass a file
+# descriptor (`memfd_create` + `SCM_RIGHTS`) and map it on the other side.
+#
+# ## 6. Performance: `read()` versus `mmap`
+#
+# Both read the same 32 MiB file: sequentially (sum every byte: `read()` 1 MiB at a time
+# into a buffer, or `numpy` over the mapping) and randomly (4000 reads of 64 bytes at random
+# offsets: `os.pread` versus slicing the mapping). Each case runs with a cold page cache
+# (dropped first) and warm; best of three.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+with objects.course_file(SIZE, tag="bench") as path:
+    demo.make_data_file(path, SIZE)
+    bench = demo.read_vs_mmap(path, repeats=3, nrandom=4000)
+for r in bench:
+    print(f"{r['pattern']:<10} {r['cache']:<4} {r['method']:<7} {r['seconds'] * 1e3:8.2f} ms {r['mib_s']:9.1f} MiB/s")
+for pattern in ("sequential", "random"):
+    for cache in ("cold", "warm"):
+        t = {r["method"]: r["seconds"] for r in bench if r["pattern"] == pattern and r["cache"] == cache}
+        sys_call, = [m for m in t if m != "mmap"]
+        print(f"{pattern:<10} {cache}: mmap / {sys_call} time ratio = {t['mmap'] / t[sys_call]:.2f}")
+fig = plots.read_vs_mmap(bench)
+
+# %%
+print("both methods read the same bytes:",
+      "yes" if all(len({r["checksum"] for r in bench if r["pattern"] == p}) == 1
+                   for p in ("sequential", "random")) else "no")
+
+# %% [markdown]
+# How to read it (ratios, never absolute numbers: this machine is shared):
+#
+# * **Random small reads** are where `mmap` wins: `pread` pays a system call and a copy for
+#   each 64 bytes, the mapping pays a fault once per page and then nothing.
+# * **Sequential scans** are much closer. `read()` into a reused buffer is already
+#   efficient (read-ahead serves both); `mmap` saves the copy into the buffer but pays a
+#   minor fault every 16 pages plus setting up and tearing down the page tables. Depending
+#   on the machine and the chunk size either can win, by a modest factor, never by the
+#   margin of the random case.
+# * `mmap` does *not* win when the file is read once, when the file is on a network file
+#   system, when the file can change size under you (section 8), or when errors must be
+#   handled: a disk error on a mapping is a `SIGBUS`, on `read()` it is `-1` and `errno`.
+# * It wins when the data is reused, accessed at random, shared between processes, or
+#   bigger than you want to copy (the page cache holds one copy for everybody).
+#
+# ## 7. Applications
+#
+# ### A file of fixed-size records, updated in place by several processes
+#
+# A database stores fixed-size records at known offsets: record *i* lives at
+# `header + i * size`. `mapping.RecordStore` maps such a file `MAP_SHARED`; `update(i, f)`
+# is a read-modify-write of one record. Two processes doing that at once lose updates, just
+# like `counter++` in 19.1. The fix is a **record lock**: `fcntl(fd, F_SETLK)` on the byte
+# range of that record only (Python: `fcntl.lockf`), so processes updating different
+# records never wait for each other. `file_lock` polls the non-blocking form until a
+# deadline: no call waits for ever.
+#
+# Four processes (spawn), two per record, each add 1 thirty times. They start together
+# (a barrier, itself a one-record store), and without the lock we widen the race window
+# by sleeping 0.5 ms between read and write.
+
+# %%
+for locked in (False, True):
+    r = demo.concurrent_updates(nworkers=4, times=30, records=2, locked=locked,
+                                start_method="spawn", timeout=90)
+    print(f"with the record lock: {'yes' if locked else 'no '} -> lost updates: "
+          f"{'yes' if r['lost'] else 'no'}" + (f" (counters {r['final']}, expected {r['expected']})" if locked else ""))
+
+# %% [markdown]
+# A held lock and a timeout: a child holds the lock on record 1 for 2 s. We cannot get it
+# within 0.2 s (and get told why), but record 0 is free.
+
+# %%
+with objects.course_file(tag="records") as path:
+    mapping.RecordStore.create(path, "<q16s", 3).close()
+    with procs.start(demo.hold_record, [(path, 1, 2.0)], start_method="spawn", timeout=30) as holder:
+        mapping.wait_until(lambda: demo.lock_is_held(path, 1), 20, "the child to take the lock")
+        with mapping.RecordStore.open(path) as store:
+            try:
+                store.write(1, (1, b"mine"), timeout=0.2)
+            except WaitTimeout as e:
+                print("record 1:", type(e).__name__, "-", str(e).split(";")[0].replace(path, "<file>"))
+            store.write(0, (7, b"free"), timeout=1)
+            value, label = store.read(0, locked=True)
+            print("record 0: written and read back under its lock:", value, label.rstrip(b"\0").decode())
+
+# %% [markdown]
+# Two things to remember about `fcntl` locks: they belong to the **process** (two threads
+# of one process do not exclude each other), and closing *any* descriptor of the file
+# drops *all* the process's locks on it. The lab builds a full record store on this.
+#
+# ### An image processed through a mapping (`numpy.memmap`)
+#
+# `numpy.memmap(path, dtype, mode="r+", shape=...)` is an array whose memory is a
+# `MAP_SHARED` mapping of the file. Four processes each invert a horizontal band of one
+# 512 x 512 grey image, in place; nobody reads or writes the file with `read()`/`write()`.
+
+# %%
+img = demo.process_image(512, 512, nworkers=4, start_method="spawn", timeout=60)
+print("rows inverted by each process:", img["rows_done"])
+print("the file equals 255 - original:", "yes" if img["matches"] else "no")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+fig = plots.images(img["original"], img["result"], bands=img["rows_done"])
+
+# %% [markdown]
+# ### A file as IPC between unrelated processes
+#
+# Two processes that share nothing but a **path**: a writer posts messages into a mapped
+# mailbox file (a sequence number, an acknowledgement, a length, the text) and waits for
+# each to be acknowledged; a reader polls for new sequence numbers. Both use the lock on
+# the mailbox's bytes, so a half-written message is never read.
+
+# %%
+received = demo.file_as_ipc(["hello", "through a mapped file", "bye"], start_method="spawn", timeout=30)
+print("the reader received:", received)
+
+# %% [markdown]
+# > **Try it.** Polling wastes CPU and adds latency. Which mechanism from 19.1-19.3 would
+# > you add to wake the reader instead? (A semaphore posted by the writer.)
+#
+# ## 8. Pitfalls
+#
+# ### The file shrinks under a mapping: `SIGBUS`
+#
+# A mapping does not follow the file's size. If someone truncates the file, the pages past
+# the new end have nothing behind them, and touching one is a `SIGBUS`: the process is
+# killed (Python cannot catch it as an exception). We do it in a child, safely:
+
+# %%
+with objects.course_file(tag="shrink") as path:
+    outcome = demo.child_signal(demo.read_after_shrink, (path,), start_method="spawn", timeout=30)
+    print("child that read page 2 after the file shrank to 1 page:", *outcome)
+
+# %% [markdown]
+# ### Mapping beyond the end of the file
+#
+# Python refuses a mapping longer than the file (`ValueError`); C does not. `mmap` of two
+# pages of a 100-byte file succeeds; bytes 100..4095 of the first page read as zeros (the
+# rest of the last page), and the second page is entirely past the end: `SIGBUS`. The
+# child below calls `mmap()` directly through `ctypes`, as a C program would.
+
+# %%
+with objects.course_file(100, tag="eof") as path:
+    with open(path, "r+b") as f:
+        f.write(b"x" * 100)
+    for probe in (50, 200, PAGE + 10):
+        print(f"byte {probe:5d} of a 2-page mapping of a 100-byte file:",
+              *demo.child_signal(demo.c_mmap_past_eof, (path, probe), start_method="fork", timeout=30))
+
+# %% [markdown]
+# ### Resizing
+#
+# Grow the file *first* (`ftruncate`), then map or remap. Python's `mm.resize(n)` does both
+# for a file mapping (C: `ftruncate` then `mremap`); the mapping may **move** to a new
+# address, which is why it refuses while anything (a `memoryview`, a numpy array) still
+# points into it.
+
+# %%
+with objects.course_file(PAGE, tag="resize") as path:
+    with mapping.mapped(path) as mm:
+        mm.resize(3 * PAGE)  # C: ftruncate(fd, 3*4096); p = mremap(p, 4096, 3*4096, MREMAP_MAYMOVE)
+        print("after resize: mapping", len(mm), "bytes, file", os.path.getsize(path), "bytes")
+        view = np.frombuffer(mm, dtype=np.uint8)
+        try:
+            mm.resize(4 * PAGE)
+        except BufferError as e:
+            print("resize with a live numpy view:", e)
+        del view  # release every view before resize() or close()
+
+# %% [markdown]
+# ## Summary
+#
+# - `mmap()` makes a file part of your address space: `mmap.mmap(fd, length,
+#   access=..., offset=...)`; `close()` is `munmap`, `flush()` is `msync`. Offsets are
+#   multiples of the page size; grow the file (`ftruncate`) before mapping it.
+# - `MAP_SHARED` writes go to the page cache: the file and every other mapping see them.
+#   `MAP_PRIVATE` writes copy the page (copy-on-write, `Anonymous` in smaps) and never reach
+#   the file; untouched private pages still show the file's changes on Linux.
+# - Mapping is lazy: pages arrive on first touch as minor faults (page cache) or major
+#   faults (disk); read-ahead and fault-around batch them; `madvise` tunes it (`RANDOM`
+#   turns read-ahead off, `WILLNEED` starts it early).
+# - `MAP_SHARED` data survives a killed process (it is in the kernel), not a power cut:
+#   use `msync`/`flush()` and `fsync`.
+# - Anonymous shared mappings reach children only through `fork`; spawned processes need a
+#   name or a file descriptor.
+# - `mmap` wins for random and repeated access and for sharing; for one sequential pass,
+#   `read()` is as good. Lock records with `fcntl` byte ranges, with a timeout.
+# - A file that shrinks under a mapping, or a mapping past the end, gives `SIGBUS`.
+#
+# ## Exercises
+#
+# 1. In section 2, the parent maps the file *private* and only reads it. Make the child
+#    write twice with a `time.sleep` in between, and have the parent write a byte of the
+#    page between the two child writes. Which of the child's writes does the parent see?
+#    Explain with copy-on-write.
+# 2. Run the lazy-loading profile with `advice="sequential"` and with `cold=False` after
+#    `MADV_RANDOM`. Predict the major faults first, then measure.
+# 3. Change the sequential benchmark to read the file in 4 KiB chunks instead of 1 MiB.
+#    How does the ratio to `mmap` change, and why (count the system calls)?
+# 4. A `RecordStore` update takes the record's lock. Write a `transfer(store, i, j, amount)`
+#    that moves value between two records without ever deadlocking against a concurrent
+#    `transfer(store, j, i, ...)`. (Hint: lock order.)
+# 5. Why must `RecordStore.create` grow the file *before* mapping it? What would happen to
+#    a second process that mapped the file while it was still empty?
+#
+# **Lab:** the record-store lab in [`labs/`](../labs/) builds a fixed-record file store
+# updated in place by several processes on `ipclab.mapping.RecordStore`.
+#
+# **Next:** [Appendix: debugging IPC](06_debugging_ipc.ipynb) (strace behind each call,
+# `/proc/PID/maps`, leaks, hangs) · back to the [overview](00_overview.ipynb).
