@@ -225,3 +225,20 @@ def wait_until_blocked(pid, calls=WAITING_CALLS, timeout=10.0):
         time.sleep(0.005)
     raise WaitTimeout(f"process {pid} did not block in {'/'.join(calls)} within {timeout:g} s "
                       f"(it is in {blocked_in(pid)!r}, state {state(pid)!r})")
+
+
+def snapshot(pid):
+    """What ``ps``, ``/proc`` and the kernel say about *pid*: state, wchan, syscall, kernel stack top."""
+    kstack = stack(pid)
+    return {"pid": pid, "state": state(pid), "wchan": wchan(pid), "syscall": blocked_in(pid),
+            "stack": kstack[:3] if kstack else None}
+
+
+def format_snapshots(rows):
+    """A small fixed-width table of :func:`snapshot` rows."""
+    head = ("pid", "state", "syscall", "wchan", "kernel stack (top)")
+    body = [(str(r["pid"]), r["state"] or "?", r["syscall"] if r["syscall"] is not None else "(hidden)",
+             r["wchan"] if r["wchan"] is not None else "(hidden)",
+             " <- ".join(r["stack"]) if r["stack"] else "(not readable)") for r in rows]
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [head, *body])

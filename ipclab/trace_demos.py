@@ -241,6 +241,22 @@ def take_two(first_name, second_name, ready_name, go_name, timeout):
     return "got both"
 
 
+def take_two_sysv(sems, first, second, timeout):
+    """The same ABBA pair on a System V set *sems* of 4: locks 0 and 1, 'ready' 2, 'go' 3.
+
+    Takes lock *first*, adds 1 to 'ready', waits for 'go', then takes lock *second*.
+    Blocked in ``semtimedop``, it is visible to ``semctl(GETNCNT)`` and ``ipcs -s -i``.
+    """
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    sems.acquire(first, timeout=timeout)  # C: semtimedop(id, {first, -1, 0}, 1, &ts)
+    sems.release(2)
+    sems.acquire(3, timeout=timeout)
+    sems.acquire(second, timeout=timeout)  # the deadlock: the other worker holds it
+    sems.release(second)
+    sems.release(first)
+    return "got both"
+
+
 # -- race workers ---------------------------------------------------------------------------
 
 COUNTER = struct.Struct("q")
@@ -271,6 +287,26 @@ def unlocked_increments(name, n, window, start_name, cpu, timeout):
         COUNTER.pack_into(m, 0, value + 1)  # ... write: another process may have written between
     m.close()
     return n
+
+
+def race_experiment(workers, n, window="none", pin=False, start_method="fork", timeout=60):
+    """Run *workers* processes of :func:`unlocked_increments` on one counter; return the result.
+
+    A plain result: ``{"workers", "n", "window", "pinned", "expected", "final", "lost"}``.
+    """
+    from . import objects, procs
+    cpu = min(os.sched_getaffinity(0)) if pin else None
+    with objects.posix_shm(COUNTER.size, tag="race") as shm, objects.posix_sem(0, tag="start") as start:
+        group = procs.start(unlocked_increments, n=workers, args=(shm.name, n, window, start.name, cpu, timeout),
+                            start_method=start_method, timeout=timeout)
+        with group:
+            for _ in range(workers):
+                start.release()  # C: sem_post(start): the starting gun, once per worker
+        with mmap.mmap(shm.fd, COUNTER.size) as m:
+            final = COUNTER.unpack_from(m, 0)[0]
+    expected = workers * n
+    return {"workers": workers, "n": n, "window": window, "pinned": pin,
+            "expected": expected, "final": final, "lost": expected - final}
 
 
 def main(argv):

@@ -41,7 +41,8 @@ C_DIR = HERE / "c"
 #: what strace is asked to record (-e trace=...): the marker, files under /dev/shm, memory
 #: mappings, futexes, the System V and POSIX IPC calls, and process creation.
 TRACED = ("access", "faccessat", "faccessat2", "openat", "open", "ftruncate", "fallocate",
-          "mmap", "munmap", "close", "unlink", "link", "write", "futex",
+          "mmap", "munmap", "close", "unlink", "link", "write", "futex", "fcntl", "dup", "dup2",
+          "dup3", "fstat", "newfstatat",
           "semget", "semop", "semtimedop", "semctl", "msgget", "msgsnd", "msgrcv", "msgctl",
           "shmget", "shmat", "shmdt", "shmctl", "mq_open", "mq_timedsend", "mq_timedreceive",
           "mq_unlink", "mq_notify", "mq_getsetattr", "clone", "clone3", "fork", "vfork")
@@ -276,11 +277,17 @@ def _relevant(r, fds, addrs):
         if hit and name in ("openat", "open") and r.ok and r.ret.isdigit():
             fds.add(r.ret)
         return hit
-    if name in ("ftruncate", "fallocate", "write", "close") and args:
+    if name in ("ftruncate", "fallocate", "write", "close", "fstat", "newfstatat") and args:
         hit = args[0] in fds
         if hit and name == "close":
             fds.discard(args[0])
         return hit
+    if name in ("dup", "dup2", "dup3", "fcntl") and args and args[0] in fds:
+        if name == "fcntl" and not args[1].startswith("F_DUPFD"):
+            return True
+        if r.ok and r.ret.isdigit():
+            fds.add(r.ret)  # the copy refers to the same object
+        return True
     if name == "mmap" and len(args) >= 5:
         hit = args[4] in fds
         if hit and r.ok:
