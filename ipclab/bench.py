@@ -493,7 +493,7 @@ def format_table(records):
             if r["skipped"]:
                 lines.append(f"{r['mechanism']:<11} {human(r['size']):>8}  skipped: {r['skipped']}")
                 continue
-            frac = f"{100 * r['frac_memcpy']:7.0f}%" if "frac_memcpy" in r else f"{'':>8}"
+            frac = f"{100 * r['frac_memcpy']:7.2g}%" if "frac_memcpy" in r else f"{'':>8}"
             shape = f"{r['slots']}/{r['batch']}" if r.get("slots") else ""
             msgs = f"{r['msgs_per_s']:10.3g}" if "msgs_per_s" in r else f"{'':>10}"
             checked = (f"{r['messages']} msgs, {r['crc_checked']} CRC" if "messages" in r else "")
