@@ -12,3 +12,9 @@ from . import errors, names, registry  # noqa: F401
 from .errors import IpclabError  # noqa: F401
 
 __version__ = "0.1.0"
+
+
+def check(lab, *args, **kw):
+    """Grade your lab module in a notebook: ``ipclab.check("lab1")`` (see :mod:`ipclab.grading`)."""
+    from .grading import check as _check
+    return _check(lab, *args, **kw)

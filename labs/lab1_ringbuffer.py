@@ -1,0 +1,103 @@
+# Your file for lab1: replace each `raise NotImplementedError` with your code.
+# The brief is labs/lab1_ringbuffer.ipynb; check your work with ipclab.check("lab1").
+# (Course maintainers: this file is generated from solutions/lab1_ringbuffer.py by
+#  `python -m ipclab.labgen`; edit the solution, not this file.)
+"""Lab 1 (19.1): a bounded multi-producer / multi-consumer queue in POSIX shared memory.
+
+The buffer is one POSIX shared memory segment and three POSIX semaphores:
+
+    segment:  | head u32 | tail u32 | capacity u32 | item_size u32 | slot 0 | slot 1 | ... |
+    slot:     | length u32 | item_size bytes |
+    empty     counts free slots   (starts at capacity)   put() waits on it, get() posts it
+    full      counts used slots   (starts at 0)          get() waits on it, put() posts it
+    mutex     guards head and tail (starts at 1)         held only while copying one record
+
+Any number of processes put and get at once; a record is delivered exactly once, and the
+records of one producer come out in the order it put them. Every wait has a timeout.
+"""
+
+import mmap
+import struct
+
+import posix_ipc
+
+from ipclab import objects
+
+HEADER = struct.Struct("<IIII")  # head, tail, capacity, item_size
+LENGTH = struct.Struct("<I")     # length of the record in a slot
+DEFAULT_TIMEOUT = 10.0           # seconds; every wait has one
+
+
+class RingBuffer:
+    """A bounded FIFO of byte records (1..item_size bytes each) shared by processes.
+
+    ``RingBuffer.create(capacity, item_size)`` makes the kernel objects (the creator owns
+    them and calls ``destroy()``); other processes call ``RingBuffer.attach(rb.handle)``
+    and ``close()`` when done.
+    """
+
+    def __init__(self, shm, mm, empty, full, mutex, owner):
+        self.shm, self.mm = shm, mm                          # the segment and its mapping
+        self.empty, self.full, self.mutex = empty, full, mutex
+        self.owner = owner                                   # True in the creating process
+        self.capacity, self.item_size = HEADER.unpack_from(mm, 0)[2:]
+
+    @property
+    def handle(self):
+        """What another process needs to attach: the four POSIX names (picklable)."""
+        return (self.shm.name, self.empty.name, self.full.name, self.mutex.name)
+
+    def slot_offset(self, index):
+        """Byte offset of slot *index* in the segment."""
+        return HEADER.size + index * (LENGTH.size + self.item_size)
+
+    @classmethod
+    def create(cls, capacity, item_size):
+        """Create the segment (header + capacity slots) and the three semaphores; return the owner's buffer.
+
+        Use ``ipclab.objects`` (unique 0600 names, registered for cleanup). Raise
+        ``ValueError`` if capacity or item_size is not a positive int.
+        """
+        # YOUR CODE HERE
+        raise NotImplementedError("lab1: write RingBuffer.create() (see labs/lab1_ringbuffer.ipynb)")
+
+    @classmethod
+    def attach(cls, handle):
+        """Open the objects named by *handle* (from ``rb.handle``) in this process."""
+        # YOUR CODE HERE
+        raise NotImplementedError("lab1: write RingBuffer.attach() (see labs/lab1_ringbuffer.ipynb)")
+
+    def put(self, data, timeout=DEFAULT_TIMEOUT):
+        """Append the record *data* (bytes, 1..item_size long); wait while full.
+
+        Raise ``TimeoutError`` if no slot frees up within *timeout* seconds, ``ValueError``
+        for a record that is empty or longer than item_size.
+        """
+        # YOUR CODE HERE
+        raise NotImplementedError("lab1: write RingBuffer.put() (see labs/lab1_ringbuffer.ipynb)")
+
+    def get(self, timeout=DEFAULT_TIMEOUT):
+        """Remove and return the oldest record (bytes); wait while empty.
+
+        Raise ``TimeoutError`` if nothing arrives within *timeout* seconds.
+        """
+        # YOUR CODE HERE
+        raise NotImplementedError("lab1: write RingBuffer.get() (see labs/lab1_ringbuffer.ipynb)")
+
+    def close(self):
+        """Unmap and close this process's handles (the objects stay for the others)."""
+        # YOUR CODE HERE
+        raise NotImplementedError("lab1: write RingBuffer.close() (see labs/lab1_ringbuffer.ipynb)")
+
+    def destroy(self):
+        """Owner only: close, then remove the segment and the semaphores from the system."""
+        # YOUR CODE HERE
+        raise NotImplementedError("lab1: write RingBuffer.destroy() (see labs/lab1_ringbuffer.ipynb)")
+
+
+def _wait(sem, timeout, what):
+    """``sem_timedwait``: take *sem* or raise TimeoutError saying *what* happened."""
+    try:
+        sem.acquire(timeout)
+    except posix_ipc.BusyError:
+        raise TimeoutError(f"{what} for {timeout} s") from None

@@ -1,0 +1,113 @@
+# %% [markdown]
+# # Lab 1 (19.1): a ring buffer in POSIX shared memory
+#
+# **Goal.** Write a bounded queue that *several producer processes* and *several consumer
+# processes* use at once: every record is delivered exactly once, the records of one
+# producer come out in the order it put them, a full buffer makes producers wait, an empty
+# one makes consumers wait, and every wait gives up after a timeout.
+#
+# **Concepts exercised** (notebook 01): `shm_open` + `ftruncate` + `mmap`; a shared header
+# (head, tail) and fixed-size slots; the three-semaphore pattern (`empty`, `full`, `mutex`)
+# with `sem_timedwait`; the difference between `close` (this process) and `unlink` (the system).
+#
+# **Time:** about 90 minutes. **You edit:** [`lab1_ringbuffer.py`](lab1_ringbuffer.py) (in
+# this folder). **Grading:** 8 points in the visible tests below; your teacher also runs
+# hidden tests with other sizes and more processes.
+
+# %%
+from ipclab import doctor
+
+doctor.setup_notebook("posix_shm")
+
+# %% [markdown]
+# ## The layout (already decided for you)
+#
+# ```
+# segment:  | head u32 | tail u32 | capacity u32 | item_size u32 | slot 0 | slot 1 | ... |
+# slot:     | length u32 | item_size bytes |
+# empty   POSIX semaphore, starts at capacity   put() waits on it, get() posts it
+# full    POSIX semaphore, starts at 0          get() waits on it, put() posts it
+# mutex   POSIX semaphore, starts at 1          taken only while one record is copied
+# ```
+#
+# `HEADER`, `LENGTH`, `slot_offset(i)` and the helper `_wait(sem, timeout, what)` (which
+# turns `posix_ipc.BusyError` into `TimeoutError`) are given.
+#
+# ## The API to implement
+#
+# | method | what it does | C calls behind it |
+# | --- | --- | --- |
+# | `RingBuffer.create(capacity, item_size)` | make the segment (header + slots) and the 3 semaphores with `ipclab.objects`; `ValueError` for a size that is not a positive int | `shm_open(O_CREAT\|O_EXCL)`, `ftruncate`, `mmap`, `sem_open(O_CREAT\|O_EXCL)` |
+# | `RingBuffer.attach(handle)` | open the same objects in another process (`handle` is `rb.handle`, four names) | `shm_open`, `mmap`, `sem_open` |
+# | `put(data, timeout)` | append 1..item_size bytes; wait while full; `TimeoutError` after *timeout* | `sem_timedwait(empty)`, `sem_wait(mutex)`, copy, `sem_post(mutex)`, `sem_post(full)` |
+# | `get(timeout)` | remove and return the oldest record; wait while empty | the mirror image |
+# | `close()` | unmap and close this process's handles | `munmap`, `close`, `sem_close` |
+# | `destroy()` | owner only: close and remove everything | `shm_unlink`, `sem_unlink` |
+#
+# ## Hints
+# - Take `empty` (or `full`) **before** `mutex`, never while holding it: a producer that
+#   sleeps on `empty` while holding `mutex` stops every consumer, forever.
+# - If the wait for `mutex` times out after you took `empty`, give `empty` back.
+# - head and tail wrap: `(tail + 1) % capacity`.
+# - Use `objects.create_posix_shm(size, tag=...)` and `objects.create_posix_sem(value, tag=...)`,
+#   and `objects.remove_posix_shm` / `remove_posix_sem` in `destroy()`: names are unique,
+#   mode 0600, and the grader counts anything left behind as a leak.
+
+# %% [markdown]
+# ## Try your buffer
+# One process first. The cell reloads your module, so run it again after each edit.
+
+# %%
+import importlib
+
+import lab1_ringbuffer as lab
+
+importlib.reload(lab)
+try:
+    rb = lab.RingBuffer.create(capacity=3, item_size=16)
+    try:
+        for word in (b"alpha", b"beta", b"gamma"):
+            rb.put(word, timeout=1)
+        print([rb.get(timeout=1) for _ in range(3)])
+    finally:
+        rb.destroy()
+except NotImplementedError as e:
+    print("not written yet:", e)
+
+# %% [markdown]
+# ## Watch it with real processes
+# Two producers and two consumers (separate processes, `fork`) share your buffer; the plot
+# shows which producer's records each consumer received. With a correct buffer every record
+# appears once and each producer's numbers increase along each bar.
+
+# %%
+import matplotlib.pyplot as plt
+
+from ipclab.labtests import lab1 as tests
+
+try:
+    received = tests.demo(lab, seed=7)
+    fig, axes = plt.subplots(1, len(received), figsize=(9, 2.5), sharey=True)
+    for ax, recs in zip(axes, received):
+        producers = [int(r.split(":")[0]) for r in recs]
+        seqs = [int(r.split(":")[1]) for r in recs]
+        ax.scatter(range(len(recs)), seqs, c=producers, cmap="coolwarm")
+        ax.set_xlabel("order received")
+    axes[0].set_ylabel("record number (colour: producer)")
+    fig.suptitle("what each consumer got")
+    plt.show()
+except NotImplementedError as e:
+    print("not written yet:", e)
+except Exception as e:  # a worker failed: the message says which and why
+    print(f"{type(e).__name__}: {e}"[:600])
+
+# %% [markdown]
+# ## Check your work
+# Each test runs in its own process with a timeout; a failure says what was expected
+# (GOOD), what happened (BAD / MISSING) and gives a hint. `ipclab.check("lab1", "fifo")`
+# runs one test only.
+
+# %%
+import ipclab
+
+ipclab.check("lab1")
