@@ -7,7 +7,7 @@ import os
 
 import matplotlib.pyplot as plt
 
-LABELS = {"cpu": "CPU-bound tasks (~2 ms of computing)", "io": "waiting tasks (~2 ms of sleep)",
+LABELS = {"cpu": "CPU-bound tasks (~1 ms of computing)", "io": "waiting tasks (~1 ms of sleep)",
           "square": "tiny tasks (one multiplication)"}
 
 
