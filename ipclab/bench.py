@@ -100,7 +100,7 @@ def skip_reason(mechanism, size, lim=None):
 def ring_shape(size, slots=None, batch=None):
     """(slots, batch) of a shared-memory ring: about RING_BYTES of slots, a handshake per quarter ring."""
     if slots is None:
-        slots = max(4, min(MAX_SLOTS, RING_BYTES // size))
+        slots = max(4, min(MAX_SLOTS, 1 << max(0, (RING_BYTES // size).bit_length() - 1)))  # a power of 2
     if batch is None:
         batch = max(1, slots // 4)
     if not (isinstance(slots, int) and isinstance(batch, int) and slots >= 1 and batch >= 1

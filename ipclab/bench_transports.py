@@ -572,6 +572,7 @@ def _summary(samples):
         raise IpclabError("no round trip completed in the time given: raise max_seconds")
     q = np.percentile(a, [1, 10, 50, 90, 99])
     edges = np.logspace(np.log10(max(a.min(), 0.1)), np.log10(a.max() * 1.0001), 41)
+    edges[0], edges[-1] = min(edges[0], a.min()), max(edges[-1], a.max())  # float round-off
     hist, _ = np.histogram(a, bins=edges)
     return {"count": int(len(a)), "min_us": float(a.min()), "p1_us": float(q[0]), "p10_us": float(q[1]),
             "median_us": float(q[2]), "p90_us": float(q[3]), "p99_us": float(q[4]),

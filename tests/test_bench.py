@@ -1,0 +1,195 @@
+"""ipclab.bench: every mechanism really moves checked bytes, limits skip clearly, CLI JSON, plots.
+
+No timing is asserted: the machine is shared and noisy. What is asserted is what must hold
+on any machine: integrity, the protocol's counts, the skips and their reasons, the shapes.
+"""
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import pytest
+
+from ipclab import bench, cli
+from ipclab import bench_transports as bt
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = dict(max_seconds=0.06, repeats=2)
+
+
+def _check_throughput(rec, mech, size):
+    assert rec["kind"] == "throughput" and rec["mechanism"] == mech and rec["size"] == size
+    assert rec["skipped"] == "", rec["skipped"]
+    assert rec["integrity"] == "ok"
+    assert len(rec["runs_gbps"]) == 2
+    assert rec["gbps_min"] <= rec["gbps"] <= rec["gbps_max"]
+    assert rec["gbps"] > 0 and rec["msgs_per_s"] > 0
+    assert rec["messages"] >= 3          # warm-up, two marks and the stop at least
+    assert rec["crc_checked"] >= 1       # message 0 is always CRC-checked
+
+
+@pytest.mark.parametrize("mech", list(bench.MECHANISMS))
+@pytest.mark.parametrize("size", [64, 4096, 65536 + 24])
+def test_every_mechanism_moves_checked_bytes(mech, size):
+    rec = bench.throughput(mech, size, **TINY)
+    if bench.skip_reason(mech, size):
+        assert rec["skipped"]
+        return
+    _check_throughput(rec, mech, size)
+
+
+@pytest.mark.parametrize("mech", ["posix_shm", "mp_shm", "pipe", "unix", "sysv_mq"])
+def test_start_methods(mech, start_method):
+    rec = bench.throughput(mech, 1024, start_method=start_method, **TINY)
+    _check_throughput(rec, mech, 1024)
+    assert rec["start_method"] == start_method
+
+
+def test_one_mebibyte_through_shared_memory_and_an_enlarged_pipe():
+    _check_throughput(bench.throughput("posix_shm", 1 << 20, **TINY), "posix_shm", 1 << 20)
+    rec = bench.throughput("pipe", 1 << 20, pipe_bytes=1 << 20, **TINY)
+    _check_throughput(rec, "pipe", 1 << 20)
+    assert rec["pipe_bytes"] == 1 << 20
+
+
+@pytest.mark.parametrize("slots,batch", [(1, 1), (4, 1), (64, 16)])
+def test_ring_shapes(slots, batch):
+    rec = bench.throughput("posix_shm", 64, slots=slots, batch=batch, **TINY)
+    _check_throughput(rec, "posix_shm", 64)
+    assert (rec["slots"], rec["batch"]) == (slots, batch)
+
+
+def test_bad_ring_shape_is_refused():
+    with pytest.raises(bench.BadArgument, match="dividing"):
+        bench.ring_shape(64, slots=6, batch=4)
+
+
+def test_limits_give_clear_skips():
+    lim = bench.limits()
+    rec = bench.throughput("posix_mq", lim["mq_msgsize_max"] + 1, **TINY)
+    assert "msgsize_max" in rec["skipped"] and "EINVAL" in rec["skipped"]
+    rec = bench.throughput("sysv_mq", lim["msgmax"] + 1, **TINY)
+    assert "msgmax" in rec["skipped"]
+    assert "below" in bench.throughput("pipe", 16, **TINY)["skipped"]
+    # at the limit itself the queue works
+    _check_throughput(bench.throughput("posix_mq", lim["mq_msgsize_max"], **TINY), "posix_mq",
+                      lim["mq_msgsize_max"])
+
+
+def test_consumer_detects_corruption():
+    """A message whose payload was altered on the way fails the run with IntegrityError."""
+    n = 64
+    msg = bt.pattern(n)
+    bt.HEAD.pack_into(msg, 0, 0, bt.DATA)
+    bt.TAIL.pack_into(msg, n - 8, 0)
+    msg[30] ^= 0xFF                                      # one flipped byte in the payload
+    r, w = os.pipe()
+    os.write(w, bytes(msg))
+    ends = (Connection(r, writable=False), Connection(w, readable=False))
+    spec = {"mechanism": "pipe", "pipe": ends, "slots": None, "batch": None}
+    with pytest.raises(bt.IntegrityError, match="corrupted"):
+        bt.consumer(spec, {"size": n, "budget": 5})
+    for c in ends:
+        c.close()
+
+
+def test_consumer_detects_a_lost_message():
+    n = 64
+    r, w = os.pipe()
+    for seq in (0, 2):                                   # message 1 never sent
+        msg = bt.pattern(n)
+        bt.HEAD.pack_into(msg, 0, seq, bt.DATA)
+        bt.TAIL.pack_into(msg, n - 8, seq)
+        os.write(w, bytes(msg))
+    ends = (Connection(r, writable=False), Connection(w, readable=False))
+    with pytest.raises(bt.IntegrityError, match="message 1 arrived as head seq 2"):
+        bt.consumer({"mechanism": "pipe", "pipe": ends}, {"size": n, "budget": 5})
+    for c in ends:
+        c.close()
+
+
+@pytest.mark.parametrize("mech", list(bench.LATENCY_MECHANISMS))
+def test_latency_pairs(mech):
+    rec = bench.latency(mech, max_seconds=0.06)
+    assert rec["count"] > 0
+    assert rec["min_us"] <= rec["median_us"] <= rec["p99_us"] <= rec["max_us"]
+    assert sum(rec["hist"]) == rec["count"]
+    assert "bimodal" in rec["note"]                      # unpinned: the output says so
+
+
+@pytest.mark.parametrize("pin", ["same", "cross"])
+def test_latency_pinning_is_recorded(pin):
+    if pin == "cross" and len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU")
+    rec = bench.latency("posix_sem", max_seconds=0.06, pin=pin)
+    assert rec["pin"].startswith("both on CPU" if pin == "same" else "CPU ")
+    assert rec["note"] == ""
+
+
+def test_memcpy_and_fractions():
+    records = bench.run(["pipe"], [64, 8192], max_seconds=0.06, repeats=1, latency_mechanisms=[],
+                        progress=False)
+    kinds = [r["kind"] for r in records]
+    assert kinds.count("memcpy") == 2 and kinds.count("throughput") == 2
+    for r in records:
+        if r["kind"] == "throughput":
+            assert r["memcpy_gbps"] > 0
+            assert r["frac_memcpy"] == pytest.approx(r["gbps"] / r["memcpy_gbps"])
+    assert "pipe" in bench.format_table(records)
+
+
+def test_ring_depth_records():
+    recs = bench.ring_depth(64, depths=(1, 8), max_seconds=0.06, repeats=1, progress=False)
+    assert [(r["slots"], r["batch"]) for r in recs] == [(1, 1), (8, 1), (8, 2)]
+    assert all(r["kind"] == "ring_depth" and r["integrity"] == "ok" for r in recs)
+
+
+def test_cli_json():
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli.main(["bench", "--mechanisms", "posix_shm,sysv_mq", "--sizes", "64,16K",
+                         "--latency", "pipe", "--seconds", "0.06", "--repeats", "1", "--json",
+                         "--no-progress"])
+    assert code == 0
+    records = json.loads(out.getvalue())
+    by = {(r["kind"], r["mechanism"], r["size"]): r for r in records}
+    assert by[("throughput", "posix_shm", 16384)]["integrity"] == "ok"
+    assert "msgmax" in by[("throughput", "sysv_mq", 16384)]["skipped"]
+    assert by[("latency", "pipe", 8)]["count"] > 0
+    assert ("memcpy", "memcpy", 64) in by
+
+
+def test_cli_table():
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(["bench", "--mechanisms", "fifo", "--sizes", "1K", "--latency", "",
+                         "--seconds", "0.06", "--repeats", "1", "--no-progress"]) == 0
+    text = out.getvalue()
+    assert "fifo" in text and "% memcpy" in text and "short run: noisy" in text
+
+
+def test_parse_and_human_sizes():
+    assert [bench.parse_size(s) for s in ("64", "8K", "64KiB", "1M")] == [64, 8192, 65536, 1 << 20]
+    assert [bench.human(n) for n in (64, 8192, 1 << 20, 100)] == ["64 B", "8 KiB", "1 MiB", "100 B"]
+    with pytest.raises(bench.BadArgument):
+        bench.parse_size("lots")
+
+
+def test_plots_from_stored_results():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from ipclab.plots import bench as pb
+    records = json.loads((ROOT / "bench" / "results-sample.json").read_text())
+    for fig in (pb.bandwidth(records), pb.latency(records), pb.ring_depth(records),
+                pb.histogram([r for r in records if r["kind"] == "latency"][0])):
+        assert fig.axes
+        plt.close(fig)
+    ranking = bench.ranking(records)
+    assert ranking and all(r["chapter_gbps"] > 0 for r in ranking)
+    assert ranking == sorted(ranking, key=lambda r: -r["gbps"])
