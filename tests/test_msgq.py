@@ -66,7 +66,7 @@ def test_negative_type_takes_lowest_type_first_up_to_the_bound(q):
     assert msgq.drain(q, type=-3) == [(b"c1", 3), (b"c2", 3)]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sent=st.lists(st.integers(1, 5), max_size=12),
        filters=st.lists(st.integers(-6, 6), max_size=15))
 def test_kernel_filtering_matches_the_manual_page(q, sent, filters):
