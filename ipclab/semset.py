@@ -277,11 +277,7 @@ class SemaphoreSet:
             if not isinstance(flags, int) or flags & ~(IPC_NOWAIT | SEM_UNDO):
                 raise BadArgument(f"flags {flags!r} may only combine IPC_NOWAIT and SEM_UNDO")
             b.sem_num, b.sem_op, b.sem_flg = index, delta, flags
-        lim = limits().semopm
-        if len(ops) > lim:
-            raise LimitReached(f"{len(ops)} operations in one semop is more than SEMOPM={lim} "
-                               "(third field of /proc/sys/kernel/sem)")
-        return bufs, ops
+        return bufs, ops  # more than SEMOPM operations: the kernel's E2BIG, see _raise_op
 
     def op(self, ops, timeout=DEFAULT_TIMEOUT):
         """Apply operations ``[(index, delta, flags), ...]`` atomically: all at once, or none.
@@ -322,7 +318,8 @@ class SemaphoreSet:
         if e == errno.ERANGE:
             raise BadArgument(f"semop [{desc}] would take a value above {SEMVMX} (SEMVMX)")
         if e == errno.E2BIG:
-            raise LimitReached(f"too many operations in one semop (SEMOPM, /proc/sys/kernel/sem)")
+            raise LimitReached(f"{len(ops)} operations in one semop is more than SEMOPM={limits().semopm} "
+                               "(third field of /proc/sys/kernel/sem): split them or raise it with sysctl kernel.sem")
         if e == errno.ENOSPC:
             raise LimitReached("SEM_UNDO: the kernel's undo structures are full (SEMUME); "
                                "use fewer SEM_UNDO operations")

@@ -310,3 +310,40 @@ def test_limits_match_proc():
     lim = semset.limits()
     with open("/proc/sys/kernel/sem") as f:
         assert [lim.semmsl, lim.semmns, lim.semopm, lim.semmni] == [int(v) for v in f.read().split()]
+
+
+def test_too_many_operations_is_semopm():
+    with semset.create(1, values=[0]) as s:
+        n = semset.limits().semopm + 1
+        with pytest.raises(LimitReached, match="SEMOPM"):
+            s.op([(0, 1, 0)] * n, timeout=0)
+        assert s.getval(0) == 0
+
+
+# -- the kernel's semantics, against a model ------------------------------------------------------
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+
+def _model(values, ops):
+    """What semop(2) does with IPC_NOWAIT: apply in order; if any would block, change nothing."""
+    vals = list(values)
+    for index, delta, _ in ops:
+        if (delta == 0 and vals[index] != 0) or vals[index] + delta < 0:
+            return list(values), False
+        vals[index] += delta
+    return vals, True
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(st.integers(0, 3), min_size=3, max_size=3),
+       ops=st.lists(st.tuples(st.integers(0, 2), st.integers(-3, 3), st.just(semset.IPC_NOWAIT)),
+                    min_size=1, max_size=5))
+def test_multi_op_matches_the_all_or_nothing_model(values, ops):
+    with semset.create(3, values=values) as s:
+        expected, ok = _model(values, ops)
+        try:
+            s.op(ops)
+            done = True
+        except semset.WouldBlock:
+            done = False
+        assert (s.getall(), done) == (expected, ok)

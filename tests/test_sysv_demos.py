@@ -63,3 +63,34 @@ def test_init_race_one_creator_everyone_sees_the_initial_value():
     r = d.init_race(processes=4, value=3)
     assert sorted(r["roles"]) == ["created", "opened", "opened", "opened"]
     assert r["values"] == [3, 3, 3, 3]
+
+
+def test_plots_draw_the_results():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from ipclab.plots import semaphores as plots
+
+    timeline = d.counting_timeline(workers=3, slots=2, work=0.05)
+    fig = plots.counting_timeline(timeline)
+    assert len(fig.axes[0].patches) == 2 * 3  # a waiting bar and a working bar per worker
+    runs = [d.dining(n=3, meals=1, atomic=False, wait=0.5), d.dining(n=3, meals=1, atomic=True, wait=5)]
+    fig2 = plots.dining(runs)
+    assert len(fig2.axes) == 2 and "deadlock" in fig2.axes[0].get_title()
+    assert "3 meals" in fig2.axes[1].get_title()
+    fig3 = plots.undo([d.undo_experiment(False, waiters=1, wait=0.3), d.undo_experiment(True, waiters=1, wait=0.3)])
+    assert len(fig3.axes[0].get_lines()) >= 2
+    plt.close("all")
+
+
+def test_dining_widget_callback_headless():
+    import matplotlib
+    matplotlib.use("Agg")
+    from ipclab.widgets import semaphores as widgets
+
+    fig, line = widgets.run_dining(n=3, atomic=True, wait=5.0, meals=1)
+    assert line == "atomic semop: all philosophers ate (3 meals)"
+    fig, line = widgets.run_dining(n=3, atomic=False, barrier=True, wait=0.5, meals=1)
+    assert line.startswith("one-at-a-time: deadlock detected after 0.5 s timeout")
+    box = widgets.dining_explorer()
+    assert len(box.children) == 6

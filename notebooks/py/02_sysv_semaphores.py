@@ -142,7 +142,8 @@ print("everyone saw the initial value 3:", "yes" if race["values"] == [3] * 4 el
 #
 # ### A semaphore as a mutex fixes the counter race of 19.1
 #
-# Four processes each add 1 to a counter in System V shared memory 3000 times: read the
+# Four processes each add 1 to a counter in System V shared memory (`shmget`/`shmat`, the
+# System V cousin of 19.1's `shm_open`; 19.4 compares them) 3000 times: read the
 # value, yield the CPU (to widen the race window), write value + 1. With a semaphore
 # initialised to 1 around the read-modify-write, only one process is inside at a time.
 
@@ -257,8 +258,9 @@ if not atomic["deadlock"] and atomic["meals"] == 5 * 3:
 # %% [markdown]
 # The orange bars are philosophers holding one fork: with one-at-a-time operations all
 # five hold one, nobody eats, and only the timeout ends it. (When the first one gives up
-# and releases its fork, a neighbour may get two forks and eat: look at the plot.) With
-# the atomic `semop` there is no orange at all.
+# and exits, `SEM_UNDO` returns its fork and a neighbour may get two forks and eat: look
+# at the plot.) With the atomic `semop` there is no orange at all: a philosopher is either
+# waiting with empty hands (grey) or eating (green).
 #
 # While the philosophers were stuck, the parent asked the kernel about every fork:
 # `semctl(id, i, GETVAL)`, `GETNCNT` (how many wait for it to grow) and `GETPID` (who
@@ -270,9 +272,26 @@ for row in view or []:
     print(row)
 
 # %% [markdown]
-# > **Try it.** Call `demo.dining(atomic=False, barrier=False)` a few times. Does it still
-# > deadlock? Now you know why deadlocks are bugs that "never happen in testing".
-#
+# > **Try it.** Call `demo.dining(atomic=False, barrier=False)` a few times, or untick
+# > *barrier* in the explorer below. Does it still deadlock? Now you know why deadlocks are
+# > bugs that "never happen in testing".
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from ipclab.widgets import semaphores as sem_widgets
+
+sem_widgets.dining_explorer()
+
+# %% [markdown]
+# The explorer's button calls a plain function; here it is without a browser, with its
+# defaults (one-at-a-time, barrier on):
+
+# %%
+fig, line = sem_widgets.run_dining(n=5, atomic=False, barrier=True, wait=1.0, meals=1)
+plt.close(fig)
+print(line.split(" (")[0])
+
+# %% [markdown]
 # ## 4. SEM_UNDO: when the holder dies
 #
 # A process takes the mutex and is killed by `SIGKILL` before it gives it back: no
