@@ -212,6 +212,8 @@ def wait_until_blocked(pid, calls=WAITING_CALLS, timeout=10.0):
     returns None, which is the best we can do).
     """
     deadline = time.monotonic() + timeout
+    if state(pid) is None:
+        raise WaitTimeout(f"process {pid} ended (or never existed) before it blocked in {'/'.join(calls)}")
     first = blocked_in(pid)
     if first is None:  # hidden: give it a moment and hope
         time.sleep(0.5)

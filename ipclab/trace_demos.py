@@ -257,6 +257,26 @@ def take_two_sysv(sems, first, second, timeout):
     return "got both"
 
 
+def await_posts(sem, count, group, timeout):
+    """Take *count* posts of POSIX semaphore *sem*, giving up early if a worker of *group* died.
+
+    Without this, a worker that fails before posting makes the parent wait its full timeout.
+    """
+    from .errors import WaitTimeout
+    deadline = time.monotonic() + timeout
+    for i in range(count):
+        while True:
+            try:
+                sem.acquire(0.2)  # C: sem_timedwait(sem, now + 0.2 s)
+                break
+            except posix_ipc.BusyError:
+                dead = [c.name for c in group.children if c.process.exitcode is not None]
+                if dead or time.monotonic() > deadline:
+                    group.join()  # raises the dead worker's error, or kills them all
+                    raise WaitTimeout(f"{count - i} post(s) of {sem.name} never came "
+                                      f"(workers ended: {dead or 'none'}, waited {timeout:g} s)")
+
+
 # -- race workers ---------------------------------------------------------------------------
 
 COUNTER = struct.Struct("q")

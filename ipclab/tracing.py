@@ -467,7 +467,9 @@ def record(demos=None, timeout=60):
     from . import trace_demos
     RECORDED_DIR.mkdir(parents=True, exist_ok=True)
     for d in demos or trace_demos.DEMOS:
-        (RECORDED_DIR / f"{d}.strace").write_text(trace_demo(d, timeout=timeout)[1])
+        lines = trace_demo(d, timeout=timeout)[1].splitlines(keepends=True)
+        first = next((i for i, l in enumerate(lines) if MARKER in l), 0)  # Python's start-up is noise
+        (RECORDED_DIR / f"{d}.strace").write_text("".join(lines[first:]))
 
 
 def attach(pid, seconds=1.0, timeout=10):

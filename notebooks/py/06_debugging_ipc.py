@@ -80,16 +80,18 @@ print(pyinspect.getsource(td.posix_shm))
 # %%
 # NBVAL_IGNORE_OUTPUT
 print("$", " ".join(["strace", "-f", "-tt", "-s", "64", "-e", "trace=access,openat,ftruncate,mmap,...",
-                     "-o", "trace.log", "--"] + tracing.demo_command("posix_shm")[1:]))
+                     "-o", "trace.log", "--", "python"] + tracing.demo_command("posix_shm")[1:]))
 shm_steps, shm_log, source = tracing.trace_or_recorded("posix_shm", LIVE_STRACE)
 raw = shm_log.splitlines()
 first = next(i for i, l in enumerate(raw) if "/ipclab-marker/" in l)
-print(f"({source} log: {len(raw)} lines; the start-up of Python is most of it)")
+print(f"({source} log: {len(raw)} lines)")
 print("\n".join(l[:150] for l in raw[first:first + 8]))
 
 # %% [markdown]
 # Each line: pid, time, `name(arguments) = result`, and for a failure the `errno` name
-# (`-1 ENOENT (No such file or directory)`). `tracing.parse` reads these lines (joining the
+# (`-1 ENOENT (No such file or directory)`). Between two markers you also see ipclab's
+# registry writing its small JSON record: a raw log mixes what you care about with
+# everything else, which is why one always filters. `tracing.parse` reads these lines (joining the
 # `<unfinished ...>` / `<... resumed>` halves that `-f` writes when two processes interleave),
 # and `tracing.group` keeps, under each Python line, the calls that concern IPC: files in
 # `/dev/shm` and `/dev/mqueue` followed by their file descriptor and mapping address, futexes,
@@ -217,8 +219,7 @@ with objects.posix_shm(SIZE, tag="maps") as shm, objects.posix_sem(0, tag="ready
                                           (shm.name, SIZE, 256, ready.name, done.name, 30)],
                         names=["A", "B"], start_method="spawn", timeout=60)
     try:
-        ready.acquire(30)
-        ready.acquire(30)  # both workers have mapped and touched their pages
+        td.await_posts(ready, 2, group, timeout=30)  # both workers have mapped and touched their pages
         seen = {name: procinfo.find(procinfo.smaps(pid), shm.name)[0] for name, pid in zip("AB", group.pids)}
         lines = {name: [l for l in open(f"/proc/{pid}/maps") if shm.name in l] for name, pid in zip("AB", group.pids)}
         held = procinfo.holders(shm.name)
@@ -327,7 +328,7 @@ fragment = procinfo.sysv_shm_fragment(left["sysv_shm_key"])
 with objects.posix_sem(0, tag="ready") as ready, objects.posix_sem(0, tag="done") as done:
     with procs.start(td.hold_sysv_shm, [(left["sysv_shm"], ready.name, done.name, 30)],
                      start_method="spawn", timeout=60) as holder:
-        ready.acquire(30)
+        td.await_posts(ready, 1, holder, timeout=30)
         nattch = inspect.sysv_row("shm", left["sysv_shm"])["nattch"]
         who = procinfo.holders(fragment)
         lsof = subprocess.run(["lsof", "-w", "/dev/shm" + left["posix_shm"]], capture_output=True, text=True,
@@ -404,6 +405,8 @@ with semset.create(4, values=[1, 1, 0, 0], note="abba") as sems:  # C: semget(IP
         py_stack = (subprocess.run([py_spy, "dump", "--pid", str(pair.pids[0])], capture_output=True, text=True,
                                    timeout=30).stdout if py_spy else None)
         os.kill(pair.pids[0], signal.SIGUSR1)  # faulthandler in the worker prints its Python stack
+        import time
+        time.sleep(0.5)                    # let it write; pair.kill() relays it below
     finally:
         pair.kill()                        # SIGKILL both, reap, relay what they printed
     print("semaphores (value, processes waiting to decrement = GETNCNT, last pid = GETPID):")
