@@ -334,7 +334,8 @@ def _model(values, ops):
     return vals, True
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=st.lists(st.integers(0, 3), min_size=3, max_size=3),
        ops=st.lists(st.tuples(st.integers(0, 2), st.integers(-3, 3), st.just(semset.IPC_NOWAIT)),
                     min_size=1, max_size=5))
@@ -347,3 +348,23 @@ def test_multi_op_matches_the_all_or_nothing_model(values, ops):
         except semset.WouldBlock:
             done = False
         assert (s.getall(), done) == (expected, ok)
+
+
+def test_prepared_op_is_the_same_semtimedop():
+    with semset.create(2, values=[1, 0]) as s:
+        move = s.prepare([(0, -1, 0), (1, +1, 0)], timeout=0.3)
+        back = s.prepare([(1, -1, 0), (0, +1, 0)], timeout=0.3)
+        for _ in range(50):
+            move()
+            assert s.getall() == [0, 1]
+            back()
+        with pytest.raises(WaitTimeout):
+            back()  # sem 1 is empty now
+        assert s.getall() == [1, 0]
+        nowait = s.prepare([(1, -1, semset.IPC_NOWAIT)])
+        with pytest.raises(semset.WouldBlock):
+            nowait()
+        with pytest.raises(BadArgument):
+            s.prepare([(9, 1, 0)])
+    with pytest.raises(ObjectGone):
+        move()
