@@ -18,6 +18,7 @@ PLUGINS = {
     "grade": ("ipclab.grading", "grade a lab (or all labs) and print the results table"),
     "release": ("ipclab.release", "write the student edition of the course to a directory"),
     "notebooks": ("ipclab.notebooks", "rebuild the executed notebooks from notebooks/py/*.py"),
+    "site": ("ipclab.site", "build the course as a static HTML site (notebooks, labs, an index)"),
 }
 
 
