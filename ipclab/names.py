@@ -2,7 +2,7 @@
 
 Why: on a shared JupyterHub forty students run the same cells at once. A name such as
 ``/my_sem`` (the chapter's example) would collide; ours carry the user id, the run id
-and a random suffix, e.g. ``/ipl1000-3fa2b1c9-ring-a41f0c``. System V keys cannot carry a
+and a random suffix, e.g. ``/ipl1000-3fa2b1c9-ring-a41f0c2e``. System V keys cannot carry a
 user id (32 bits, shared by everyone), so they are random in a course range and created
 with ``IPC_CREAT | IPC_EXCL``: a collision is detected by the kernel and retried.
 """
@@ -21,7 +21,7 @@ KEY_SPAN = 0x01000000
 NAME_MAX = 255 - len("sem.")  # Linux: a POSIX semaphore lives in /dev/shm/sem.NAME
 
 _TAG = re.compile(r"[A-Za-z0-9_]{1,12}$")
-_COURSE_NAME = re.compile(r"^/?%s(?P<uid>\d+)-(?P<run>[0-9a-f]{8})-(?P<tag>[A-Za-z0-9_]+)-[0-9a-f]{6}$" % PREFIX)
+_COURSE_NAME = re.compile(r"^/?%s(?P<uid>\d+)-(?P<run>[0-9a-f]{8})-(?P<tag>[A-Za-z0-9_]+)-[0-9a-f]{6,8}$" % PREFIX)
 
 
 def new_run_id():
@@ -34,7 +34,7 @@ def posix_name(tag, run_id):
     if not isinstance(tag, str) or not _TAG.match(tag):
         raise BadArgument(f"tag {tag!r} must be 1-12 letters, digits or '_' (it becomes part of "
                           "a POSIX name such as /ipl1000-3fa2b1c9-TAG-a41f0c)")
-    return f"/{PREFIX}{os.getuid()}-{run_id}-{tag}-{secrets.token_hex(3)}"
+    return f"/{PREFIX}{os.getuid()}-{run_id}-{tag}-{secrets.token_hex(4)}"
 
 
 def parse_course_name(name):

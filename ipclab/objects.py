@@ -42,12 +42,26 @@ def _reserve(fd, size, name):
         raise
 
 
+def _fresh_posix(kind, tag, create, note=""):
+    """Create a POSIX object under a fresh course name, retrying on the (rare) name collision."""
+    run_id = registry.current().id
+    for _ in range(_KEY_TRIES):
+        name = names.posix_name(tag, run_id)
+        try:
+            obj = create(name)
+        except posix_ipc.ExistentialError:
+            continue  # O_EXCL: someone has this name; draw another
+        registry.register(kind, name=name, note=note or tag)
+        return obj
+    raise LimitReached(f"no free POSIX name after {_KEY_TRIES} tries; run `ipclab clean`")
+
+
 def create_posix_shm(size, tag="shm", mode=DEFAULT_MODE, reserve=True, note=""):
     """``shm_open(name, O_CREAT|O_EXCL|O_RDWR, mode)`` + ``ftruncate(size)``; registered."""
     _check_size(size, "shared memory")
-    name = names.posix_name(tag, registry.current().id)
-    shm = posix_ipc.SharedMemory(name, posix_ipc.O_CREX, mode=mode, size=size)
-    registry.register("posix_shm", name=name, note=note or tag)
+    shm = _fresh_posix("posix_shm", tag, lambda name: posix_ipc.SharedMemory(
+        name, posix_ipc.O_CREX, mode=mode, size=size), note)
+    name = shm.name
     if reserve:
         try:
             _reserve(shm.fd, size, name)
@@ -70,10 +84,8 @@ def create_posix_sem(value=0, tag="sem", mode=DEFAULT_MODE, note=""):
     if not isinstance(value, int) or value < 0 or value > posix_ipc.SEMAPHORE_VALUE_MAX:
         raise BadArgument(f"semaphore value must be 0..{posix_ipc.SEMAPHORE_VALUE_MAX} "
                           f"(SEM_VALUE_MAX), got {value!r}")
-    name = names.posix_name(tag, registry.current().id)
-    sem = posix_ipc.Semaphore(name, posix_ipc.O_CREX, mode=mode, initial_value=value)
-    registry.register("posix_sem", name=name, note=note or tag)
-    return sem
+    return _fresh_posix("posix_sem", tag, lambda name: posix_ipc.Semaphore(
+        name, posix_ipc.O_CREX, mode=mode, initial_value=value), note)
 
 
 def remove_posix_sem(sem):
@@ -96,13 +108,11 @@ def create_posix_mq(max_messages=None, max_message_size=None, tag="mq", mode=DEF
         kw["max_messages"] = max_messages
     if max_message_size is not None:
         kw["max_message_size"] = max_message_size
-    name = names.posix_name(tag, registry.current().id)
     try:
-        mq = posix_ipc.MessageQueue(name, posix_ipc.O_CREX, mode=mode, **kw)
+        return _fresh_posix("posix_mq", tag, lambda name: posix_ipc.MessageQueue(
+            name, posix_ipc.O_CREX, mode=mode, **kw), note)
     except (OSError, ValueError) as e:  # posix_ipc raises these without an errno
         raise _mq_limit_error(e, kw) from e
-    registry.register("posix_mq", name=name, note=note or tag)
-    return mq
 
 
 def _mq_limit_error(e, kw):
