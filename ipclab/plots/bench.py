@@ -55,6 +55,7 @@ def bandwidth(records, indicative=None, title="Throughput between two processes 
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7, ncol=2, loc="lower right")
     fig.tight_layout()
+    fig.subplots_adjust(right=0.78)  # room for the chapter's labels
     return fig
 
 

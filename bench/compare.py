@@ -1,0 +1,125 @@
+"""Python (ipclab.bench) against its C twin (bench/ipcbench.c), same exchanges, one run.
+
+    python bench/compare.py              # about 1-2 minutes; --seconds 1 for steadier numbers
+    python bench/compare.py --tiny       # what CI runs: does everything still work?
+
+Builds ipcbench.c with gcc into a temporary directory, then measures each point with
+Python and with C back to back (so both see the same machine load) and prints the ratios
+next to the targets of issue 7. A benchmark, not a test: nothing here fails on a ratio.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ipclab import bench  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+KIB, MIB = 1 << 10, 1 << 20
+
+#: (what, mechanism, size, ring (slots, batch) or None, target text, check(py, c, memcpy) -> bool)
+THROUGHPUT = [
+    ("shm 1 MiB", "posix_shm", MIB, None, ">= 0.8 C and >= 60% memcpy",
+     lambda p, c, m: p["gbps"] >= 0.8 * c["gbps"] and p["gbps"] >= 0.6 * m),
+    ("mp_shm 1 MiB", "mp_shm", MIB, None, ">= 50% memcpy", lambda p, c, m: p["gbps"] >= 0.5 * m),
+    ("sysv_shm 1 MiB", "sysv_shm", MIB, None, "(no target)", None),
+    ("mmap_file 1 MiB", "mmap_file", MIB, None, "(no target)", None),
+    ("64 B ring 256/64", "posix_shm", 64, (256, 64), ">= 500k msg/s and >= 0.3 C",
+     lambda p, c, m: p["msgs_per_s"] >= 5e5 and p["msgs_per_s"] >= 0.3 * c["msgs_per_s"]),
+    ("64 B ring 4/1", "posix_shm", 64, (4, 1), "(the textbook ring)", None),
+] + [
+    (f"{mech} {bench.human(size)}", mech, size, None, ">= 0.8 C" if size >= 64 * KIB else ">= 0.4 C",
+     (lambda p, c, m, k=(0.8 if size >= 64 * KIB else 0.4): p["gbps"] >= k * c["gbps"]))
+    for mech in ("pipe", "fifo", "unix", "tcp") for size in (64, 64 * KIB, MIB)
+] + [
+    (f"{mech} {bench.human(size)}", mech, size, None, ">= 0.7 C", lambda p, c, m: p["gbps"] >= 0.7 * c["gbps"])
+    for mech in ("posix_mq", "sysv_mq") for size in (4 * KIB, 8 * KIB)
+]
+LATENCY = [(m, pin) for m in ("posix_sem", "sysv_sem", "pipe", "posix_mq", "sysv_mq", "unix")
+           for pin in ("same", "cross")]
+
+
+def build(tmp):
+    """Compile ipcbench.c into *tmp*; with zlib when it links, else with the built-in CRC."""
+    gcc = shutil.which("gcc")
+    if not gcc:
+        sys.exit("compare.py needs gcc (apt-get install gcc)")
+    exe = os.path.join(tmp, "ipcbench")
+    base = [gcc, "-O2", "-o", exe, str(HERE / "ipcbench.c"), "-lrt", "-lpthread"]
+    if subprocess.run(base + ["-lz"], capture_output=True).returncode:
+        subprocess.run(base[:4] + ["-DNO_ZLIB"] + base[4:], check=True)
+    return exe
+
+
+def c_run(exe, *args, timeout=120):
+    out = subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+    if out.returncode:
+        raise RuntimeError(f"ipcbench {' '.join(map(str, args))} failed: {out.stderr.strip()}")
+    return json.loads(out.stdout)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=0.6, help="time per point, each side")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--tiny", action="store_true", help="a few points, 0.05 s each (CI)")
+    ap.add_argument("--json", help="also write all results to this file")
+    args = ap.parse_args(argv)
+    seconds, repeats = (0.05, 1) if args.tiny else (args.seconds, args.repeats)
+    points = THROUGHPUT[:1] + THROUGHPUT[4:5] + THROUGHPUT[6:7] if args.tiny else THROUGHPUT
+    lat_points = LATENCY[:1] if args.tiny else LATENCY
+    load = os.getloadavg()[0]
+    results = {"throughput": [], "latency": [], "loadavg": load, "cpus": os.cpu_count()}
+    with tempfile.TemporaryDirectory(prefix="ipclab-cbench-") as tmp:
+        exe = build(tmp)
+        print(f"ipcbench built in a temporary directory; load average {load:.2f} on {os.cpu_count()} CPUs"
+              + ("  (the machine is busy: ratios are noisy)" if load > (os.cpu_count() or 1) * 0.5 else ""))
+        copies = {}
+        print(f"\n{'point':<18} {'Python':>10} {'C':>10} {'Py/C':>6} {'Py/memcpy':>9}  target")
+        for what, mech, size, ring, target, check in points:
+            if size not in copies:
+                copies[size] = c_run(exe, "memcpy", size, min(seconds, 0.3))["gbps"]
+            reason = bench.skip_reason(mech, size)
+            if reason:
+                print(f"{what:<18} skipped: {reason}")
+                continue
+            slots, batch = ring or (bench.ring_shape(size) if mech in ("posix_shm", "mp_shm", "sysv_shm", "mmap_file")
+                                    else (None, None))
+            py = bench.throughput(mech, size, max_seconds=seconds, repeats=repeats, slots=slots, batch=batch)
+            c_mech = "posix_shm" if mech == "mp_shm" else mech
+            c = c_run(exe, "tp", c_mech, size, seconds, repeats, slots or 8, batch or 2)
+            m = copies[size]
+            small = size < 4 * KIB
+            unit = "msg/s" if small else "GB/s"
+            pv, cv = (py["msgs_per_s"], c["msgs_per_s"]) if small else (py["gbps"], c["gbps"])
+            verdict = "" if check is None else ("  met" if check(py, c, m) else "  NOT met")
+            fmt = (lambda v: f"{v / 1e6:8.3f}M ") if small else (lambda v: f"{v:8.3f}  ")
+            frac = f"{py['gbps'] / m:9.2f}" if not small else f"{'-':>9}"
+            print(f"{what:<18} {fmt(pv)}{fmt(cv)}{pv / cv:6.2f} {frac}  {target} [{unit}]{verdict}")
+            results["throughput"].append({"point": what, "python": py, "c": c, "memcpy_gbps": m,
+                                          "target": target, "met": None if check is None else check(py, c, m)})
+        print(f"\n{'ping-pong':<18} {'Py med':>8} {'C med':>8} {'ratio':>6} {'Py p99':>8} {'C p99':>8}  target <= 1.5")
+        for mech, pin in lat_points:
+            py = bench.latency(mech, max_seconds=seconds, pin=pin)
+            c = c_run(exe, "lat", mech, seconds, pin)
+            ratio = py["median_us"] / c["median_us"]
+            print(f"{mech + ' ' + pin:<18} {py['median_us']:8.1f} {c['median_us']:8.1f} {ratio:6.2f} "
+                  f"{py['p99_us']:8.1f} {c['p99_us']:8.1f}  {'met' if ratio <= 1.5 else 'NOT met'}  ({py['pin']})")
+            results["latency"].append({"mechanism": mech, "pin": pin, "python": py, "c": c, "ratio": ratio,
+                                       "met": ratio <= 1.5})
+    print("\nunits: GB/s = 10^9 bytes/s received and checked; small messages in millions of messages/s."
+          "\nunpinned round trips on a VM are bimodal (same-CPU vs cross-CPU wake-ups): compare pinned ones.")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

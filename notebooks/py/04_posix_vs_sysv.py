@@ -1,0 +1,471 @@
+# %% [markdown]
+# # 19.4 POSIX IPC vs System V IPC: the same jobs both ways, measured
+#
+# Linux offers two complete families of IPC objects. **System V** (1983: `shmget`, `semget`,
+# `msgget`) names objects by numeric *keys* and keeps them until someone removes them;
+# **POSIX** (1993-2001: `shm_open`, `sem_open`, `mq_open`) names them like files and shows
+# them in `/dev/shm` and `/dev/mqueue`. The chapter's verdict is "POSIX for new projects,
+# System V everywhere in existing code". This notebook does not take it on trust: it does
+# the same three jobs with both families, side by side, shows the differences live
+# (naming, flags, persistence, inspection, notification, limits) and *measures* both.
+#
+# **Learning goals.** After this notebook you can
+# 1. write the same shared-memory handshake, prioritised queue and mutex with either family
+#    and name the C call behind each line;
+# 2. explain naming (`/name` vs key and `ftok`), creation flags (`O_CREAT|O_EXCL` vs
+#    `IPC_CREAT|IPC_EXCL`) and who removes what, and show an object outliving its process;
+# 3. inspect both families (`ipcs` vs `ls /dev/shm /dev/mqueue`) and read their limits from
+#    `/proc`;
+# 4. use `mq_notify` instead of polling, and say which features exist in only one family
+#    (`SEM_UNDO`, semaphore sets, message types; notification, file-descriptor-like names);
+# 5. measure latency and throughput of both families on your machine, and say honestly
+#    what the numbers mean;
+# 6. migrate a System V program to POSIX, avoiding the traps, or decide not to.
+#
+# **Time:** 45 min teaching, 30 min exercises. **Prerequisites:** 19.1 (POSIX shared
+# memory), 19.2 (System V semaphores), 19.3 (System V message queues).
+#
+# Child processes run functions from [`ipclab/bench_jobs.py`](../ipclab/bench_jobs.py)
+# (the three jobs, both families, line for line alike) and
+# [`ipclab/bench_transports.py`](../ipclab/bench_transports.py) (the benchmark's two ends).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import mmap
+import os
+import subprocess
+import threading
+import time
+
+import matplotlib.pyplot as plt
+import posix_ipc
+import sysv_ipc
+
+from ipclab import bench, doctor, inspect, objects, procs, semset
+from ipclab import bench_jobs as jobs
+from ipclab.plots import bench as bench_plots
+
+doctor.setup_notebook("posix_shm", "posix_mq", "ipcs", "gcc")
+
+# %% [markdown]
+# ## 1. The two families at a glance
+#
+# | | System V | POSIX |
+# | --- | --- | --- |
+# | name | a number, `key_t` (from `ftok(path, id)`, `IPC_PRIVATE`, or chosen) | a string `"/name"` |
+# | create | `shmget/semget/msgget(key, ..., IPC_CREAT \| IPC_EXCL \| 0600)` | `shm_open/sem_open/mq_open(name, O_CREAT \| O_EXCL, 0600)` |
+# | handle | an id, valid in every process (`shmid`, `semid`, `msqid`) | a per-process descriptor (`fd`, `sem_t *`, `mqd_t`) |
+# | remove | `shmctl/semctl/msgctl(id, IPC_RMID)` | `shm_unlink/sem_unlink/mq_unlink(name)` |
+# | lives until | removed or reboot | unlinked (and last close) or reboot |
+# | inspect | `ipcs`, `ipcrm`, `/proc/sysvipc/*` | `ls /dev/shm /dev/mqueue`, `rm`, `cat` |
+# | only here | semaphore **sets**, atomic multi-op `semop`, **`SEM_UNDO`**, message **types** | `mq_notify`, `select`/`epoll` on a queue (Linux), unnamed semaphores in shared memory |
+#
+# ## 2. Job 1: shared memory + a semaphore handshake
+#
+# A producer (this notebook) puts three messages, one at a time, into a 32-byte shared
+# slot; a consumer (a child process) takes each out. Two semaphores order them: `empty`
+# (the slot may be written, starts at 1) and `full` (it may be read, starts at 0).
+#
+# | step | POSIX | System V |
+# | --- | --- | --- |
+# | create memory | `fd = shm_open(name, O_CREAT\|O_EXCL\|O_RDWR, 0600); ftruncate(fd, 32)` | `id = shmget(key, 32, IPC_CREAT\|IPC_EXCL\|0600)` |
+# | map it | `p = mmap(NULL, 32, PROT_READ\|PROT_WRITE, MAP_SHARED, fd, 0)` | `p = shmat(id, NULL, 0)` |
+# | two semaphores | `sem_open(n1, O_CREAT\|O_EXCL, 0600, 1)`, `sem_open(n2, ..., 0)` | **one set**: `semget(key, 2, IPC_CREAT\|IPC_EXCL\|0600)` + `semctl(SETALL, {1, 0})` |
+# | wait / post | `sem_timedwait(empty, &ts)` / `sem_post(full)` | `semtimedop(id, {0,-1,0}, 1, &ts)` / `semop(id, {1,+1,0}, 1)` |
+# | clean | `munmap; shm_unlink; sem_unlink` ×2 | `shmdt; shmctl(IPC_RMID); semctl(IPC_RMID)` |
+#
+# POSIX first:
+
+# %%
+messages = ["first", "second", "third"]
+with objects.posix_shm(jobs.SLOT, tag="job1") as shm, \
+        objects.posix_sem(1, tag="empty") as empty, objects.posix_sem(0, tag="full") as full:
+    # C: shm_open(O_CREAT|O_EXCL|O_RDWR, 0600) + ftruncate; sem_open(O_CREAT|O_EXCL, 0600, 1) and (..., 0)
+    slot = mmap.mmap(shm.fd, jobs.SLOT)  # C: mmap(NULL, 32, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0)
+    with procs.start(jobs.posix_consumer, [(shm.name, empty.name, full.name, len(messages))],
+                     start_method="forkserver", timeout=30) as group:
+        for text in messages:
+            empty.acquire(5)                      # C: sem_timedwait(empty, &ts)
+            slot[:] = text.encode().ljust(jobs.SLOT, b"\0")
+            full.release()                        # C: sem_post(full)
+        got = group.join()[0]
+    slot.close()                                  # C: munmap
+print("POSIX consumer received:", got)
+
+# %% [markdown]
+# The same job with System V: one segment, and *one set* of two semaphores (index 0 =
+# empty, 1 = full). `ipclab.semset` calls `semget`/`semtimedop`/`semctl` directly: the
+# `sysv_ipc` package only makes sets of one semaphore, and its timed wait blocks for ever on
+# Linux wheels.
+
+# %%
+with objects.sysv_shm(jobs.SLOT) as shm, \
+        semset.create(2, values=[1, 0], note="job1") as sems:
+    # C: shmget(key, 32, IPC_CREAT|IPC_EXCL|0600); semget(key2, 2, IPC_CREAT|IPC_EXCL|0600) + semctl(SETALL)
+    with procs.start(jobs.sysv_consumer, [(shm.key, sems.id, len(messages))],
+                     start_method="forkserver", timeout=30) as group:
+        for text in messages:
+            sems.acquire(0, timeout=5)            # C: semtimedop(id, {0, -1, 0}, 1, &ts)
+            shm.write(text.encode().ljust(jobs.SLOT, b"\0"))  # C: memcpy into the shmat address
+            sems.release(1)                       # C: semop(id, {1, +1, 0}, 1)
+        got = group.join()[0]
+print("System V consumer received:", got)
+
+# %% [markdown]
+# Same logic, same result. The differences are in the edges: POSIX needs `ftruncate` to
+# size the memory (System V sizes it in `shmget`); a new System V segment is zeroed by the
+# kernel but `sysv_ipc` fills it with spaces unless told otherwise; System V puts both
+# semaphores in one kernel object and could take or give both in one atomic `semop`.
+#
+# > **Try it.** In the System V cell, replace the two calls by one atomic operation on the
+# > set that waits for "empty" *and* takes it: `sems.op([(0, -1, 0)])`. Then think about
+# > what a single `semop` with two operations could do for a two-slot ring.
+#
+# ## 3. Job 2: a message queue with priorities
+#
+# A child sends four messages in this order; the notebook then reads them. POSIX queues
+# deliver the **highest priority first** (FIFO within a priority). System V queues have no
+# priority but a **type**: `msgrcv(type=-N)` returns the *lowest* type `<= N` first, so
+# "type 1 = urgent" gives the same order, and `msgrcv(type=5)` can pick only type 5, which
+# POSIX cannot do.
+
+# %%
+sent = [("routine", 1), ("urgent", 9), ("normal", 5), ("urgent too", 9)]
+with objects.posix_mq(max_messages=8, max_message_size=64, tag="prio") as q:
+    # C: mq_open(name, O_CREAT|O_EXCL|O_RDWR, 0600, &(struct mq_attr){.mq_maxmsg = 8, .mq_msgsize = 64})
+    procs.run(jobs.posix_send_all, [(q.name, sent)], start_method="forkserver", timeout=30)
+    order = [q.receive(1) for _ in sent]          # C: mq_timedreceive(q, buf, 64, &prio, &ts)
+print("POSIX order:   ", [(m.decode(), p) for m, p in order])
+
+sysv_sent = [("routine", 9), ("urgent", 1), ("normal", 5), ("urgent too", 1)]  # type 1 = most urgent
+with objects.sysv_msg(note="prio") as q:           # C: msgget(key, IPC_CREAT|IPC_EXCL|0600)
+    procs.run(jobs.sysv_send_all, [(q.key, sysv_sent)], start_method="forkserver", timeout=30)
+    only_normal = q.receive(False, 5)             # C: msgrcv(id, &msg, size, 5, IPC_NOWAIT): only type 5
+    order = [q.receive(False, -10) for _ in range(3)]  # C: msgrcv(id, &msg, size, -10, IPC_NOWAIT)
+print("System V type 5 only:", (only_normal[0].decode(), only_normal[1]))
+print("System V order (-10):", [(m.decode(), t) for m, t in order])
+
+# %% [markdown]
+# ## 4. Job 3: a mutex, and what happens when its holder dies
+#
+# Both families make a mutex from a semaphore of value 1. First they do the job: four
+# processes add 1 to a shared counter 2,000 times each, each addition under the lock.
+
+# %%
+m, n = 2000, 4
+with objects.posix_shm(8, tag="count") as shm, objects.posix_sem(1, tag="lock") as lock:
+    procs.run(jobs.posix_count, n=n, args=(shm.name, lock.name, m), start_method="forkserver", timeout=60)
+    posix_total = jobs.COUNTER.unpack(os.pread(shm.fd, 8, 0))[0]
+with objects.sysv_shm(8) as shm, semset.create(1, values=[1], note="lock") as lock:
+    shm.write(bytes(8))
+    procs.run(jobs.sysv_count, n=n, args=(shm.key, lock.id, m), start_method="forkserver", timeout=60)
+    sysv_total = jobs.COUNTER.unpack(shm.read(8))[0]
+print(f"POSIX lock:    {posix_total} of {n * m} -> exact: {posix_total == n * m}")
+print(f"System V lock: {sysv_total} of {n * m} -> exact: {sysv_total == n * m}")
+
+# %% [markdown]
+# Now a child takes the lock and ends without giving it back (a crash would do the same).
+# With System V and `SEM_UNDO` the kernel keeps, per process, what to undo at exit; POSIX
+# semaphores have no such thing, so the lock stays taken by a process that no longer exists.
+
+# %%
+with objects.posix_sem(1, tag="lock") as lock:
+    print("child:", procs.run(jobs.posix_take_and_exit, [(lock.name,)], start_method="forkserver", timeout=30)[0])
+    try:
+        lock.acquire(0.5)                          # C: sem_timedwait with a 0.5 s deadline
+        print("POSIX: the lock is free again")
+    except posix_ipc.BusyError:
+        print("POSIX: lock still held by a dead process: yes (no SEM_UNDO)")
+with semset.create(1, values=[1], note="lock") as lock:
+    print("child:", procs.run(jobs.sysv_take_and_exit, [(lock.id,)], start_method="forkserver", timeout=30)[0])
+    try:
+        lock.acquire(0, timeout=0.5)
+        print("System V + SEM_UNDO: the kernel gave the lock back at the holder's exit: yes")
+    except semset.WaitTimeout:
+        print("System V: lock still held")
+
+# %% [markdown]
+# The POSIX answer to a dying holder is a different tool: a `pthread_mutex_t` placed in
+# shared memory with `PTHREAD_PROCESS_SHARED` and `PTHREAD_MUTEX_ROBUST`, whose next taker
+# gets `EOWNERDEAD` and repairs the data. (Python has no binding for it; a C exercise below.)
+#
+# > **Try it.** Make `jobs.sysv_take_and_exit` take the lock *without* `undo=True` (edit
+# > the module, restart the kernel): the System V lock now stays taken too.
+#
+# ## 5. Naming and creation flags
+#
+# POSIX names are strings you choose; System V keys are numbers, traditionally made by
+# `ftok(path, id)` from a file's inode and device. `ftok` gives **every user** the same key for
+# the same file, and two different files can collide. The course uses a random key in its own
+# range with `IPC_EXCL`, and names carrying your uid and a random part.
+
+# %%
+k1, k2 = semset.ftok("/tmp", ord("S")), semset.ftok("/tmp", ord("S"))  # C: ftok("/tmp", 'S')
+print("ftok('/tmp', 'S') twice gives the same key:", k1 == k2, "(anyone on this machine gets it too)")
+
+with objects.posix_shm(4096, tag="excl") as shm:
+    try:
+        posix_ipc.SharedMemory(shm.name, posix_ipc.O_CREX)  # C: shm_open(name, O_CREAT|O_EXCL|O_RDWR, 0600)
+    except posix_ipc.ExistentialError:
+        print("POSIX    O_CREAT|O_EXCL on an existing name  -> EEXIST")
+with objects.sysv_msg() as q:
+    try:
+        sysv_ipc.MessageQueue(q.key, sysv_ipc.IPC_CREX)  # C: msgget(key, IPC_CREAT|IPC_EXCL|0600)
+    except sysv_ipc.ExistentialError:
+        print("System V IPC_CREAT|IPC_EXCL on an existing key -> EEXIST")
+
+# %% [markdown]
+# Without the `EXCL` flag both calls would silently *open* the existing object, possibly
+# someone else's, with its old size and contents: always create with `EXCL` and handle
+# `EEXIST`.
+#
+# ## 6. Persistence and inspection, live
+#
+# A child creates a POSIX segment and a System V queue, then exits without removing them.
+# Both outlive it: they are kernel objects, not process resources. Where do we see them?
+
+# %%
+shm_name, q_key = procs.run(jobs.create_and_leave, [()], start_method="forkserver", timeout=30)[0]
+in_dev_shm = shm_name.lstrip("/") in os.listdir("/dev/shm")        # C: opendir("/dev/shm")
+ipcs = subprocess.run(["ipcs", "-q"], capture_output=True, text=True, timeout=10).stdout
+in_ipcs = f"0x{q_key & 0xffffffff:08x}" in ipcs
+print(f"POSIX segment {shm_name} still in /dev/shm after its creator exited: {in_dev_shm}")
+print(f"System V queue key 0x{q_key:08x} still listed by `ipcs -q`: {in_ipcs}")
+# clean up: open each by its name/key and remove it (shm_unlink / msgctl(IPC_RMID))
+objects.remove_posix_shm(posix_ipc.SharedMemory(shm_name))
+objects.remove_sysv(sysv_ipc.MessageQueue(q_key))
+print("after removal: in /dev/shm:", shm_name.lstrip("/") in os.listdir("/dev/shm"),
+      "| in ipcs -q:", f"0x{q_key & 0xffffffff:08x}" in subprocess.run(
+          ["ipcs", "-q"], capture_output=True, text=True, timeout=10).stdout)
+
+# %% [markdown]
+# `ls -l /dev/shm` shows POSIX segments and semaphores (`sem.NAME`) as files with owner,
+# mode, size and date; `ls /dev/mqueue` shows queues, and `cat /dev/mqueue/NAME` their
+# state. System V objects live in no file system: `ipcs -m -s -q` lists them (from
+# `/proc/sysvipc/*`), `ipcrm` removes them. `ipclab ls` shows both, marking the course's own.
+#
+# > **Try it.** Run `ipcs -q` and `ls -l /dev/shm` in a terminal while the cell above is
+# > paused before the cleanup (add `input()`); then remove the objects by hand with `ipcrm -q`
+# > and `rm /dev/shm/...`.
+#
+# ## 7. Notification versus polling
+#
+# A POSIX queue can *tell* you a message arrived (`mq_notify`: a signal or a new thread,
+# once per registration, only when the queue was empty). `posix_ipc` exposes it as
+# `request_notification((callback, param))`. A System V queue cannot: you block in `msgrcv`
+# (and cannot also wait on anything else) or poll with `IPC_NOWAIT`.
+
+# %%
+arrived = threading.Event()
+with objects.posix_mq(max_messages=4, max_message_size=64, tag="notify") as q:
+    q.request_notification((lambda _: arrived.set(), None))  # C: mq_notify(q, &(struct sigevent){SIGEV_THREAD, ...})
+    with procs.start(jobs.send_later_posix, [(q.name, 0.3, "hello")], start_method="forkserver", timeout=30) as g:
+        notified = arrived.wait(10)
+        g.join()
+    print("POSIX: notified by the kernel, no polling:", notified, "| message:", q.receive(1)[0].decode())
+
+with objects.sysv_msg(note="poll") as q:
+    polls = 0
+    with procs.start(jobs.send_later_sysv, [(q.key, 0.3, "hello")], start_method="forkserver", timeout=30) as g:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                msg, _ = q.receive(False)          # C: msgrcv(id, &msg, size, 0, IPC_NOWAIT) -> ENOMSG
+                break
+            except sysv_ipc.BusyError:
+                polls += 1
+                time.sleep(0.01)
+        g.join()
+    print("System V: had to poll, more than once:", polls > 1, "| message:", msg.decode())
+
+# %% [markdown]
+# On Linux a POSIX queue descriptor is also a file descriptor: `select`/`poll`/`epoll` can
+# wait on it together with sockets (not portable, and not exposed by `posix_ipc`).
+#
+# ## 8. Limits, read live from /proc
+#
+# Each family has its own knobs. The benchmark below respects them: a message larger than
+# the limit is *skipped with the reason*, never silently shortened.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import resource
+
+
+def proc(path):
+    with open(path) as f:
+        return f.read().split()
+
+rows = [("POSIX MQ: max message size (bytes)", "/proc/sys/fs/mqueue/msgsize_max"),
+        ("POSIX MQ: max messages per queue", "/proc/sys/fs/mqueue/msg_max"),
+        ("POSIX MQ: max queues (system)", "/proc/sys/fs/mqueue/queues_max"),
+        ("System V MQ: max message size, msgmax", "/proc/sys/kernel/msgmax"),
+        ("System V MQ: bytes per queue, msgmnb", "/proc/sys/kernel/msgmnb"),
+        ("System V MQ: max queues, msgmni", "/proc/sys/kernel/msgmni"),
+        ("System V sem: SEMMSL SEMMNS SEMOPM SEMMNI", "/proc/sys/kernel/sem"),
+        ("System V shm: max segment bytes, shmmax", "/proc/sys/kernel/shmmax"),
+        ("System V shm: max segments, shmmni", "/proc/sys/kernel/shmmni")]
+for label, path in rows:
+    print(f"{label:<44} {' '.join(proc(path)):>22}   {path}")
+st = os.statvfs("/dev/shm")
+print(f"{'POSIX shm: size of /dev/shm (tmpfs)':<44} {st.f_blocks * st.f_frsize:>22}   statvfs('/dev/shm')")
+print(f"{'POSIX MQ: bytes per user, RLIMIT_MSGQUEUE':<44} {resource.getrlimit(resource.RLIMIT_MSGQUEUE)[0]:>22}   ulimit -q")
+
+# %% [markdown]
+# ## 9. Portability
+#
+# | feature | Linux | macOS | FreeBSD |
+# | --- | --- | --- | --- |
+# | System V shm / sem / msg | yes | yes (small default limits) | yes (kernel options) |
+# | `semtimedop` (timed System V wait) | yes | no | yes (13+) |
+# | POSIX `shm_open` | yes (`/dev/shm`) | yes (name ≤ 31 chars) | yes |
+# | POSIX named semaphores | yes | yes, but `sem_timedwait` and `sem_getvalue` missing | yes |
+# | POSIX unnamed semaphores (`sem_init`, pshared) | yes | no (deprecated, `ENOSYS`) | yes |
+# | POSIX message queues | yes (`/dev/mqueue`) | **no** | yes (`mqueuefs`) |
+# | `mq_notify` | yes | — | yes |
+#
+# What the two Python packages report on the machine running this notebook:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import platform
+print(platform.system(), platform.release())
+print("posix_ipc", posix_ipc.VERSION, {k: getattr(posix_ipc, k) for k in (
+    "MESSAGE_QUEUES_SUPPORTED", "SEMAPHORE_TIMEOUT_SUPPORTED", "SEMAPHORE_VALUE_SUPPORTED",
+    "SEMAPHORE_VALUE_MAX", "QUEUE_MESSAGE_SIZE_MAX_DEFAULT", "QUEUE_MESSAGES_MAX_DEFAULT")})
+print("sysv_ipc", sysv_ipc.VERSION, {k: getattr(sysv_ipc, k) for k in (
+    "SEMAPHORE_TIMEOUT_SUPPORTED", "SEMAPHORE_VALUE_MAX", "PAGE_SIZE")})
+
+# %% [markdown]
+# Note `sysv_ipc`'s `SEMAPHORE_TIMEOUT_SUPPORTED`: when it is `False`, `acquire(timeout=1)`
+# blocks for ever. That is why the course's System V waits go through `semtimedop` itself.
+#
+# ## 10. Measured: POSIX against System V
+#
+# `ipclab.bench` runs a producer and a consumer in two real processes, sends messages of a
+# given size for a fixed *time* (not count), and the consumer checks every message (sequence
+# number at both ends, CRC-32 of one payload in 16). Warm-up is excluded, buffers and
+# mappings are touched before timing, each point is repeated. Here the runs are tiny (0.2 s)
+# so the notebook stays quick: **numbers this short are noisy**; `ipclab bench` in a terminal
+# runs longer. The shared-memory rings use one semaphore handshake per quarter ring.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+pairs = ["posix_shm", "sysv_shm", "posix_mq", "sysv_mq"]
+records = bench.run(pairs, [64, 8192, 1 << 20], max_seconds=0.2, repeats=2,
+                    latency_mechanisms=["posix_sem", "sysv_sem", "posix_mq", "sysv_mq"],
+                    start_method="fork", progress=False)
+print(bench.format_table(records))
+
+# %% [markdown]
+# Every run above really moved its bytes and checked them; sizes a queue cannot carry are
+# skipped with the limit that forbids them:
+
+# %%
+for r in records:
+    if r["kind"] == "throughput":
+        print(f"{r['mechanism']:<10} {bench.human(r['size']):>7}: "
+              + (f"skipped ({r['skipped'].split(':')[0]})" if r["skipped"] else
+                 f"integrity {r['integrity']}, CRC checks > 0: {r['crc_checked'] > 0}"))
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+fig = bench_plots.bandwidth(records, title="POSIX vs System V: throughput (0.2 s runs: noisy)")
+plt.show()
+fig = bench_plots.latency([r for r in records if r["kind"] == "latency"])
+plt.show()
+
+# %% [markdown]
+# How to read it:
+#
+# * **Shared memory** is the same memory in both families (the kernel's shmem pages); what
+#   differs is the handshake around it. POSIX semaphores wait in user space when they can
+#   (`sem_post`/`sem_wait` are futex operations: no system call without contention); every
+#   System V `semop` is a system call. With few handshakes (large messages, batched rings)
+#   the families tie; with one handshake per small message POSIX wins.
+# * **Queues**: both copy each message into the kernel and out again; at 8 KiB they are
+#   close. The limits differ: POSIX `msgsize_max` and System V `msgmax` are both 8 KiB by
+#   default, so 1 MiB is skipped for both.
+# * **Latency**: a round trip is two wake-ups of a sleeping process; on a VM a wake-up on the
+#   *other* CPU costs tens of microseconds, so unpinned results mix two populations (the
+#   bars' p99 shows it). `bench.latency(..., pin="same")` or `"cross"` measures one at a time.
+# * From Python each message also pays the interpreter's overhead (about a microsecond);
+#   the C twin in `bench/` runs the same protocol, and `bench/compare.py` prints the ratio.
+#
+# What the chapter's table hides: the cost per *message*. With one semaphore handshake
+# per message and a small ring, shared memory moves fewer small messages per second than a
+# pipe; batch the handshakes and deepen the ring, and it moves far more:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+depth = bench.ring_depth(64, depths=(4, 64, 256), max_seconds=0.2, repeats=2, progress=False)
+pipe64 = bench.throughput("pipe", 64, max_seconds=0.2, repeats=2)
+fig = bench_plots.ring_depth(depth + [pipe64])
+plt.show()
+for r in depth:
+    print(f"{r['slots']:>4} slots, a handshake every {r['batch']:>3} messages: {r['msgs_per_s']:>10,.0f} messages/s")
+print(f"pipe, 64 B messages: {pipe64['msgs_per_s']:,.0f} messages/s")
+
+# %% [markdown]
+# > **Try it.** Run `bench.latency("posix_sem", pin="same")` and `pin="cross"` (0.5 s
+# > each) and compare the medians: that gap is the cost of waking a process on another CPU.
+#
+# ## 11. Migration guide: System V → POSIX
+#
+# | System V | POSIX | trap |
+# | --- | --- | --- |
+# | `ftok(path, id)` | choose `"/app-name"` | names are global per machine: add the user/app; max 255 chars (31 on macOS) |
+# | `shmget(key, size, IPC_CREAT\|0600)` | `shm_open(name, O_CREAT\|O_RDWR, 0600)` + `ftruncate(fd, size)` | forget `ftruncate` and `mmap` gives `SIGBUS`; the mode is cut by the umask |
+# | `shmat(id, NULL, 0)` / `shmdt` | `mmap(..., MAP_SHARED, fd, 0)` / `munmap` | the fd can be closed after `mmap` |
+# | `shmctl(id, IPC_RMID)` | `shm_unlink(name)` | both: the memory stays until the last unmap |
+# | `semget(key, N, ...)` (a set) | N × `sem_open` (or `sem_init` in shared memory) | **no atomic multi-semaphore operation**: redesign to one lock, or lock ordering |
+# | `semop(..., SEM_UNDO)` | — | **no undo**: a dead holder keeps the lock; use a robust pthread mutex |
+# | `semop` with `sem_op = 0` (wait for zero) | — | no equivalent; use a condition variable or a counter |
+# | `semtimedop` | `sem_timedwait` | POSIX takes an **absolute** `CLOCK_REALTIME` deadline, System V a relative one |
+# | `semctl(SETVAL)` at creation | `sem_open(..., value)` | POSIX initialises atomically at creation: the System V init race disappears |
+# | `msgget` / `msgsnd` / `msgrcv` | `mq_open` / `mq_send` / `mq_receive` | message **types** become priorities (highest first); receive-by-type has no equivalent; `mq_receive` needs a buffer ≥ `mq_msgsize` |
+# | `msgctl(IPC_STAT)` | `mq_getattr` | |
+# | polling with `IPC_NOWAIT` | `mq_notify`, or `O_NONBLOCK` + `epoll` (Linux) | `mq_notify` fires once per registration, and only on empty → non-empty |
+# | `ipcs` / `ipcrm` | `ls` / `rm` in `/dev/shm`, `/dev/mqueue` | `/dev/mqueue` may need mounting (Docker) |
+#
+# ## 12. Decision guide
+#
+# * **New code on Linux**: POSIX. File-like names, descriptors, `mmap`, `mq_notify`,
+#   semaphores that do not enter the kernel when uncontended.
+# * **You need several semaphores changed atomically, or `SEM_UNDO`**: System V semaphores
+#   (or redesign: one robust mutex in shared memory).
+# * **You need to receive messages selectively by type**: System V queues.
+# * **macOS**: no POSIX message queues, no `sem_timedwait`: System V queues, or sockets.
+# * **Very many small messages**: neither family's per-message handshake; a ring in shared
+#   memory with batched wake-ups, or a stream socket/pipe (section 10).
+# * **Existing System V code that works**: leave it; it is fully supported. Migrate when you
+#   touch it, following the table above.
+#
+# ## Summary
+#
+# * Both families do the three jobs; the code is line for line alike, the C calls differ.
+# * System V: numeric keys (`ftok` collides and is shared by all users), ids, `ipcs`;
+#   semaphore sets, atomic multi-ops, `SEM_UNDO`, message types.
+# * POSIX: `/names`, descriptors, `/dev/shm` and `/dev/mqueue`; `mq_notify`; initialisation
+#   at creation; no undo, no sets.
+# * Objects of both families outlive their creator until removed: create with `EXCL`,
+#   remove in `finally`, inspect with `ipcs` and `ls`.
+# * Measured, shared memory is only as fast as its handshakes; queues are bounded by their
+#   message-size limits; latency depends on which CPU wakes up.
+#
+# ## Exercises
+#
+# 1. Rewrite job 1 for a ring of 8 slots in both families. In System V, use a single
+#    `semop` on the set where it helps. Which family needs fewer system calls per message?
+#    Check with `strace -c -f`.
+# 2. Write, in C, a robust mutex in POSIX shared memory (`pthread_mutexattr_setpshared`,
+#    `pthread_mutexattr_setrobust`), kill its holder, and handle `EOWNERDEAD` with
+#    `pthread_mutex_consistent`. Compare with section 4.
+# 3. With `ipclab bench --mechanisms posix_mq,sysv_mq --sizes 64,1K,4K,8K --seconds 2`,
+#    find the size where the two queues differ most. Raise `/proc/sys/fs/mqueue/msgsize_max`
+#    (as root) and measure 64 KiB POSIX messages.
+# 4. Port a System V program that uses message types 1 and 2 for requests and replies to
+#    POSIX queues. What replaces the types?
+# 5. Run `python bench/compare.py` and explain each ratio below 1.
+#
+# **Next:** [19.5 memory-mapped files](05_mmap.ipynb).
