@@ -244,3 +244,14 @@ def test_live_helgrind_finds_the_race_and_not_with_the_lock():
     assert racy.exit_code == 3 and racy.race_lines("race_helgrind.c") == [_counter_line()]
     locked = tracing.helgrind(["lock", 50], timeout=120)
     assert locked.errors == 0 and locked.exit_code == 0
+
+
+def test_strace_status_ptrace_refused(monkeypatch):
+    refused = subprocess.CompletedProcess(["strace"], 1, "", "strace: test_ptrace_get_syscall_info: PTRACE_TRACEME: "
+                                                          "Operation not permitted\nstrace: ptrace(PTRACE_TRACEME, ...): Operation not permitted\n")
+    monkeypatch.setattr(tracing, "_status", None)
+    monkeypatch.setattr(tracing.shutil, "which", lambda name: "/usr/bin/strace")
+    monkeypatch.setattr(tracing.subprocess, "run", lambda *a, **k: refused)
+    ok, why = tracing.strace_status()
+    assert not ok and "Operation not permitted" in why and "SYS_PTRACE" in why
+    monkeypatch.setattr(tracing, "_status", None)
