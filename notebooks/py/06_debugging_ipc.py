@@ -213,6 +213,7 @@ print("seg.write() copied with a system call:", "no" if "write" not in made(seg,
 # %%
 PAGE = mmap.PAGESIZE
 SIZE = 256 * PAGE
+# C: fd = shm_open(name, O_CREAT|O_EXCL|O_RDWR, 0600); ftruncate(fd, SIZE); sem_open(..., O_CREAT|O_EXCL, 0600, 0) twice
 with objects.posix_shm(SIZE, tag="maps") as shm, objects.posix_sem(0, tag="ready") as ready, \
         objects.posix_sem(0, tag="done") as done:
     group = procs.start(td.hold_mapping, [(shm.name, SIZE, 64, ready.name, done.name, 30),
@@ -220,7 +221,7 @@ with objects.posix_shm(SIZE, tag="maps") as shm, objects.posix_sem(0, tag="ready
                         names=["A", "B"], start_method="spawn", timeout=60)
     try:
         td.await_posts(ready, 2, group, timeout=30)  # both workers have mapped and touched their pages
-        seen = {name: procinfo.find(procinfo.smaps(pid), shm.name)[0] for name, pid in zip("AB", group.pids)}
+        seen = {name: procinfo.find(procinfo.smaps(pid), shm.name)[0] for name, pid in zip("AB", group.pids)}  # C: open/read /proc/PID/smaps
         lines = {name: [l for l in open(f"/proc/{pid}/maps") if shm.name in l] for name, pid in zip("AB", group.pids)}
         held = procinfo.holders(shm.name)
         pids = dict(zip("AB", group.pids))
@@ -336,7 +337,7 @@ with objects.posix_sem(0, tag="ready") as ready, objects.posix_sem(0, tag="done"
         lsof = subprocess.run(["lsof", "-w", "/dev/shm" + left["posix_shm"]], capture_output=True, text=True,
                               timeout=30).stdout if shutil.which("lsof") else ""
         # ipcrm -m on an attached segment: only *marked* for removal, freed at the last detach
-        subprocess.run(["ipcrm", "-m", str(left["sysv_shm"])], check=True, timeout=20)
+        subprocess.run(["ipcrm", "-m", str(left["sysv_shm"])], check=True, timeout=20)  # C: shmctl(shmid, IPC_RMID, NULL)
         marked = inspect.sysv_row("shm", left["sysv_shm"])
         done.release()
     gone_after_detach = inspect.sysv_row("shm", left["sysv_shm"]) is None
@@ -399,14 +400,14 @@ with semset.create(4, values=[1, 1, 0, 0], note="abba") as sems:  # C: semget(IP
         sems.acquire(2, n=2, timeout=30)   # both hold their first lock
         sems.release(3, n=2)               # go: now each asks for the other's lock
         blocked = [procinfo.wait_until_blocked(pid, timeout=20) for pid in pair.pids]
-        table = sems.snapshot()            # semctl GETALL, GETNCNT, GETZCNT, GETPID
+        table = sems.snapshot()            # C: semctl(id, 0, GETALL, vals); semctl(id, i, GETNCNT / GETZCNT / GETPID)
         ipcs = subprocess.run(["ipcs", "-s", "-i", str(sems.id)], capture_output=True, text=True, timeout=20).stdout
         kernel = [procinfo.snapshot(pid) for pid in pair.pids]
         attached = tracing.attach(pair.pids[0], seconds=1.0) if LIVE_STRACE else []
         py_spy = shutil.which("py-spy")
         py_stack = (subprocess.run([py_spy, "dump", "--pid", str(pair.pids[0])], capture_output=True, text=True,
                                    timeout=30).stdout if py_spy else None)
-        os.kill(pair.pids[0], signal.SIGUSR1)  # faulthandler in the worker prints its Python stack
+        os.kill(pair.pids[0], signal.SIGUSR1)  # C: kill(pid, SIGUSR1): faulthandler in the worker prints its Python stack
         import time
         time.sleep(0.5)                    # let it write; pair.kill() relays it below
     finally:
