@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from multiprocessing.connection import Connection
@@ -193,3 +194,12 @@ def test_plots_from_stored_results():
     ranking = bench.ranking(records)
     assert ranking and all(r["chapter_gbps"] > 0 for r in ranking)
     assert ranking == sorted(ranking, key=lambda r: -r["gbps"])
+
+
+@pytest.mark.skipif(not shutil.which("gcc"), reason="the C twin needs gcc")
+def test_c_twin_and_compare_script_run_at_a_tiny_size():
+    """CI checks that the benchmark runs (and the C twin builds), never what it measures."""
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "compare.py"), "--tiny"],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert "Py/C" in out.stdout and "ping-pong" in out.stdout
