@@ -357,19 +357,32 @@ def _text_table(text):
     return len(rows) >= 2
 
 
+SCROLLER_JS = """(top) => {
+  const nb = window.jupyterapp.shell.currentWidget.content.node;
+  const scroller = nb.querySelector('.jp-WindowedPanel-outer') || nb;
+  scroller.scrollTop = top;
+  return scroller.scrollHeight; }"""
+MAX_VIEWPORT = 12000  # Chromium cannot paint much taller pages: a longer notebook is shot in parts
+
+
 def screenshot(page, name):
-    """The whole notebook, as it looks: the viewport is made as tall as the notebook."""
-    height = page.evaluate("""() => {
-      const nb = window.jupyterapp.shell.currentWidget.content.node;
-      const scroller = nb.querySelector('.jp-WindowedPanel-outer') || nb;
-      scroller.scrollTop = 0;
-      return scroller.scrollHeight; }""")
-    page.set_viewport_size({"width": 1280, "height": max(800, min(int(height) + 160, 16000))})
-    page.wait_for_timeout(500)
+    """The whole notebook as it looks: a viewport as tall as the notebook (or parts: NAME-2.png...)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), timeout=60_000)
-    return path
+    for old in [SCREENSHOTS / f"{name}.png", *SCREENSHOTS.glob(f"{name}-[0-9]*.png")]:
+        old.unlink(missing_ok=True)
+    height = int(page.evaluate(SCROLLER_JS, 0))
+    chrome = 160  # menu bar, toolbar and status bar around the notebook
+    page.set_viewport_size({"width": 1280, "height": max(800, min(height + chrome, MAX_VIEWPORT))})
+    page.wait_for_timeout(500)
+    step = MAX_VIEWPORT - chrome
+    paths = []
+    for i in range(max(1, -(-height // step))):
+        page.evaluate(SCROLLER_JS, i * step)
+        page.wait_for_timeout(200)
+        path = SCREENSHOTS / (f"{name}.png" if i == 0 else f"{name}-{i + 1}.png")
+        page.screenshot(path=str(path), timeout=60_000)
+        paths.append(path)
+    return paths[0]
 
 
 def run_in_lab(browser, server, rel, name, lab=False):
