@@ -39,6 +39,8 @@ THROUGHPUT = [
      (lambda p, c, m, k=(0.8 if size >= 64 * KIB else 0.4): p["gbps"] >= k * c["gbps"]))
     for mech in ("pipe", "fifo", "unix", "tcp") for size in (64, 64 * KIB, MIB)
 ] + [
+    ("pipe 1 MiB, 1 MiB pipe", "pipe", MIB, "pipe1m", ">= 0.8 C", lambda p, c, m: p["gbps"] >= 0.8 * c["gbps"]),
+] + [
     (f"{mech} {bench.human(size)}", mech, size, None, ">= 0.7 C", lambda p, c, m: p["gbps"] >= 0.7 * c["gbps"])
     for mech in ("posix_mq", "sysv_mq") for size in (4 * KIB, 8 * KIB)
 ]
@@ -82,19 +84,22 @@ def main(argv=None):
         print(f"ipcbench built in a temporary directory; load average {load:.2f} on {os.cpu_count()} CPUs"
               + ("  (the machine is busy: ratios are noisy)" if load > (os.cpu_count() or 1) * 0.5 else ""))
         copies = {}
-        print(f"\n{'point':<18} {'Python':>10} {'C':>10} {'Py/C':>6} {'Py/memcpy':>9}  target")
+        print(f"\n{'point':<22} {'Python':>10} {'C':>10} {'Py/C':>6} {'Py/memcpy':>9}  target")
         for what, mech, size, ring, target, check in points:
             if size not in copies:
                 copies[size] = c_run(exe, "memcpy", size, min(seconds, 0.3))["gbps"]
             reason = bench.skip_reason(mech, size)
             if reason:
-                print(f"{what:<18} skipped: {reason}")
+                print(f"{what:<22} skipped: {reason}")
                 continue
+            pipe_bytes = MIB if ring == "pipe1m" else None
+            ring = None if ring == "pipe1m" else ring
             slots, batch = ring or (bench.ring_shape(size) if mech in ("posix_shm", "mp_shm", "sysv_shm", "mmap_file")
                                     else (None, None))
-            py = bench.throughput(mech, size, max_seconds=seconds, repeats=repeats, slots=slots, batch=batch)
+            py = bench.throughput(mech, size, max_seconds=seconds, repeats=repeats, slots=slots, batch=batch,
+                                  pipe_bytes=pipe_bytes)
             c_mech = "posix_shm" if mech == "mp_shm" else mech
-            c = c_run(exe, "tp", c_mech, size, seconds, repeats, slots or 8, batch or 2)
+            c = c_run(exe, "tp", c_mech, size, seconds, repeats, slots or 8, batch or 2, pipe_bytes or 0)
             m = copies[size]
             small = size < 4 * KIB
             unit = "msg/s" if small else "GB/s"
@@ -102,15 +107,15 @@ def main(argv=None):
             verdict = "" if check is None else ("  met" if check(py, c, m) else "  NOT met")
             fmt = (lambda v: f"{v / 1e6:8.3f}M ") if small else (lambda v: f"{v:8.3f}  ")
             frac = f"{py['gbps'] / m:9.2f}" if not small else f"{'-':>9}"
-            print(f"{what:<18} {fmt(pv)}{fmt(cv)}{pv / cv:6.2f} {frac}  {target} [{unit}]{verdict}")
+            print(f"{what:<22} {fmt(pv)}{fmt(cv)}{pv / cv:6.2f} {frac}  {target} [{unit}]{verdict}")
             results["throughput"].append({"point": what, "python": py, "c": c, "memcpy_gbps": m,
                                           "target": target, "met": None if check is None else check(py, c, m)})
-        print(f"\n{'ping-pong':<18} {'Py med':>8} {'C med':>8} {'ratio':>6} {'Py p99':>8} {'C p99':>8}  target <= 1.5")
+        print(f"\n{'ping-pong':<22} {'Py med':>8} {'C med':>8} {'ratio':>6} {'Py p99':>8} {'C p99':>8}  target <= 1.5")
         for mech, pin in lat_points:
             py = bench.latency(mech, max_seconds=seconds, pin=pin)
             c = c_run(exe, "lat", mech, seconds, pin)
             ratio = py["median_us"] / c["median_us"]
-            print(f"{mech + ' ' + pin:<18} {py['median_us']:8.1f} {c['median_us']:8.1f} {ratio:6.2f} "
+            print(f"{mech + ' ' + pin:<22} {py['median_us']:8.1f} {c['median_us']:8.1f} {ratio:6.2f} "
                   f"{py['p99_us']:8.1f} {c['p99_us']:8.1f}  {'met' if ratio <= 1.5 else 'NOT met'}  ({py['pin']})")
             results["latency"].append({"mechanism": mech, "pin": pin, "python": py, "c": c, "ratio": ratio,
                                        "met": ratio <= 1.5})

@@ -27,7 +27,7 @@ import time
 
 from . import bench_transports as bt
 from . import names, objects, procs, registry
-from .errors import BadArgument
+from .errors import BadArgument, LimitReached, NotSupported
 
 #: mechanism -> (family, label, row of the chapter's table it belongs to)
 MECHANISMS = {
@@ -274,8 +274,12 @@ def throughput(mechanism, size, *, max_seconds=1.0, repeats=3, start_method="for
     cpu_tx, cpu_rx, _ = _cpus(pin)
     cfg = {"size": size, "warmup": warmup, "phase": phase, "repeats": repeats,
            "budget": max_seconds + 20, "cpu_tx": cpu_tx, "cpu_rx": cpu_rx}
-    with _throughput_objects(mechanism, size, slots, batch, pipe_bytes) as (tx, rx, after):
-        got, sent = _run_pair("consumer", rx, "producer", tx, cfg, after, start_method, max_seconds + 30)
+    try:
+        with _throughput_objects(mechanism, size, slots, batch, pipe_bytes) as (tx, rx, after):
+            got, sent = _run_pair("consumer", rx, "producer", tx, cfg, after, start_method, max_seconds + 30)
+    except (LimitReached, NotSupported) as e:  # e.g. RLIMIT_MSGQUEUE used up, no /dev/shm room
+        rec["skipped"] = f"could not create the objects: {e}"
+        return rec
     marks = got["marks"]
     runs = []
     for (t0, s0), (t1, s1) in zip(marks, marks[1:]):
@@ -301,8 +305,12 @@ def latency(mechanism, *, max_seconds=1.0, pin=None, start_method="fork", max_sa
     warmup = max(0.02, 0.1 * max_seconds)
     cfg = {"warmup": warmup, "seconds": max_seconds - warmup, "max_samples": max_samples,
            "budget": max_seconds + 20, "cpu_tx": cpu_tx, "cpu_rx": cpu_rx}
-    with _latency_objects(mechanism) as (ping, pong, after):
-        summary, _ = _run_pair("pinger", ping, "ponger", pong, cfg, after, start_method, max_seconds + 30)
+    try:
+        with _latency_objects(mechanism) as (ping, pong, after):
+            summary, _ = _run_pair("pinger", ping, "ponger", pong, cfg, after, start_method, max_seconds + 30)
+    except (LimitReached, NotSupported) as e:
+        rec["skipped"] = f"could not create the objects: {e}"
+        return rec
     rec.update(summary)
     rec["note"] = VM_NOTE if pin_desc == "unpinned" else ""
     rec["noisy"] = cfg["seconds"] < NOISY_BELOW
@@ -400,7 +408,7 @@ def _progress(total, enabled):
 
 
 def run(mechanisms=None, sizes=DEFAULT_SIZES, *, max_seconds=0.5, repeats=3, latency_mechanisms=None,
-        pin=None, start_method="fork", progress=True):
+        pin=None, start_method="fork", progress=True, pipe_bytes=None):
     """Measure every mechanism at every size (and the latency pairs); a list of records.
 
     ``mechanisms=[]`` or ``latency_mechanisms=[]`` leaves that part out. Each point takes
@@ -420,7 +428,8 @@ def run(mechanisms=None, sizes=DEFAULT_SIZES, *, max_seconds=0.5, repeats=3, lat
         for m, s in points:
             bar and bar.set_postfix_str(f"{m} {human(s)}")
             records.append(throughput(m, s, max_seconds=max_seconds, repeats=repeats, pin=pin,
-                                      start_method=start_method))
+                                      start_method=start_method,
+                                      pipe_bytes=pipe_bytes if m == "pipe" else None))
             bar and bar.update()
         for m in latency_mechanisms:
             bar and bar.set_postfix_str(f"{m} ping-pong")
@@ -494,7 +503,8 @@ def format_table(records):
                 lines.append(f"{r['mechanism']:<11} {human(r['size']):>8}  skipped: {r['skipped']}")
                 continue
             frac = f"{100 * r['frac_memcpy']:7.2g}%" if "frac_memcpy" in r else f"{'':>8}"
-            shape = f"{r['slots']}/{r['batch']}" if r.get("slots") else ""
+            shape = (f"{r['slots']}/{r['batch']}" if r.get("slots") else
+                     f"pipe {human(r['pipe_bytes'])}" if r.get("pipe_bytes") else "")
             msgs = f"{r['msgs_per_s']:10.3g}" if "msgs_per_s" in r else f"{'':>10}"
             checked = (f"{r['messages']} msgs, {r['crc_checked']} CRC" if "messages" in r else "")
             noisy = " (short run: noisy)" if r.get("noisy") else ""
@@ -505,8 +515,11 @@ def format_table(records):
         lines.append("")
         lines.append(f"{'ping-pong':<11} {'median us':>10} {'p99 us':>9} {'round trips':>12}  pinning")
         for r in lat:
+            if r["skipped"]:
+                lines.append(f"{r['mechanism']:<11}  skipped: {r['skipped']}")
+                continue
             lines.append(f"{r['mechanism']:<11} {r['median_us']:10.1f} {r['p99_us']:9.1f} {r['count']:12d}  {r['pin']}")
-        if any(r["note"] for r in lat):
+        if any(r.get("note") for r in lat):
             lines.append(f"note: {VM_NOTE}")
     return "\n".join(lines)
 
@@ -522,6 +535,8 @@ def add_arguments(parser):
     parser.add_argument("--repeats", type=int, default=3, help="timed phases per point (median reported)")
     parser.add_argument("--pin", choices=("none", "same", "cross"), default="none", help="CPU pinning")
     parser.add_argument("--start-method", default="fork", choices=procs.START_METHODS)
+    parser.add_argument("--pipe-bytes", type=parse_size, default=None,
+                        help="enlarge the pipe (F_SETPIPE_SZ), e.g. 1M; at most /proc/sys/fs/pipe-max-size unless root")
     parser.add_argument("--depth", action="store_true", help="also run the ring-depth experiment (64 B)")
     parser.add_argument("--json", action="store_true", help="print the records as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -539,7 +554,8 @@ def main(args):
     pin = None if args.pin == "none" else args.pin
     records = run(_split(args.mechanisms), [parse_size(s) for s in _split(args.sizes)],
                   max_seconds=args.seconds, repeats=args.repeats, latency_mechanisms=_split(args.latency),
-                  pin=pin, start_method=args.start_method, progress=not args.no_progress and sys.stderr.isatty())
+                  pin=pin, start_method=args.start_method, progress=not args.no_progress and sys.stderr.isatty(),
+                  pipe_bytes=args.pipe_bytes)
     if args.depth:
         records += ring_depth(max_seconds=args.seconds, repeats=args.repeats, pin=pin,
                               start_method=args.start_method, progress=False)

@@ -347,7 +347,8 @@ print("sysv_ipc", sysv_ipc.VERSION, {k: getattr(sysv_ipc, k) for k in (
 # number at both ends, CRC-32 of one payload in 16). Warm-up is excluded, buffers and
 # mappings are touched before timing, each point is repeated. Here the runs are tiny (0.2 s)
 # so the notebook stays quick: **numbers this short are noisy**; `ipclab bench` in a terminal
-# runs longer. The shared-memory rings use one semaphore handshake per quarter ring.
+# runs longer (with a progress bar; `progress=True` here shows one too). The shared-memory
+# rings use one semaphore handshake per quarter ring.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -381,11 +382,12 @@ plt.show()
 # * **Shared memory** is the same memory in both families (the kernel's shmem pages); what
 #   differs is the handshake around it. POSIX semaphores wait in user space when they can
 #   (`sem_post`/`sem_wait` are futex operations: no system call without contention); every
-#   System V `semop` is a system call. With few handshakes (large messages, batched rings)
-#   the families tie; with one handshake per small message POSIX wins.
-# * **Queues**: both copy each message into the kernel and out again; at 8 KiB they are
-#   close. The limits differ: POSIX `msgsize_max` and System V `msgmax` are both 8 KiB by
-#   default, so 1 MiB is skipped for both.
+#   System V `semop` is a system call. Expect a tie when handshakes are rare (large
+#   messages, batched rings) and POSIX ahead when they are frequent; check the table.
+# * **Queues**: both copy each message into the kernel and out again. Their limits differ:
+#   a POSIX queue holds `msg_max` messages (10 by default), a System V queue holds `msgmnb`
+#   *bytes* (16 KiB by default: only two 8 KiB messages), so at 8 KiB the System V producer
+#   sleeps far more often. 1 MiB is over both default size limits and is skipped.
 # * **Latency**: a round trip is two wake-ups of a sleeping process; on a VM a wake-up on the
 #   *other* CPU costs tens of microseconds, so unpinned results mix two populations (the
 #   bars' p99 shows it). `bench.latency(..., pin="same")` or `"cross"` measures one at a time.
