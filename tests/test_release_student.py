@@ -111,3 +111,20 @@ def test_course_test_runs_a_notebook_there(edition):
     r = in_edition(edition, "-m", "pytest", "-q", "notebooks/00_overview.ipynb", timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert "passed" in r.stdout
+
+
+def test_the_links_in_its_notebooks_resolve_inside_it(edition):
+    """A student clicks a link in a brief or a notebook: the file is in their edition."""
+    import nbformat
+    broken = []
+    for nb_path in sorted(edition.glob("notebooks/*.ipynb")) + sorted(edition.glob("labs/*.ipynb")):
+        for cell in nbformat.read(nb_path, as_version=4).cells:
+            if cell.cell_type != "markdown":
+                continue
+            text = re.sub(r"`[^`\n]*`", "", cell.source)  # code such as `handlers[op](arg)` is no link
+            for href in re.findall(r"\]\(([^)\s]+)\)", text):
+                if "://" in href or href.startswith(("#", "mailto:")):
+                    continue
+                if not (nb_path.parent / href.split("#")[0]).exists():
+                    broken.append(f"{nb_path.relative_to(edition)} -> {href}")
+    assert not broken, "links to files the student edition does not have:\n  " + "\n  ".join(broken)
