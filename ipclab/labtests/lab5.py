@@ -14,6 +14,7 @@ TITLE = "a shared LRU cache in shared memory, safe for several processes"
 MODULE = "lab5_lrucache"
 HIDDEN = 2
 WORKER_TIMEOUT = 30
+HAMMER_TIMEOUT = 20  # a few hundred operations per process take well under a second
 
 
 def lab_module():
@@ -95,7 +96,7 @@ def walk(lab, cache):
     return {e.key: e.value for e in entries}
 
 
-def run_model(lab, rng, capacity, key_size, value_size, n_ops, n_keys):
+def run_model(lab, rng, capacity, key_size, value_size, n_ops, n_keys, binary=False):
     """Random gets and puts on the cache and the model side by side; Fail at the first difference."""
     keys = random_keys(rng, n_keys, key_size)
     cache = lab.LRUCache.create(capacity, key_size, value_size)
@@ -109,7 +110,9 @@ def run_model(lab, rng, capacity, key_size, value_size, n_ops, n_keys):
                 want, got = model.get(key), cache.get(key, timeout=2)
                 show = lambda r: "miss (None)" if r is None else f"hit {r!r}"  # noqa: E731
             else:
-                value = bytes(rng.randrange(256) for _ in range(rng.randint(0, value_size)))
+                n = rng.randint(0, value_size)
+                value = (bytes(rng.randrange(256) for _ in range(n)) if binary
+                         else labkit.random_tag(rng, n).encode())
                 op = f"put({key!r}, <{len(value)} bytes>)"
                 want, got = model.put(key, value), cache.put(key, value, timeout=2)
                 show = lambda r: "nothing evicted" if r is None else f"evicted {r!r}"  # noqa: E731
@@ -181,7 +184,25 @@ def many_processes(lab, rng, nproc, capacity, n_keys, n_ops, start_method):
     cache = lab.LRUCache.create(capacity, key_size, key_size + 12)
     try:
         jobs = [(cache.handle, keys, n_ops, w, rng.randrange(2**31)) for w in range(nproc)]
-        res = procs.run(hammer, jobs, start_method=start_method, timeout=WORKER_TIMEOUT, relay=False)
+        try:
+            res = procs.run(hammer, jobs, start_method=start_method, timeout=HAMMER_TIMEOUT, relay=False)
+        except errors.ChildTimeout:
+            lines = ["BAD      the workers were killed after {:g} s".format(HAMMER_TIMEOUT)]
+            try:
+                walk(lab, cache)
+                lines.append("         the list in the segment looks sound: a lock taken and never given back?")
+            except labkit.Fail as f:
+                lines += ["BAD      the segment is corrupted: " + f.summary] + ["  " + x for x in f.lines]
+                lines.append("         a get()/put() walking a list whose links form a cycle never ends")
+            raise labkit.Fail(f"{nproc} processes x {n_ops} operations never finished", lines) from None
+        except errors.ChildError as e:
+            try:
+                walk(lab, cache)
+            except labkit.Fail as f:
+                tb = (e.child_traceback or "").strip().splitlines()
+                raise labkit.Fail(f"a worker failed ({tb[-1] if tb else e}) on a corrupted cache: " + f.summary,
+                                  f.lines + ["the worker's last lines:"] + tb[-4:]) from None
+            raise
         wrong = [w for r in res for w in r["wrong"]]
         expect(not wrong, "get() returned a value that was never put for that key (another key's value, "
                "or a torn write)", *[f"BAD      get({k!r}) -> {v!r}" for k, v in wrong[:6]])

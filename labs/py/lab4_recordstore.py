@@ -1,0 +1,126 @@
+# %% [markdown]
+# # Lab 4 (19.5): a fixed-record file store, updated in place by several processes
+#
+# **Goal.** Write a small database file: *count* records of a fixed size at fixed offsets,
+# the whole file mapped `MAP_SHARED`, so any number of processes read and update records
+# in place. Two processes updating the **same** record must not lose an update; two
+# processes updating **different** records must never wait for each other; a process that
+# dies holding a lock must not block anybody; and after `flush()` the data is in the file.
+#
+# **Concepts exercised** (notebook 05, section 7): `ftruncate` before `mmap`; `MAP_SHARED`
+# vs `MAP_PRIVATE`; fixed-size records with `struct`; `fcntl` byte-range locks
+# (`F_SETLK` on one record's bytes, polled until a deadline); locked read-modify-write;
+# `msync`; why the kernel releases a dead process's record locks.
+#
+# **Time:** about 75 minutes. **You edit:** [`lab4_recordstore.py`](lab4_recordstore.py).
+# **Grading:** 10 points in the visible tests; hidden tests check your locks against a
+# C-style `fcntl` lock and run more processes started with `spawn`.
+#
+# `ipclab.mapping.RecordStore` (used in notebook 05) does all of this: read it *after*
+# you have written yours. The lab is to write the core yourself.
+
+# %%
+from ipclab import doctor
+
+doctor.setup_notebook()
+
+# %% [markdown]
+# ## The layout (already decided for you)
+#
+# ```
+# file:    | header (32 bytes) | record 0 | record 1 | ... | record count-1 |
+# header:  MAGIC b"IPCLAB4\0" (8s) | record size u32 | count u32 | struct format (16s, NUL-padded)
+# record i: bytes [HEADER.size + i*size, HEADER.size + (i+1)*size), packed with struct(format)
+# lock of record i: an fcntl write lock on exactly those bytes
+# ```
+#
+# ## The API to implement
+#
+# | method | what it does | C calls behind it |
+# | --- | --- | --- |
+# | `Store.create(path, fmt, count)` | size the file, write the header, then `open()` it; `ValueError` for a bad count or format | `ftruncate`, `pwrite` |
+# | `Store.open(path)` | check the header, map the whole file `MAP_SHARED`; `ValueError` if it is not a store | `open`, `pread`, `mmap(MAP_SHARED)` |
+# | `offset(i)` | byte offset of record *i*; `IndexError` naming the range `0..count-1` | — |
+# | `lock(i, timeout)` | context manager: exclusive lock on record *i*'s bytes only; `TimeoutError` after *timeout* | `fcntl(F_SETLK)` polled, then `F_UNLCK` |
+# | `read(i)`, `write(i, values)` | one record as a tuple, under its lock | — |
+# | `update(i, change)` | read, `change(old)`, write, all under **one** hold of the lock; returns the new tuple | — |
+# | `flush()` | write dirty pages to the file | `msync(MS_SYNC)` |
+# | `close()` | unmap, close the descriptor (drops this process's locks) | `munmap`, `close` |
+#
+# ## Hints
+# - `fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, length, start)` raises
+#   `BlockingIOError` (or `PermissionError`) while another process holds an overlapping
+#   lock: try, sleep `POLL`, try again until the deadline. **`length=0` means "to the end of
+#   the file"**: that locks every later record too.
+# - fcntl locks belong to the *process*: a second `lock(i)` in the same process succeeds at
+#   once, so the tests use other processes. Closing *any* descriptor of the file drops all
+#   your locks on it: keep `self.fd` open, and do not `open()`/`close()` the file in `read()`.
+# - `mmap.mmap(fd, size)` is `MAP_SHARED` by default; `access=mmap.ACCESS_COPY` is
+#   `MAP_PRIVATE`, whose writes never reach the file.
+# - Grow the file **before** mapping it: touching a mapped page past the end of the file
+#   is a `SIGBUS`.
+
+# %% [markdown]
+# ## Try your store
+# One process first. The cell reloads your module, so run it again after each edit.
+
+# %%
+import importlib
+
+import lab4_recordstore as lab
+
+from ipclab import objects
+
+importlib.reload(lab)
+try:
+    with objects.course_file(tag="lab4-try") as path:  # a fresh 0600 file, removed at the end of the cell
+        store = lab.Store.create(path, "<q12s", 4)      # a counter and a 12-byte label per record
+        try:
+            store.write(2, (41, b"answer"))
+            print("updated:", store.update(2, lambda rec: (rec[0] + 1, rec[1])))
+            store.flush()
+            with open(path, "rb") as f:                 # plain read(): what is in the file now?
+                data = f.read()
+            print("file bytes of record 2:", data[store.offset(2):store.offset(2) + store.record.size])
+        finally:
+            store.close()
+except NotImplementedError as e:
+    print("not written yet:", e)
+
+# %% [markdown]
+# ## Watch it with real processes
+# Four processes (`fork`) each add 1 forty times to a record chosen at random among three.
+# Each process counts what it added; the bars compare the sum of those counts with the
+# counters in the file. With a correct `update()` the two bars of each record are equal.
+
+# %%
+import matplotlib.pyplot as plt
+
+from ipclab.labtests import lab4 as tests
+
+try:
+    done, got = tests.demo(lab, seed=7)
+    want = [sum(d[i] for d in done) for i in range(len(got))]
+    print("expected:", want, " in the file:", got, " lost updates:", "yes" if want != got else "no")
+    fig, ax = plt.subplots(figsize=(6, 2.5))
+    xs = range(len(got))
+    ax.bar([x - 0.2 for x in xs], want, width=0.4, label="increments done")
+    ax.bar([x + 0.2 for x in xs], got, width=0.4, label="counter in the file")
+    ax.set_xticks(list(xs), [f"record {x}" for x in xs])
+    ax.legend(loc="lower right")
+    plt.show()
+except NotImplementedError as e:
+    print("not written yet:", e)
+except Exception as e:  # a worker failed: the message says which and why
+    print(f"{type(e).__name__}: {e}"[:600])
+
+# %% [markdown]
+# ## Check your work
+# Each test runs in its own process with a timeout; a failure says what was expected
+# (GOOD), what happened (BAD / MISSING) and gives a hint. `ipclab.check("lab4", "killed")`
+# runs one test only.
+
+# %%
+import ipclab
+
+ipclab.check("lab4")
