@@ -1,0 +1,179 @@
+# Your file for lab8: replace each `raise NotImplementedError` with your code.
+# The brief is labs/lab8_prefork.ipynb; check your work with ipclab.check("lab8").
+# (Course maintainers: this file is generated from solutions/lab8_prefork.py by
+#  `python -m ipclab.labgen`; edit the solution, not this file.)
+"""Lab 8 (project): a pre-forked server -- the Nginx model of chapter 19.
+
+A *master* process opens ONE listening socket (loopback TCP), then forks N *workers*. With
+``fork`` each worker inherits the master's file descriptors, so all of them hold the same
+listening socket: one kernel object, one queue of pending connections. Any worker may
+``accept()`` the next connection; the kernel hands each connection to one of them only.
+
+What the workers share, besides the socket:
+
+    System V semaphore set (2 semaphores, both start at 1, always used with SEM_UNDO)
+      ACCEPT  the accept lock: only its holder calls accept() (no thundering herd), and
+              releases it as soon as it has a connection -- BEFORE serving it
+      STATS   guards the counters below
+
+    POSIX shared memory segment
+      | stop u32 | n_workers u32 | total u64 | served[0] u64 | served[1] u64 | ... |
+      stop      set to 1 by the master: workers finish their request and exit
+      total     requests served by all workers = sum of served[i]
+      served[i] requests served by worker i
+
+SEM_UNDO is the point of the semaphores' flags: a worker killed while it holds a lock
+cannot release it, but the kernel undoes its operations when it dies, and the others go on.
+
+A request is one line ``"word ms\\n"`` on its own connection; the worker sleeps *ms*
+milliseconds (the "work") and replies ``"WORD i\\n"`` (i = its index). Every socket
+operation has a timeout.
+"""
+
+import socket
+import struct
+import time
+
+from ipclab import procs, semset
+from ipclab.shm import Segment
+
+ACCEPT, STATS = 0, 1                  # the two semaphores of the set
+HEADER = struct.Struct("<IIQ")        # stop, n_workers, total
+COUNTER = struct.Struct("<Q")         # served[i], after the header
+CONN_TIMEOUT = 5.0                    # seconds a worker waits for a client's request line
+POLL = 0.1                            # seconds between two looks at the stop flag
+LOCK_TIMEOUT = 5.0                    # seconds to wait for the STATS lock
+
+
+def serve_connection(conn, index):
+    """Read one request line from *conn*, do the work, reply; True if a reply was sent."""
+    conn.settimeout(CONN_TIMEOUT)
+    data = b""
+    try:
+        while not data.endswith(b"\n") and len(data) < 1024:
+            chunk = conn.recv(1024)  # C: recv(fd, buf, 1024, 0), after poll() for the timeout
+            if not chunk:
+                return False
+            data += chunk
+        word, ms = data.decode().split()
+        time.sleep(min(int(ms), 1000) / 1000)
+        conn.sendall(f"{word.upper()} {index}\n".encode())
+        return True
+    except (OSError, ValueError):  # timeout, reset, a malformed request: drop this client
+        return False
+
+
+class Shared:
+    """The semaphore set and the segment, seen from the master or from a worker."""
+
+    def __init__(self, sems, seg, owner):
+        self.sems = sems      # semset.SemaphoreSet of 2: ACCEPT, STATS
+        self.seg = seg        # shm.Segment: header + one counter per worker
+        self.owner = owner    # True in the master that created them
+
+    @property
+    def handle(self):
+        """What a process needs to attach: ``(semaphore set id, segment name)``."""
+        return (self.sems.id, self.seg.name)
+
+    @property
+    def n_workers(self):
+        return HEADER.unpack_from(self.seg.buf, 0)[1]
+
+    @classmethod
+    def create(cls, n_workers):
+        """A set of 2 semaphores at 1 (``semset.create(2, values=[1, 1])``) and a segment
+        with room for the header and *n_workers* counters (``Segment.create``), header
+        written (stop 0, n_workers, total 0), counters 0."""
+        # YOUR CODE HERE
+        raise NotImplementedError("lab8: write Shared.create() (see labs/lab8_prefork.ipynb)")
+
+    @classmethod
+    def attach(cls, handle):
+        """Attach both by *handle* (``semset.attach(id)``, ``Segment.attach(name)``)."""
+        # YOUR CODE HERE
+        raise NotImplementedError("lab8: write Shared.attach() (see labs/lab8_prefork.ipynb)")
+
+    def acquire_accept(self, timeout):
+        """Take the accept lock (SEM_UNDO), waiting at most *timeout* s, else TimeoutError."""
+        # YOUR CODE HERE
+        raise NotImplementedError("lab8: write Shared.acquire_accept() (see labs/lab8_prefork.ipynb)")
+
+    def release_accept(self):
+        """Give the accept lock back (SEM_UNDO, so the two undo adjustments cancel out)."""
+        # YOUR CODE HERE
+        raise NotImplementedError("lab8: write Shared.release_accept() (see labs/lab8_prefork.ipynb)")
+
+    def count(self, index):
+        """One more request served by worker *index*: ``total += 1`` and ``served[index] += 1``,
+        both under the STATS lock (SEM_UNDO, LOCK_TIMEOUT)."""
+        # YOUR CODE HERE
+        raise NotImplementedError("lab8: write Shared.count() (see labs/lab8_prefork.ipynb)")
+
+    def stats(self):
+        """``(total, [served[0], served[1], ...])``, read under the STATS lock (a consistent pair)."""
+        # YOUR CODE HERE
+        raise NotImplementedError("lab8: write Shared.stats() (see labs/lab8_prefork.ipynb)")
+
+    def stopping(self):
+        """Has the master asked the workers to stop?"""
+        return HEADER.unpack_from(self.seg.buf, 0)[0] != 0
+
+    def request_stop(self):
+        """Master: set the stop flag (a 4-byte store; workers read it between two accepts)."""
+        struct.pack_into("<I", self.seg.buf, 0, 1)
+
+    def close(self):
+        """This process stops using the segment (``munmap``); the objects stay."""
+        self.seg.close()
+
+    def destroy(self):
+        """Master: remove the segment and the semaphore set from the system."""
+        self.seg.close()
+        self.seg.unlink()
+        self.sems.remove()
+
+
+def worker(sock, handle, index, lifetime=60.0):
+    """A worker process: until the stop flag is set, take the accept lock (timeout POLL),
+    accept one connection (timeout POLL), release the lock, serve the connection, count it.
+
+    *sock* is the listening socket inherited from the master. Return how many requests this
+    worker served; raise TimeoutError if still running after *lifetime* s.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("lab8: write worker() (see labs/lab8_prefork.ipynb)")
+
+
+class Server:
+    """The master: ``Server.create(n)``, ``address``, ``stats()``, ``stop()``."""
+
+    def __init__(self, sock, shared, group):
+        self.sock = sock          # the listening socket
+        self.shared = shared      # Shared (owner)
+        self.group = group        # procs.Group of the workers
+
+    @property
+    def address(self):
+        """``(host, port)`` clients connect to."""
+        return self.sock.getsockname()
+
+    def stats(self):
+        return self.shared.stats()
+
+    @classmethod
+    def create(cls, n_workers=3, lifetime=60.0):
+        """Listen on 127.0.0.1, port 0 (the kernel picks a free port), backlog 64; create the
+        Shared objects; fork *n_workers* workers with ``procs.start(worker, ...,
+        start_method="fork", timeout=lifetime, relay=False)`` -- fork, so they inherit the
+        socket. If anything fails, close and remove what was made before raising."""
+        # YOUR CODE HERE
+        raise NotImplementedError("lab8: write Server.create() (see labs/lab8_prefork.ipynb)")
+
+    def stop(self):
+        """Graceful stop: set the stop flag, wait for every worker (a dead one is not an
+        error: ``group.join(fail_fast=False, raise_errors=False)``), then close the socket
+        and destroy the Shared objects, in a finally. Return per worker the number it
+        served, or None for a worker that did not exit normally."""
+        # YOUR CODE HERE
+        raise NotImplementedError("lab8: write Server.stop() (see labs/lab8_prefork.ipynb)")
