@@ -94,11 +94,20 @@ class _Ring:
         self.slot = 0
         self.left = 0  # slots left in the current batch
 
-    def touch(self):
-        """Fault every page of the mapping in this process before timing."""
-        step = mmap.PAGESIZE
-        for off in range(0, len(self.buf), step):
-            self.buf[off] = self.buf[off]
+    def touch(self, write=False):
+        """Fault every page of the mapping in this process before timing.
+
+        Only the producer writes (before its first message). The consumer must only *read*:
+        a read-modify-write here, racing with the producer's first messages, once overwrote
+        the head of message 120 with a stale 0, and the integrity check caught it.
+        """
+        step, buf, total = mmap.PAGESIZE, self.buf, 0
+        for off in range(0, len(buf), step):
+            if write:
+                buf[off] = buf[off]
+            else:
+                total += buf[off]
+        return total
 
     def send(self, mv, last=False):
         if self.left == 0:
@@ -133,7 +142,7 @@ class _Stream:
         self.file = io.FileIO(fd, "r+" if keep is None else keep, closefd=False)
         self.keep = []
 
-    def touch(self):
+    def touch(self, write=False):
         pass
 
     def send(self, mv, last=False):
@@ -169,7 +178,7 @@ class _PosixMQ:
         self.q = posix_ipc.MessageQueue(name)              # C: mq_open(name, O_RDWR)
         self.n = size
 
-    def touch(self):
+    def touch(self, write=False):
         pass
 
     def send(self, mv, last=False):
@@ -197,7 +206,7 @@ class _SysvMQ:
         self.q = sysv_ipc.MessageQueue(key, max_message_size=max(size, 8))  # C: msgget(key, 0)
         self.n, self.st, self.rt = size, send_type, recv_type
 
-    def touch(self):
+    def touch(self, write=False):
         pass
 
     def send(self, mv, last=False):
@@ -387,7 +396,7 @@ def producer(spec, cfg):
     try:
         src = pattern(n)                                   # touched: written by randbytes
         mv = memoryview(src)
-        end.touch()
+        end.touch(write=True)
         pack_head, pack_tail, clock = HEAD.pack_into, TAIL.pack_into, time.perf_counter
         send = end.send
         seq, ctrl, phase = 0, DATA, -1
