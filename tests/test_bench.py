@@ -44,7 +44,8 @@ def test_every_mechanism_moves_checked_bytes(mech, size):
     _check_throughput(rec, mech, size)
 
 
-@pytest.mark.parametrize("mech", ["posix_shm", "mp_shm", "pipe", "unix", "sysv_mq"])
+@pytest.mark.parametrize("mech", ["posix_shm", "mp_shm", "sysv_shm", "mmap_file", "pipe", "fifo", "unix",
+                                  "tcp", "posix_mq", "sysv_mq"])
 def test_start_methods(mech, start_method):
     rec = bench.throughput(mech, 1024, start_method=start_method, **TINY)
     _check_throughput(rec, mech, 1024)
@@ -121,6 +122,12 @@ def test_latency_pairs(mech):
     assert rec["min_us"] <= rec["median_us"] <= rec["p99_us"] <= rec["max_us"]
     assert sum(rec["hist"]) == rec["count"]
     assert "bimodal" in rec["note"]                      # unpinned: the output says so
+
+
+@pytest.mark.parametrize("mech", ["pipe", "sysv_sem", "unix"])
+def test_latency_start_methods(mech, start_method):
+    rec = bench.latency(mech, max_seconds=0.05, start_method=start_method)
+    assert rec["count"] > 0 and rec["start_method"] == start_method
 
 
 @pytest.mark.parametrize("pin", ["same", "cross"])
