@@ -113,11 +113,14 @@ def sysv_count(shm_key, semid, m):
 
 # -- persistence and notification --------------------------------------------------------------
 def create_and_leave():
-    """Create a POSIX segment and a System V queue, then exit without removing them."""
+    """Create a POSIX segment, a POSIX queue and a System V queue; exit without removing them."""
     shm = objects.create_posix_shm(4096, tag="outlive")
     shm.close_fd()
+    mq = objects.create_posix_mq(max_messages=4, max_message_size=64, tag="outlive")
+    mq.send(b"still here", 1)
+    mq.close()
     q = objects.create_sysv_msg(note="outlive")
-    return shm.name, q.key
+    return shm.name, mq.name, q.key
 
 
 def send_later_posix(name, delay, text):

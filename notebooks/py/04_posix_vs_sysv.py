@@ -225,18 +225,28 @@ with objects.sysv_msg() as q:
 # Both outlive it: they are kernel objects, not process resources. Where do we see them?
 
 # %%
-shm_name, q_key = procs.run(jobs.create_and_leave, [()], start_method="forkserver", timeout=30)[0]
-in_dev_shm = shm_name.lstrip("/") in os.listdir("/dev/shm")        # C: opendir("/dev/shm")
-ipcs = subprocess.run(["ipcs", "-q"], capture_output=True, text=True, timeout=10).stdout
-in_ipcs = f"0x{q_key & 0xffffffff:08x}" in ipcs
-print(f"POSIX segment {shm_name} still in /dev/shm after its creator exited: {in_dev_shm}")
-print(f"System V queue key 0x{q_key:08x} still listed by `ipcs -q`: {in_ipcs}")
-# clean up: open each by its name/key and remove it (shm_unlink / msgctl(IPC_RMID))
+shm_name, mq_name, q_key = procs.run(jobs.create_and_leave, [()], start_method="forkserver", timeout=30)[0]
+
+
+def ipcs_has(key):
+    out = subprocess.run(["ipcs", "-q"], capture_output=True, text=True, timeout=10).stdout
+    return f"0x{key & 0xffffffff:08x}" in out
+
+
+print(f"POSIX segment {shm_name} still in /dev/shm after its creator exited:",
+      shm_name.lstrip("/") in os.listdir("/dev/shm"))          # C: opendir("/dev/shm")
+if os.path.isdir("/dev/mqueue") and os.listdir("/dev/mqueue"):
+    with open("/dev/mqueue" + mq_name) as f:                    # the kernel's view of the queue
+        print(f"POSIX queue {mq_name} in /dev/mqueue: {f.read().split()[0]} (one message waiting)")
+else:
+    print("POSIX queue: /dev/mqueue is not mounted here, so queues cannot be listed (they still work)")
+print(f"System V queue key 0x{q_key:08x} still listed by `ipcs -q`:", ipcs_has(q_key))
+# clean up: open each by its name/key and remove it (shm_unlink, mq_unlink, msgctl(IPC_RMID))
 objects.remove_posix_shm(posix_ipc.SharedMemory(shm_name))
+objects.remove_posix_mq(posix_ipc.MessageQueue(mq_name))
 objects.remove_sysv(sysv_ipc.MessageQueue(q_key))
 print("after removal: in /dev/shm:", shm_name.lstrip("/") in os.listdir("/dev/shm"),
-      "| in ipcs -q:", f"0x{q_key & 0xffffffff:08x}" in subprocess.run(
-          ["ipcs", "-q"], capture_output=True, text=True, timeout=10).stdout)
+      "| in /dev/mqueue:", os.path.exists("/dev/mqueue" + mq_name), "| in ipcs -q:", ipcs_has(q_key))
 
 # %% [markdown]
 # `ls -l /dev/shm` shows POSIX segments and semaphores (`sem.NAME`) as files with owner,
