@@ -257,8 +257,7 @@ class _SysvSemOps:
         from . import semset
         self.semid, self.ctypes = semid, ctypes
         libc = ctypes.CDLL(None, use_errno=True)
-        self.call = libc.semtimedop
-        self.call.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+        self.call = libc.semtimedop                        # no argtypes: arguments are prebuilt C objects
         self.call.restype = ctypes.c_int
         self.ts = semset._Timespec(int(WAIT), 0)           # semtimedop's timeout is relative
         self.keep = []
@@ -269,17 +268,18 @@ class _SysvSemOps:
         from . import semset
         buf = semset._Sembuf(index, delta, 0)
         self.keep.append(buf)
-        call, semid, pbuf, pts = self.call, self.semid, ctypes.addressof(buf), ctypes.addressof(self.ts)
+        call, pbuf, pts = self.call, ctypes.byref(buf), ctypes.byref(self.ts)
+        semid, one = ctypes.c_int(self.semid), ctypes.c_size_t(1)
 
         def do():
-            while call(semid, pbuf, 1, pts):
+            while call(semid, pbuf, one, pts):
                 e = ctypes.get_errno()
                 if e == 4:                                 # EINTR: a signal, retry
                     continue
                 if e == 11:                                # EAGAIN: the timeout ran out
-                    raise WaitTimeout(f"semtimedop on set {semid} (sem {index}, op {delta:+d}) waited "
+                    raise WaitTimeout(f"semtimedop on set {semid.value} (sem {index}, op {delta:+d}) waited "
                                       f"{WAIT:g} s: the peer is stuck or dead")
-                raise OSError(e, f"semtimedop on set {semid}: {os.strerror(e)} (set removed?)")
+                raise OSError(e, f"semtimedop on set {semid.value}: {os.strerror(e)} (set removed?)")
         return do
 
 

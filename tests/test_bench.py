@@ -210,3 +210,18 @@ def test_c_twin_and_compare_script_run_at_a_tiny_size():
                          capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert "Py/C" in out.stdout and "ping-pong" in out.stdout
+
+
+def test_sysv_fast_path_times_out_and_counts(monkeypatch):
+    """The benchmark's prebuilt semtimedop: P/V really change the set, and a wait gives up."""
+    from ipclab import semset
+    monkeypatch.setattr(bt, "WAIT", 0.05)
+    with semset.create(2, values=[1, 0], note="fast path") as s:
+        ops = bt._SysvSemOps(s.id)
+        take0, give1, take1 = ops.op(0, -1), ops.op(1, +1), ops.op(1, -1)
+        take0()
+        give1()
+        assert s.getall() == [0, 1]
+        take1()
+        with pytest.raises(bt.WaitTimeout, match="waited"):
+            take1()
