@@ -28,6 +28,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 
 import pytest
@@ -275,9 +276,11 @@ REPORT_JS = """() => {
       .filter(([o, child]) => o.model_id && child && child.offsetParent !== null)
       .map(([o, child]) => {
         const out = child.querySelector('.jp-OutputArea-output') || child;
+        const cut = [...out.querySelectorAll('label, .widget-label, .widget-label-basic, button')]
+          .filter(l => l.scrollWidth > l.clientWidth + 1).map(l => l.textContent.trim());
         return {text: out.innerText.slice(0, 200),
                 drawn: !!out.querySelector('.jupyter-widgets, [class*="widget-"]'),
-                height: out.getBoundingClientRect().height};
+                height: out.getBoundingClientRect().height, truncated: cut};
       });
     const images = [...area.querySelectorAll('img')].map(img => ({
       loaded: img.complete && img.naturalWidth > 0, width: img.naturalWidth, height: img.naturalHeight}));
@@ -437,6 +440,11 @@ def test_notebook_runs_in_jupyterlab(notebook, lab_server, browser):
     rel = notebook.relative_to(ROOT).as_posix()
     cells, problems, shot = run_in_lab(browser, lab_server, rel, notebook.stem, lab=rel.startswith("labs/"))
     assert not problems, f"{rel} in JupyterLab (screenshot {shot}):\n  " + "\n  ".join(problems)
+    for c in cells:  # not a failure, but a user cannot read these: shown in the warnings summary
+        for w in c["widgets"]:
+            if w.get("truncated"):
+                warnings.warn(f"{rel} cell {c['index']}: widget labels cut off on screen: {w['truncated']}",
+                              UserWarning, stacklevel=1)
     print(f"{rel}: {len(cells)} code cells, {sum(len(c['widgets']) for c in cells)} widgets, "
           f"{sum(len(c['images']) for c in cells)} images; screenshot {shot}")
 
