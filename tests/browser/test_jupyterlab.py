@@ -117,10 +117,13 @@ class LabServer:
     def __init__(self, base):
         self.base = Path(base)
         self.root = self.base / "course"
-        for name in ("notebooks", "labs"):
+        for name in ("notebooks", "labs"):  # copied: what the cells write stays in the copy
             if (ROOT / name).is_dir():
                 shutil.copytree(ROOT / name, self.root / name,
                                 ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        for entry in ROOT.iterdir():  # the rest as links, so '../ipclab/...' paths work as in the checkout
+            if entry.name not in ("notebooks", "labs", "build", "site") and not entry.name.startswith("."):
+                (self.root / entry.name).symlink_to(entry)
         settings = self.base / "settings"
         for plugin, values in LAB_SETTINGS.items():
             path = settings / f"{plugin}.jupyterlab-settings"
