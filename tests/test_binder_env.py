@@ -69,14 +69,8 @@ def test_its_python_satisfies_requires_python(env):
     assert SpecifierSet(PYPROJECT["project"]["requires-python"]).contains(minor + ".0")
 
 
-# Listed in pyproject.toml but not (yet) in environment.yml: they arrive through `-e .` from pip.
-KNOWN_GAPS = {"ipykernel", "nbformat"}
-
-
 @pytest.mark.parametrize("req", RUNTIME, ids=[r.name for r in RUNTIME])
 def test_every_runtime_dependency_is_listed_with_the_same_bound(env, req):
-    if norm(req.name) in KNOWN_GAPS and norm(req.name) not in listed(env)[0]:
-        pytest.xfail(f"environment.yml does not list {req} yet (add it to its conda section)")
     names, _ = listed(env)
     assert norm(req.name) in names, f"{req} is in pyproject.toml but not in environment.yml"
     where, spec = names[norm(req.name)]
