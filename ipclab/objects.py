@@ -88,13 +88,18 @@ def create_posix_sem(value=0, tag="sem", mode=DEFAULT_MODE, note=""):
         name, posix_ipc.O_CREX, mode=mode, initial_value=value), note)
 
 
+def _unlink_and_close(kind, obj):
+    """Remove the name, close this process's handle, strike it off; tolerant of either being gone."""
+    with contextlib.suppress(posix_ipc.ExistentialError):
+        obj.unlink()
+    with contextlib.suppress(posix_ipc.ExistentialError):
+        obj.close()
+    registry.unregister(kind, name=obj.name)
+
+
 def remove_posix_sem(sem):
     """``sem_unlink(name)`` + ``sem_close``."""
-    with contextlib.suppress(posix_ipc.ExistentialError):
-        sem.unlink()
-    with contextlib.suppress(posix_ipc.ExistentialError):
-        sem.close()
-    registry.unregister("posix_sem", name=sem.name)
+    _unlink_and_close("posix_sem", sem)
 
 
 def create_posix_mq(max_messages=None, max_message_size=None, tag="mq", mode=DEFAULT_MODE, note=""):
@@ -130,11 +135,7 @@ def _mq_limit_error(e, kw):
 
 def remove_posix_mq(mq):
     """``mq_unlink(name)`` + ``mq_close``."""
-    with contextlib.suppress(posix_ipc.ExistentialError):
-        mq.unlink()
-    with contextlib.suppress(posix_ipc.ExistentialError):
-        mq.close()
-    registry.unregister("posix_mq", name=mq.name)
+    _unlink_and_close("posix_mq", mq)
 
 
 def _sysv_create(kind, factory, key, note):

@@ -38,7 +38,22 @@ C_DIR = Path(__file__).resolve().parent / "c"
 
 
 # --------------------------------------------------------------------------- segment
-class Segment:
+class _CreatorUnlinks:
+    """``with``: every process closes its handle; only the creating process also unlinks the names."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.close()
+        finally:
+            if self._creator == os.getpid():
+                self.unlink()
+        return False
+
+
+class Segment(_CreatorUnlinks):
     """A POSIX shared memory object mapped into this process.
 
     ``Segment.create(4096)`` makes a new one (``shm_open(O_CREAT|O_EXCL)`` + ``ftruncate`` +
@@ -106,16 +121,6 @@ class Segment:
             posix_ipc.unlink_shared_memory(self.name)
         registry.unregister("posix_shm", name=self.name)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            self.close()
-        finally:
-            if self._creator == os.getpid():
-                self.unlink()
-        return False
 
     def __reduce__(self):  # a segment passed to a spawn/forkserver worker is re-attached there
         return (Segment.attach, (self.name,))
@@ -142,7 +147,7 @@ class RingSpec:
     mutex: str
 
 
-class RingBuffer:
+class RingBuffer(_CreatorUnlinks):
     """A bounded FIFO of byte records in POSIX shared memory.
 
     The classic three-semaphore protocol (C: ``sem_timedwait``/``sem_post``)::
@@ -227,16 +232,6 @@ class RingBuffer:
                 posix_ipc.unlink_semaphore(sem.name)
             registry.unregister("posix_sem", name=sem.name)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            self.close()
-        finally:
-            if self._creator == os.getpid():
-                self.unlink()
-        return False
 
     def __reduce__(self):
         return (RingBuffer.attach, (self.spec,))

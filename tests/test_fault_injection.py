@@ -60,14 +60,19 @@ def check_ring(ring, n_items, received):
     return flat
 
 
+def start_ring(ring, n_items, seed):
+    """One producer (worker 0) and two consumers (1, 2) on *ring*; survivors time out after 1 s."""
+    return procs.start(wf.role, [("ring_producer", ring.spec, n_items, 2, 1.0),
+                                 ("ring_consumer", ring.spec, 1.0), ("ring_consumer", ring.spec, 1.0)],
+                       start_method=method(seed), timeout=30)
+
+
 @pytest.mark.parametrize("seed", seeds(45))
 def test_ring_producer_killed(seed):
     rng = random.Random(seed)
     n_items = 300
     with shm.RingBuffer.create(capacity=8, slot_size=16, tag="fi") as ring:
-        group = procs.start(wf.role, [("ring_producer", ring.spec, n_items, 2, 1.0),
-                                      ("ring_consumer", ring.spec, 1.0), ("ring_consumer", ring.spec, 1.0)],
-                            start_method=method(seed), timeout=30)
+        group = start_ring(ring, n_items, seed)
         inject(group, 0, rng, 0.08)
         out = group.join(fail_fast=False, raise_errors=False)
         assert all(kind == "ok" for kind, *_ in out[1:]), out
@@ -89,9 +94,7 @@ def test_ring_consumer_killed(seed):
     rng = random.Random(seed)
     n_items = 300
     with shm.RingBuffer.create(capacity=8, slot_size=16, tag="fi") as ring:
-        group = procs.start(wf.role, [("ring_producer", ring.spec, n_items, 2, 1.0),
-                                      ("ring_consumer", ring.spec, 1.0), ("ring_consumer", ring.spec, 1.0)],
-                            start_method=method(seed), timeout=30)
+        group = start_ring(ring, n_items, seed)
         inject(group, 2, rng, 0.08)
         out = group.join(fail_fast=False, raise_errors=False)
         assert out[0][0] == "ok" and out[1][0] == "ok", out
