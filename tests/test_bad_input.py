@@ -11,8 +11,8 @@ import sys
 import pytest
 
 import workers
-from ipclab import doctor, names, objects, procs
-from ipclab.errors import BadArgument, IpclabError, LimitReached
+from ipclab import doctor, msgq, names, objects, procs, semset, shm
+from ipclab.errors import BadArgument, IpclabError, LimitReached, ObjectGone
 
 
 def _main_function():
@@ -25,6 +25,39 @@ def _main_function():
 def _key_in_use():
     with objects.sysv_msg() as q:
         objects.create_sysv_msg(key=q.key)
+
+
+def _on_queue(action):
+    def call():
+        with msgq.queue(note="bad input") as q:
+            action(q)
+    return call
+
+
+def _on_set(action, nsems=3):
+    def call():
+        with semset.create(nsems) as s:
+            action(s)
+    return call
+
+
+def _removed_queue():
+    with msgq.queue(note="bad input") as q:
+        key = q.key
+    msgq.attach(key)
+
+
+def _removed_set():
+    s = semset.create(2)
+    s.remove()
+    s.acquire(0, timeout=1)
+
+
+def _ring(action):
+    def call():
+        with shm.RingBuffer.create(capacity=2, slot_size=8, tag="bad") as ring:
+            action(ring)
+    return call
 
 
 # (id, call, expected error type, words the message must contain)
@@ -58,6 +91,22 @@ API_CASES = [
     ("worker defined in the notebook", lambda: procs.run(_main_function(), n=1), BadArgument, "module"),
     ("args not tuples", lambda: procs.run(workers.square, [1, 2]), BadArgument, "tuples"),
     ("unknown doctor check", lambda: doctor.check("warp_drive"), BadArgument, "ipclab doctor"),
+    ("message type zero", _on_queue(lambda q: msgq.send(q, b"x", type=0, timeout=1)), BadArgument, "mtype >= 1"),
+    ("message type negative", _on_queue(lambda q: msgq.send(q, b"x", type=-3, timeout=1)), BadArgument, "mtype >= 1"),
+    ("message over msgmax", _on_queue(lambda q: msgq.send(q, bytes(msgq.limits().msgmax + 1), timeout=1)),
+     LimitReached, "send_framed"),
+    ("message as str", _on_queue(lambda q: msgq.send(q, "text", timeout=1)), BadArgument, "encode"),
+    ("receive filter not an int", _on_queue(lambda q: msgq.receive(q, type="3", timeout=1)), BadArgument, "lowest type"),
+    ("message queue timeout None", _on_queue(lambda q: msgq.receive(q, timeout=None)), BadArgument, "positive"),
+    ("removed message queue", _removed_queue, ObjectGone, "removed"),
+    ("semaphore index out of range", _on_set(lambda s: s.acquire(3, timeout=1)), BadArgument, "0..2"),
+    ("semaphore value over SEMVMX", _on_set(lambda s: s.setval(0, 10**6)), BadArgument, "SEMVMX"),
+    ("semaphore set of zero", lambda: semset.create(0), BadArgument, "nsems >= 1"),
+    ("more semaphores than SEMMSL", lambda: semset.create(semset.limits().semmsl + 1), LimitReached, "SEMMSL"),
+    ("removed semaphore set", _removed_set, ObjectGone, "removed"),
+    ("ftok project id zero", lambda: semset.ftok("/", 0), BadArgument, "proj_id"),
+    ("ring record too big", _ring(lambda r: r.put(b"x" * 9, timeout=1)), BadArgument, "does not fit"),
+    ("ring capacity zero", lambda: shm.RingBuffer.create(capacity=0), BadArgument, "capacity"),
     ("doctor require missing tool", lambda: doctor.require("no_such"), BadArgument, "ipclab doctor"),
 ]
 
@@ -77,6 +126,10 @@ CLI_CASES = [
     ("unknown command", ["frobnicate"], 2, "invalid choice"),
     ("unknown option", ["ls", "--bogus"], 2, "unrecognized arguments"),
     ("notebook that does not exist", ["notebooks", "no_such_notebook", "--check"], 1, "no notebook source matches"),
+    ("lab that does not exist", ["grade", "lab42"], 1, "lab"),
+    ("bench with a negative size", ["bench", "--sizes", "-64", "--latency", "", "--no-progress"], 1, "positive number of bytes"),
+    ("bench with an unknown mechanism", ["bench", "--mechanisms", "carrier_pigeon", "--latency", ""], 1, "carrier_pigeon"),
+    ("release into the checkout", ["release", "."], 1, "release"),
 ]
 
 
