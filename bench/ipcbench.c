@@ -163,12 +163,8 @@ static void read_all(int fd, unsigned char *p, size_t n) {
 
 static void send_msg(struct run *r, const unsigned char *m, int last) {
     const char *k = r->mech;
-    if (r->ring) {
-        if (!r->left) { ring_wait(r, 0); r->left = r->batch; }
-        memcpy(r->ring + r->slot * r->n, m, r->n);
-        r->slot = (r->slot + 1) % r->slots;
-        if (--r->left == 0 || last) { ring_post(r, 1); r->left = 0; }
-    } else if (!strcmp(k, "posix_mq")) {
+    (void)last;
+    if (!strcmp(k, "posix_mq")) {
         struct timespec ts = deadline_abs();
         if (mq_timedsend(r->mq, (const char *)m, r->n, 0, &ts)) die("mq_timedsend");
     } else if (!strcmp(k, "sysv_mq")) {
@@ -178,14 +174,18 @@ static void send_msg(struct run *r, const unsigned char *m, int last) {
     }
 }
 
+/* Ring, producer: `count` (<= batch) consecutive messages prepared in `b`, one empty token,
+ * one memcpy into consecutive slots, one post of full. */
+static void ring_send(struct run *r, const unsigned char *b, size_t count) {
+    ring_wait(r, 0);
+    memcpy(r->ring + r->slot * r->n, b, count * r->n);
+    r->slot = (r->slot + r->batch) % r->slots;
+    ring_post(r, 1);
+}
+
 static void recv_msg(struct run *r, unsigned char *m) {
     const char *k = r->mech;
-    if (r->ring) {
-        if (!r->left) { ring_wait(r, 1); r->left = r->batch; }
-        memcpy(m, r->ring + r->slot * r->n, r->n);
-        r->slot = (r->slot + 1) % r->slots;
-        if (--r->left == 0) ring_post(r, 0);
-    } else if (!strcmp(k, "posix_mq")) {
+    if (!strcmp(k, "posix_mq")) {
         struct timespec ts = deadline_abs();
         ssize_t g = mq_timedreceive(r->mq, (char *)m, r->n, NULL, &ts);
         if (g != (ssize_t)r->n) die("mq_timedreceive");
@@ -307,8 +307,6 @@ static void teardown(struct run *r) {
 }
 
 /* ---- throughput -------------------------------------------------------------------------- */
-struct mark { double t; uint64_t seq; };
-
 static unsigned char *msg_buffer(struct run *r) {
     if (!strcmp(r->mech, "sysv_mq")) {
         r->msg = malloc(sizeof(long) + r->n);
@@ -318,27 +316,31 @@ static unsigned char *msg_buffer(struct run *r) {
     return malloc(r->n);
 }
 
+static void put_fields(unsigned char *m, size_t n, uint64_t seq, uint64_t ctrl) {
+    memcpy(m, &seq, 8); memcpy(m + 8, &ctrl, 8); memcpy(m + n - 8, &seq, 8);
+}
+
 static void producer(struct run *r, double warmup, double phase, int repeats) {
-    unsigned char *m = msg_buffer(r);
-    pattern(m, r->n);
+    size_t k = r->ring ? r->batch : 1;   /* a ring takes a batch of k messages per handshake */
+    unsigned char *m = r->ring ? malloc(k * r->n) : msg_buffer(r);
+    for (size_t i = 0; i < k; i++) pattern(m + i * r->n, r->n);
     uint64_t seq = 0, ctrl = DATA;
     int ph = -1;
     long every = 1;
     double t = now(), sw = t + warmup;
     for (;;) {
         for (long i = 0; i < every; i++) {
-            memcpy(m, &seq, 8); memcpy(m + 8, &ctrl, 8); memcpy(m + r->n - 8, &seq, 8);
-            send_msg(r, m, 0);
-            seq++; ctrl = DATA;
+            for (size_t j = 0; j < k; j++) put_fields(m + j * r->n, r->n, seq + j, j ? DATA : ctrl);
+            if (r->ring) ring_send(r, m, k); else send_msg(r, m, 0);
+            seq += k; ctrl = DATA;
         }
         double tn = now();
         if (tn - t < 1e-3 && every < 4096) every *= 2;
         t = tn;
         if (tn >= sw) {
             if (++ph == repeats) {
-                uint64_t stop = STOP;
-                memcpy(m, &seq, 8); memcpy(m + 8, &stop, 8); memcpy(m + r->n - 8, &seq, 8);
-                send_msg(r, m, 1);
+                put_fields(m, r->n, seq, STOP);
+                if (r->ring) ring_send(r, m, 1); else send_msg(r, m, 1);
                 return;
             }
             ctrl = MARK; sw = tn + phase;
@@ -346,27 +348,60 @@ static void producer(struct run *r, double warmup, double phase, int repeats) {
     }
 }
 
+struct mark { double t; uint64_t seq; };
+
+/* Check one message: head and tail seq always; the payload either against the reference in
+ * full (rings: in place, every byte) or by CRC-32 one message in SAMPLE (copies). Returns ctrl. */
+static uint64_t check(const unsigned char *m, size_t n, uint64_t expected, const unsigned char *ref,
+                      uint32_t want, int full, uint64_t *checked) {
+    uint64_t seq, ctrl, tail;
+    memcpy(&seq, m, 8); memcpy(&ctrl, m + 8, 8); memcpy(&tail, m + n - 8, 8);
+    if (seq != expected || tail != seq) { fprintf(stderr, "integrity: message %llu\n", (unsigned long long)expected); exit(4); }
+    if (full) {
+        if (memcmp(m + 16, ref + 16, n - 24)) { fprintf(stderr, "integrity: payload %llu\n", (unsigned long long)seq); exit(4); }
+        (*checked)++;
+    } else if (!(seq % SAMPLE)) {
+        if (crc(m + 16, n - 24) != want) { fprintf(stderr, "integrity: payload %llu\n", (unsigned long long)seq); exit(4); }
+        (*checked)++;
+    }
+    return ctrl;
+}
+
 static int consumer(struct run *r, struct mark *marks, uint64_t *received, uint64_t *crcs) {
     unsigned char *m = msg_buffer(r), *ref = malloc(r->n);
     pattern(ref, r->n);
     memcpy(m, ref, r->n);
     uint32_t want = crc(ref + 16, r->n - 24);
-    uint64_t expected = 0, seq, ctrl, tail;
+    uint64_t expected = 0, ctrl;
     int nm = 0;
     *crcs = 0;
-    for (;;) {
-        recv_msg(r, m);
-        memcpy(&seq, m, 8); memcpy(&ctrl, m + 8, 8); memcpy(&tail, m + r->n - 8, 8);
-        if (seq != expected || tail != seq) { fprintf(stderr, "integrity: message %llu\n", (unsigned long long)expected); exit(4); }
-        if (!(seq % SAMPLE)) {
-            if (crc(m + 16, r->n - 24) != want) { fprintf(stderr, "integrity: payload %llu\n", (unsigned long long)seq); exit(4); }
-            (*crcs)++;
+    if (r->ring) {  /* take a batch, check every message in place, give the slots back */
+        for (;;) {
+            ring_wait(r, 1);
+            const unsigned char *b = r->ring + r->slot * r->n;
+            int stop = 0;
+            for (size_t j = 0; j < r->batch && !stop; j++) {
+                ctrl = check(b + j * r->n, r->n, expected, ref, want, 1, crcs);
+                if (ctrl) {
+                    if (nm < MAXMARKS) { marks[nm].t = now(); marks[nm].seq = expected; nm++; }
+                    stop = ctrl == STOP;
+                }
+                if (!stop) expected++;
+            }
+            r->slot = (r->slot + r->batch) % r->slots;
+            ring_post(r, 0);
+            if (stop) break;
         }
-        if (ctrl) {
-            if (nm < MAXMARKS) { marks[nm].t = now(); marks[nm].seq = seq; nm++; }
-            if (ctrl == STOP) break;
+    } else {
+        for (;;) {
+            recv_msg(r, m);
+            ctrl = check(m, r->n, expected, ref, want, 0, crcs);
+            if (ctrl) {
+                if (nm < MAXMARKS) { marks[nm].t = now(); marks[nm].seq = expected; nm++; }
+                if (ctrl == STOP) break;
+            }
+            expected++;
         }
-        expected++;
     }
     *received = expected + 1;
     return nm;

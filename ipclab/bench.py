@@ -55,7 +55,7 @@ LATENCY_MECHANISMS = {
 INDICATIVE_GBPS = {"shm": ("Shared Memory", 10), "mmap": ("mmap", 8), "unix": ("UNIX Domain Sockets", 5),
                    "mq": ("Message Queues", 2), "pipe": ("Pipes", 1), "tcp": ("TCP Sockets", 1)}
 DEFAULT_SIZES = (64, 1024, 8192, 65536, 1 << 20)
-RING_BYTES = 4 << 20       # default ring: about 4 MiB of slots (fits a large cache), at least 8 slots
+RING_BYTES = 4 << 20       # default ring: about 4 MiB of slots (two per-core L2 caches here), at least 4 slots
 MAX_SLOTS = 256
 NOISY_BELOW = 0.2          # seconds: shorter timed phases are mostly noise
 VM_NOTE = ("unpinned: on a VM a wake-up on the other CPU costs ~20 us more than on the same CPU, "
@@ -100,7 +100,7 @@ def skip_reason(mechanism, size, lim=None):
 def ring_shape(size, slots=None, batch=None):
     """(slots, batch) of a shared-memory ring: about RING_BYTES of slots, a handshake per quarter ring."""
     if slots is None:
-        slots = max(8, min(MAX_SLOTS, 1 << max(0, (RING_BYTES // size).bit_length() - 1)))  # a power of 2
+        slots = max(4, min(MAX_SLOTS, 1 << max(0, (RING_BYTES // size).bit_length() - 1)))  # a power of 2
     if batch is None:
         batch = max(1, slots // 4)
     if not (isinstance(slots, int) and isinstance(batch, int) and slots >= 1 and batch >= 1

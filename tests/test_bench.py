@@ -225,3 +225,30 @@ def test_sysv_fast_path_times_out_and_counts(monkeypatch):
         take1()
         with pytest.raises(bt.WaitTimeout, match="waited"):
             take1()
+
+
+def _ring_batch(k, n, seqs, ctrl_at=None):
+    import numpy as np
+    img = bt._batch_image(k, n)
+    for j, seq in enumerate(seqs):
+        bt.HEAD.pack_into(img, j * n, seq, bt.DATA if j != ctrl_at else bt.STOP)
+        bt.TAIL.pack_into(img, j * n + n - 8, seq)
+    return np.frombuffer(img, dtype=np.uint8)
+
+
+def test_ring_check_in_place_finds_damage_and_the_stop():
+    """The ring's slow path (a batch that is not plain data): stop, a lost message, a flipped byte."""
+    import numpy as np
+    import time
+    n, k = 64, 4
+    ref = np.frombuffer(bt.pattern(n), dtype=np.uint8)
+    marks = []
+    got, stop = bt._check_batch(_ring_batch(k, n, [8, 9, 3, 3], ctrl_at=1), 0, k, n, ref, 8, "t", marks,
+                                time.perf_counter)
+    assert (got, stop) == (2, True) and [s for _, s in marks] == [9]
+    with pytest.raises(bt.IntegrityError, match="message 9 arrived as head seq 10"):
+        bt._check_batch(_ring_batch(k, n, [8, 10, 11, 12]), 0, k, n, ref, 8, "t", [], time.perf_counter)
+    ring = _ring_batch(k, n, [8, 9, 10, 11]).copy()
+    ring[2 * n + 30] ^= 0xFF
+    with pytest.raises(bt.IntegrityError, match="payload of message 10 corrupted"):
+        bt._check_batch(ring, 0, k, n, ref, 8, "t", [], time.perf_counter)
