@@ -49,11 +49,20 @@ def minutes_of(nb):
     return ""
 
 
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+WIDGET_NOTE = ("<p><em>An interactive widget is here: run the notebook in JupyterLab "
+               "(<code>./course lab</code>, or on Binder) to use it.</em></p>")
+
+
 def for_readers(nb):
-    """Drop the test harness's markers (``# NBVAL_IGNORE_OUTPUT``) from the code a reader sees."""
+    """What a reader of a static page needs: no test-harness markers (``# NBVAL_IGNORE_OUTPUT``),
+    and a note where a widget would be (its text form, ``VBox(children=...``, says nothing)."""
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.source = NBVAL_MARK.sub("", cell.source)
+            for out in cell.get("outputs", []):
+                if WIDGET_MIME in out.get("data", {}):
+                    out["data"] = {"text/html": WIDGET_NOTE, "text/plain": "(interactive widget)"}
     return nb
 
 

@@ -46,6 +46,9 @@ def test_every_notebook_has_its_page_with_its_figures(built, section, path):
         head = base64.b64decode(data[:24])
         assert head.startswith(b"\x89PNG") if kind == "png" else head.startswith(b"\xff\xd8")
     assert "NBVAL_" not in text  # the test harness's markers are not for readers
+    widgets = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                  if site.WIDGET_MIME in o.get("data", {}))
+    assert text.count(site.WIDGET_NOTE) == widgets  # where a widget was, the reader is told how to use it
 
 
 def test_the_index_links_every_page(built):
