@@ -33,6 +33,8 @@ from pathlib import Path
 
 import pytest
 
+from ipclab import inspect, registry
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "labs").glob("*.ipynb"))
 SCREENSHOTS = ROOT / "build" / "screenshots"
@@ -46,6 +48,13 @@ LAB_SETTINGS = {
     "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
     "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
 }
+
+RUN_ID = registry.current().id  # the suite's run: the server and its kernels inherit IPCLAB_RUN_ID
+
+
+def object_key(row):
+    return (row["kind"], row["name"] or row["id"])
+
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(NB_TIMEOUT + 240)]
 
@@ -399,6 +408,7 @@ def run_in_lab(browser, server, rel, name, lab=False):
     page_errors = []
     page.on("pageerror", lambda e: page_errors.append(str(e)))
     workspace = f"ipclab-{name}-{secrets.token_hex(3)}"  # a fresh layout: only this notebook open
+    before = {object_key(r) for r in inspect.course_objects(RUN_ID)}
     try:
         page.goto(server.url(f"/lab/workspaces/{workspace}/tree/{rel}?token={server.token}"), timeout=60_000)
         page.wait_for_function(
@@ -427,6 +437,13 @@ def run_in_lab(browser, server, rel, name, lab=False):
         if done.get("ok") is not True and not problems:
             problems.append(f"run-all did not complete: {done}")
         problems += [f"page error: {e[:200]}" for e in page_errors]
+        # Cells clean up behind themselves (CONTRIBUTING): after run-all, with the kernel still
+        # alive, no object of this run may remain (a kernel's exit would hide it).
+        left = [r for r in inspect.course_objects(RUN_ID) if object_key(r) not in before]
+        if left:
+            problems.append(f"{len(left)} IPC object(s) left after running every cell:\n"
+                            + inspect.format_rows(left))
+            inspect.remove_rows(left)
         return cells, problems, shot
     finally:
         try:  # this notebook's kernel goes now, so the leak check sees what its cells left
@@ -455,7 +472,8 @@ def test_notebook_runs_in_jupyterlab(notebook, lab_server, browser):
 SELF_CHECK_CELLS = [
     "import ipywidgets as w\nw.IntSlider(value=3, description='workers')",
     "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2]); plt.title('a figure'); plt.show()",
-    "import ipclab\nprint('check  result\\nring   PASS\\nfull   FAIL')",
+    "import os\nfrom ipclab import objects\nleft = objects.create_posix_shm(4096, tag='left')\n"
+    "print('run', os.environ.get('IPCLAB_RUN_ID'))",
     "1 / 0",
     "print('never runs')",
 ]
@@ -469,13 +487,16 @@ def test_the_harness_sees_widgets_figures_and_errors(lab_server, browser):
     (lab_server.root / "selfcheck").mkdir(exist_ok=True)
     nbformat.write(nb, lab_server.root / "selfcheck" / "selfcheck.ipynb")
     cells, problems, shot = run_in_lab(browser, lab_server, "selfcheck/selfcheck.ipynb", "zz-selfcheck")
-    widget, figure, _, error, last = cells
+    widget, figure, leaver, error, last = cells
+    assert f"run {RUN_ID}" in leaver["shown_text"]  # the kernels join the suite's run...
+    assert any("left after running every cell" in p and "posix_shm" in p for p in problems), problems
     assert widget["widgets"] and all(w["drawn"] for w in widget["widgets"]), widget
     assert "workers" in widget["shown_text"]
     assert len(figure["images"]) == 1 and figure["images"][0]["loaded"] and figure["images"][0]["width"] > 100
     assert any("ZeroDivisionError" in p and "cell 3" in p for p in problems), problems
     assert any("cell 4" in p and "not executed" in p for p in problems), problems  # run-all stopped
     assert not [p for p in problems if "cell 0" in p or "cell 1" in p or "cell 2" in p], problems
+    assert len(problems) == 3, problems  # the error, the cell never run, the object left
 
 
 def report(source="x = 1", **cell):
