@@ -19,6 +19,7 @@ The protocol, the same for every mechanism and for the C twin in ``bench/``:
 Defined in :mod:`ipclab.bench_transports`; used by :mod:`ipclab.bench` (notebook 04).
 """
 
+import functools
 import io
 import mmap
 import os
@@ -265,25 +266,36 @@ class _Stream:
         self.fd, self.n = fd, size
         self.file = io.FileIO(fd, "r+" if keep is None else keep, closefd=False)
         self.keep = []
+        self.send, self.recv = self._sender(), self._receiver()  # closures: no attribute look-ups per message
 
     def touch(self, write=False):
         pass
 
-    def send(self, mv, last=False):
-        n = os.write(self.fd, mv)                          # C: write(fd, msg, n)
-        while n < self.n:
-            n += os.write(self.fd, mv[n:])
+    def _sender(self):
+        write, fd, size = os.write, self.fd, self.n
 
-    def recv(self, mv):
-        got = self.file.readinto(mv)                       # C: read(fd, msg, n)
-        while got < self.n:
-            if not got and got is not None:
-                raise PeerGone("the writer closed its end before the end of the run (it died?)")
-            more = self.file.readinto(mv[got:])
-            if not more:
-                raise PeerGone("the writer closed its end before the end of the run (it died?)")
-            got += more
-        return mv
+        def send(mv, last=False):
+            n = write(fd, mv)                              # C: write(fd, msg, n)
+            while n < size:
+                n += write(fd, mv[n:])
+        return send
+
+    def _receiver(self):
+        readinto, size = self.file.readinto, self.n
+
+        def recv(mv):
+            got = readinto(mv)                             # C: read(fd, msg, n)
+            if got == size:
+                return mv
+            while got < size:
+                if not got:
+                    raise PeerGone("the writer closed its end before the end of the run (it died?)")
+                more = readinto(mv[got:])
+                if not more:
+                    raise PeerGone("the writer closed its end before the end of the run (it died?)")
+                got += more
+            return mv
+        return recv
 
     # 8-byte messages for the latency ping-pong
     def send8(self, seq):
@@ -405,6 +417,22 @@ class _SysvSemOps:
                                       f"{WAIT:g} s: the peer is stuck or dead")
                 raise OSError(e, f"semtimedop on set {semid.value}: {os.strerror(e)} (set removed?)")
         return do
+
+
+    def raw(self, index, delta):
+        """(a C-level callable doing the semtimedop, returning 0 on success; its error handler)."""
+        import functools
+        ctypes = self.ctypes
+        from . import semset
+        buf = semset._Sembuf(index, delta, 0)
+        self.keep.append(buf)
+        call = functools.partial(self.call, ctypes.c_int(self.semid), ctypes.byref(buf), ctypes.c_size_t(1),
+                                 ctypes.byref(self.ts))
+        slow = self.op(index, delta)                       # retries EINTR, raises on a time-out
+
+        def failed():
+            slow()                                         # the call failed: redo it the careful way
+        return call, failed
 
 
 def _sysv_sems(spec):
@@ -575,11 +603,12 @@ def consumer(spec, cfg):
         end.touch()
         unpack_head, unpack_tail, clock, crc = HEAD.unpack_from, TAIL.unpack_from, time.perf_counter, zlib.crc32
         recv = end.recv
+        unpack = struct.Struct(f"<QQ{n - MIN_SIZE}xQ").unpack_from  # head seq, ctrl, tail seq in one call
         expected, crcs, tail_at, marks = 0, 0, n - TAIL.size, []
         while True:
             m = recv(mv)
-            seq, ctrl = unpack_head(m, 0)
-            if seq != expected or unpack_tail(m, tail_at)[0] != seq:
+            seq, ctrl, tail = unpack(m)
+            if seq != expected or tail != seq:
                 raise IntegrityError(
                     f"{spec['mechanism']} {n} B: message {expected} arrived as head seq {seq}, "
                     f"tail seq {unpack_tail(m, tail_at)[0]}: lost, reordered or torn")
@@ -609,8 +638,9 @@ def _lat_ends(spec, role):
             a, b = posix_ipc.Semaphore(spec["ping"]), posix_ipc.Semaphore(spec["pong"])
             ctl = _map_posix(spec["ctl"], mmap.PAGESIZE)
             closers = [ctl.close]
-            waits = [lambda: a.acquire(WAIT), lambda: b.acquire(WAIT)]
+            waits = [functools.partial(a.acquire, WAIT), functools.partial(b.acquire, WAIT)]  # C-level calls
             posts = [a.release, b.release]
+            fasts = None
         else:
             import sysv_ipc
             ops = _SysvSemOps(spec["semid"])
@@ -619,9 +649,12 @@ def _lat_ends(spec, role):
             closers = [ctl.release, shm.detach]
             waits = [ops.op(0, -1), ops.op(1, -1)]
             posts = [ops.op(0, +1), ops.op(1, +1)]
+            # ping: post sem 0, wait sem 1; pong: wait sem 0, post sem 1 (raw calls, checked inline)
+            fasts = {1: (ops.raw(0, +1), ops.raw(1, -1)), 0: (ops.raw(1, +1), ops.raw(0, -1))}
         me = 1 if role == "ping" else 0  # ping waits on pong (1) and posts ping (0)
 
         wait, post = waits[me], posts[1 - me]
+        fast = fasts[me] if fasts else None
 
         def send8(seq):
             if seq & STOP8:
@@ -631,6 +664,39 @@ def _lat_ends(spec, role):
         def recv8():
             wait()
             return STOP8 if ctl[0] else 0
+        if fast:
+            (p_call, p_failed), (w_call, w_failed) = fast
+
+            def roundtrip():                               # ping side: post, then wait for the answer
+                if p_call():
+                    p_failed()
+                if w_call():
+                    w_failed()
+
+            def serve():                                   # pong side: answer until the stop flag
+                count = 0
+                while True:
+                    if w_call():
+                        w_failed()
+                    if ctl[0]:
+                        return count
+                    if p_call():
+                        p_failed()
+                    count += 1
+        else:
+            def roundtrip():
+                post()
+                wait()
+
+            def serve():
+                count = 0
+                while True:
+                    wait()
+                    if ctl[0]:
+                        return count
+                    post()
+                    count += 1
+        send8.roundtrip, recv8.serve = roundtrip, serve
         return send8, recv8, closers
     if mech == "pipe":
         (r1, w1), (r2, w2) = spec["pipes"]
@@ -638,8 +704,31 @@ def _lat_ends(spec, role):
         for c in others:
             c.close()
         end = _Stream(rd.fileno(), 8, "r")
-        wfd = wr.fileno()
-        return (lambda seq: os.write(wfd, TAIL.pack(seq))), end.recv8, [rd.close, wr.close]
+        wfd, rfd = wr.fileno(), rd.fileno()
+        write, read, pack = os.write, os.read, TAIL.pack
+        box = [0]
+
+        def roundtrip():                                   # ping: 8 bytes out, the same 8 bytes back
+            out = pack(box[0])
+            write(wfd, out)
+            if read(rfd, 8) != out:
+                raise IntegrityError("pipe ping-pong: the answer is not the ping (or the peer closed)")
+            box[0] += 1
+
+        def serve():                                       # pong: echo every ping until the stop bit
+            count = 0
+            while True:
+                b = read(rfd, 8)
+                if len(b) != 8:
+                    raise PeerGone("the other end closed the stream (it died?)")
+                if b[7] & 0x80:                            # STOP8, little-endian
+                    return count
+                write(wfd, b)
+                count += 1
+        send8 = (lambda seq: write(wfd, pack(seq)))
+        send8.roundtrip, recv8 = roundtrip, (lambda: end.recv8())
+        recv8.serve = serve
+        return send8, recv8, [rd.close, wr.close]
     if mech == "posix_mq":
         a, b = _PosixMQ(spec["q1"], 8), _PosixMQ(spec["q2"], 8)
         tx, rx = (a, b) if role == "ping" else (b, a)
@@ -670,9 +759,13 @@ def pinger(spec, cfg):
         count, cap = 0, cfg["max_samples"]
         t_end = clock() + int(cfg["seconds"] * 1e9)
         t0 = clock()
+        roundtrip = getattr(send8, "roundtrip", None)
+        if roundtrip is None:
+            def roundtrip():
+                send8(seq)                                    # ping ...
+                recv8()                                       # ... and its pong
         while count < cap:
-            send8(seq)                                        # ping ...
-            recv8()                                           # ... and its pong
+            roundtrip()
             t1 = clock()
             samples[count] = t1 - t0
             t0 = t1
@@ -693,6 +786,8 @@ def ponger(spec, cfg):
     watchdog(cfg["budget"])
     send8, recv8, closers = _lat_ends(spec, "pong")
     try:
+        if hasattr(recv8, "serve"):
+            return {"answered": recv8.serve()}
         n = 0
         while True:
             seq = recv8()
