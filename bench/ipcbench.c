@@ -5,8 +5,10 @@
  *
  * Protocol (as ipclab/bench_transports.py): a message of n bytes is
  *   seq (u64) | ctrl (u64: 0 data, 1 phase mark, 2 stop) | pattern ... | seq (u64);
- * the consumer checks head and tail seq of every message and the CRC-32 of the payload of
- * one message in 16; the producer runs a warm-up then `repeats` phases of fixed duration.
+ * the consumer checks head and tail seq of every message; rings: every payload compared in
+ * place (memcmp) before the slots are given back, a batch of BATCH messages per handshake
+ * copied with one memcpy; streams and queues: the CRC-32 of the payload of one message in
+ * 16. The producer runs a warm-up then `repeats` phases of fixed duration.
  *
  *   ipcbench tp  MECH SIZE SECONDS REPEATS [SLOTS BATCH [PIPE_BYTES]]   throughput, one JSON line
  *   ipcbench lat MECH SECONDS PIN                                      latency (PIN: none|same|cross)

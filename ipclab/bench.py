@@ -6,7 +6,8 @@ Why: the chapter ranks IPC mechanisms by throughput ("shared memory ~10 GB/s ...
 * two real processes (:mod:`ipclab.procs`), a producer and a consumer, on real kernel
   objects (:mod:`ipclab.objects`: 0600, registered, removed in ``finally``);
 * bytes really cross and the consumer checks them (every message's sequence number at
-  head and tail, the CRC-32 of one message in 16): see :mod:`ipclab.bench_transports`;
+  head and tail; through a ring every payload byte, compared in place; through a stream or
+  a queue the CRC-32 of one payload in 16): see :mod:`ipclab.bench_transports`;
 * warm-up excluded, pages touched before timing, runs bounded in *time* (not in count,
   so slow machines finish), repeated: median and spread are reported;
 * a ``memcpy`` on the same machine, so each rate is also a fraction of the machine's limit;
@@ -506,7 +507,7 @@ def format_table(records):
             shape = (f"{r['slots']}/{r['batch']}" if r.get("slots") else
                      f"pipe {human(r['pipe_bytes'])}" if r.get("pipe_bytes") else "")
             msgs = f"{r['msgs_per_s']:10.3g}" if "msgs_per_s" in r else f"{'':>10}"
-            checked = (f"{r['messages']} msgs, {r['crc_checked']} CRC" if "messages" in r else "")
+            checked = (f"{r['messages']} msgs, {r['crc_checked']} payloads" if "messages" in r else "")
             noisy = " (short run: noisy)" if r.get("noisy") else ""
             lines.append(f"{r['mechanism']:<11} {human(r['size']):>8} {r['gbps']:8.3f} "
                          f"{r['gbps_min']:7.3f}-{r['gbps_max']:<7.3f} {msgs} {frac}  {shape:>11}  {checked}{noisy}")

@@ -11,7 +11,9 @@ The protocol, the same for every mechanism and for the C twin in ``bench/``:
 * a message of ``n`` bytes is ``seq (u64) | ctrl (u64) | pattern ... | seq (u64)``; the
   pattern is the same pseudo-random bytes on both sides (seeded);
 * the consumer checks every message's head and tail ``seq`` (nothing lost, duplicated,
-  reordered or torn) and the CRC-32 of the pattern of one message in :data:`SAMPLE`;
+  reordered or torn); through a shared-memory ring it compares every payload byte in place
+  (one ``memcmp`` of the batch against the batch it must be), through a stream or a queue
+  it checks the CRC-32 of the payload of one message in :data:`SAMPLE`;
 * the producer runs a warm-up, then ``repeats`` phases of fixed *duration* (never a fixed
   count): the first message of each phase carries ``ctrl=MARK``, the last one ``ctrl=STOP``;
   the consumer timestamps those, so each phase's rate is measured where bytes arrive.
