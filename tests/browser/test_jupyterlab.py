@@ -40,7 +40,8 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "labs"
 SCREENSHOTS = ROOT / "build" / "screenshots"
 NB_TIMEOUT = float(os.environ.get("IPCLAB_BROWSER_NB_TIMEOUT", "240"))
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                  "--no-proxy-server"]  # the page is on localhost
 # JupyterLab settings for a test run: every cell in the DOM (no virtual scrolling), no
 # autosave, no news or update pop-ups.
 LAB_SETTINGS = {
@@ -95,6 +96,9 @@ def browser_ready(browser_skips):
 
 
 # ---------------------------------------------------------------- the JupyterLab server
+
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
 
 def free_port():
     with socket.socket() as s:
@@ -176,7 +180,7 @@ class LabServer:
     def api(self, method, path, timeout=10):
         req = urllib.request.Request(self.url(path), method=method,
                                      headers={"Authorization": f"token {self.token}"})
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        with NO_PROXY.open(req, timeout=timeout) as r:  # localhost: never through an http_proxy
             body = r.read()
         return json.loads(body) if body else None
 
@@ -204,7 +208,9 @@ class LabServer:
             return
         if self.proc.poll() is None:
             self.shutdown_kernels()
-        family = descendants(self.proc.pid)  # kernels run in their own sessions: found by parentage
+        # kernels run in their own sessions: found by parentage, with their start times so that a
+        # PID reused meanwhile by someone else's process is never signalled
+        family = [(pid, registry.proc_start_time(pid)) for pid in descendants(self.proc.pid)]
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)  # the server shuts its kernels down on SIGTERM
             try:
@@ -212,11 +218,12 @@ class LabServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
-        for pid in family:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        for pid, started in family:
+            if started is not None and registry.proc_start_time(pid) == started:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         self.proc = None
 
 
