@@ -505,4 +505,7 @@ print(race_widgets.verdict(counter_ui.run()).splitlines()[1])
 # 5. The ring buffer wastes `slot_size` bytes per record. Design a variable-length ring (a
 #    byte ring with length prefixes): what must `empty` count now?
 #
-# The lab of this section builds on `ipclab.shm.RingBuffer`: see `labs/`.
+# **Lab 1:** [`labs/lab1_ringbuffer.ipynb`](../labs/lab1_ringbuffer.ipynb): write this ring buffer
+# yourself, over `shm_open` and three POSIX semaphores, for several producers and consumers,
+# and have it graded. **Lab 5** ([shared LRU cache](../labs/lab5_lrucache.ipynb)) keeps a
+# whole data structure in one segment. **Next:** [19.2 System V semaphores](02_sysv_semaphores.ipynb).

@@ -454,5 +454,6 @@ with objects.posix_sem(0, tag="empty") as sem:   # C: sem_t *s = sem_open(name, 
 # 5. **Collisions.** Create two files, call `ftok` on each with the same `proj_id`. Under what
 #    condition on their inode numbers do the keys collide?
 #
-# **Lab:** the dining-philosophers / readers–writer lab in [`labs/`](../labs/) builds on
-# `ipclab.semset`. **Next:** [19.3 System V message queues](03_sysv_message_queues.ipynb).
+# **Lab 2:** [`labs/lab2_semsets.ipynb`](../labs/lab2_semsets.ipynb): a deadlock-free dining
+# table on an `ipclab.semset` set (both forks in one atomic `semop`, `SEM_UNDO` surviving a
+# kill). **Lab 8** ([pre-forked server](../labs/lab8_prefork.ipynb)) uses the same accept lock as Nginx. **Next:** [19.3 System V message queues](03_sysv_message_queues.ipynb).

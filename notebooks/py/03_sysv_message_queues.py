@@ -537,5 +537,6 @@ for i, words in enumerate(heard):
 #    times, report the median). Compare with a plain blocking `q.receive()` in a child.
 #    What does the poll's 5 ms cap cost, and what does it buy?
 #
-# **Lab:** `labs/` builds a request/reply service, a centralised logger and a worker pool on
-# `ipclab.msgq`, with tests that grade them.
+# **Labs:** [lab 3](../labs/lab3_messages.ipynb) builds this request/reply service on one System V
+# queue (urgent first, replies by pid); [lab 6](../labs/lab6_pool.ipynb) a worker pool and
+# [lab 7](../labs/lab7_logger.ipynb) a centralised logger, both on POSIX queues (see 19.4).

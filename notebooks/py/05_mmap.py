@@ -512,8 +512,9 @@ with objects.course_file(PAGE, tag="resize") as path:
 # 5. Why must `RecordStore.create` grow the file *before* mapping it? What would happen to
 #    a second process that mapped the file while it was still empty?
 #
-# **Lab:** the record-store lab in [`labs/`](../labs/) builds a fixed-record file store
-# updated in place by several processes on `ipclab.mapping.RecordStore`.
+# **Lab 4:** [`labs/lab4_recordstore.ipynb`](../labs/lab4_recordstore.ipynb): write your own
+# record store (what `mapping.RecordStore` does): `MAP_SHARED`, per-record `fcntl` locks with
+# a timeout, locked updates from several processes, `msync`.
 #
 # **Next:** [Appendix: debugging IPC](06_debugging_ipc.ipynb) (strace behind each call,
 # `/proc/PID/maps`, leaks, hangs) · back to the [overview](00_overview.ipynb).
