@@ -15,7 +15,8 @@ from . import labgen
 from .errors import IpclabError
 
 ROOT = Path(__file__).resolve().parent.parent
-INCLUDE = ["README.md", "pyproject.toml", "environment.yml", "course", "notebooks", "labs", "ipclab"]
+INCLUDE = ["README.md", "CONTRIBUTING.md", "pyproject.toml", "environment.yml", "course", "notebooks",
+           "labs", "ipclab", "bench", "docs"]
 NEVER = {"solutions", "grading", "tests", ".git", ".ci", ".venv", "__pycache__", ".ipynb_checkpoints",
          ".pytest_cache", "build"}
 IGNORE = shutil.ignore_patterns(*NEVER, "*.pyc", "*.egg-info", "*.orig", "*.rej")

@@ -53,11 +53,11 @@ class ExplorerUI:
         self.buttons = {n: w.Button(description=f"{n}: next step") for n in names}
         for n, b in self.buttons.items():
             b.on_click(lambda _, n=n: self.click(n))
-        self.guess = w.IntText(0, description="predict final")
+        self.guess = w.IntText(0, description="predict final", style={"description_width": "initial"})
         self.reveal_button = w.Button(description="Reveal")
         self.reveal_button.on_click(lambda _: self.reveal())
         self.seed = w.IntText(1, description="seed")
-        self.replay_button = w.Button(description="Replay random schedule")
+        self.replay_button = w.Button(description="Replay random schedule", layout=w.Layout(width="auto"))
         self.replay_button.on_click(lambda _: self.replay(self.seed.value))
         self.reset_button = w.Button(description="Reset")
         self.reset_button.on_click(lambda _: self.reset())

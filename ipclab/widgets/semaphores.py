@@ -29,10 +29,11 @@ def dining_explorer():
     import matplotlib.pyplot as plt
     from IPython.display import display
 
-    n = w.IntSlider(5, min=2, max=8, description="philosophers")
-    atomic = w.Checkbox(False, description="atomic semop (both forks at once)")
-    barrier = w.Checkbox(True, description="barrier (everyone holds the left fork first)")
-    wait = w.FloatSlider(2.0, min=0.5, max=5.0, step=0.5, description="timeout (s)")
+    wide = {"style": {"description_width": "initial"}}  # labels in full, not cut at 80 px
+    n = w.IntSlider(5, min=2, max=8, description="philosophers", **wide)
+    atomic = w.Checkbox(False, description="atomic semop (both forks at once)", indent=False)
+    barrier = w.Checkbox(True, description="barrier (everyone holds the left fork first)", indent=False)
+    wait = w.FloatSlider(2.0, min=0.5, max=5.0, step=0.5, description="timeout (s)", **wide)
     button = w.Button(description="Run the dinner", button_style="primary")
     out = w.Output()
 
