@@ -173,7 +173,8 @@ class LabReport:
                 f"<td style='text-align:left'><pre style='margin:0;white-space:pre-wrap'>{expl}</pre></td></tr>")
         return (f"<div><b>{html.escape(self.lab)} · {html.escape(self.title)}</b> — "
                 f"<code>{html.escape(self.submission)}</code> (seed {self.seed})"
-                "<table><tr><th>#</th><th>test</th><th>points</th><th>result</th><th>what happened</th></tr>"
+                "<table><tr><th>#</th><th style='text-align:left'>test</th><th>points</th><th>result</th>"
+                "<th style='text-align:left'>what happened</th></tr>"
                 + "".join(rows) + f"</table><b>{html.escape(self.verdict())}</b></div>")
 
     def to_dict(self):

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lab 5: a shared LRU cache in shared memory, safe for several processes
+# # Lab 5 (project): a shared LRU cache in shared memory, safe for several processes
 #
 # **Goal.** The chapter's suggested project: a cache that several processes use at once
 # (think of the web workers of one server sharing the profiles they looked up). It holds
