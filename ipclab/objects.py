@@ -88,10 +88,18 @@ def create_posix_sem(value=0, tag="sem", mode=DEFAULT_MODE, note=""):
         name, posix_ipc.O_CREX, mode=mode, initial_value=value), note)
 
 
+_UNLINK_BY_NAME = {"posix_sem": posix_ipc.unlink_semaphore, "posix_mq": posix_ipc.unlink_message_queue}
+
+
 def _unlink_and_close(kind, obj):
-    """Remove the name, close this process's handle, strike it off; tolerant of either being gone."""
+    """Remove the name, close this process's handle, strike it off; tolerant of either being gone.
+
+    Unlinks by *name* (``sem_unlink``/``mq_unlink``), which works even after the handle was
+    closed: ``obj.unlink()`` on a closed posix_ipc object fails, which would leave the object
+    in /dev/shm while the registry forgot it.
+    """
     with contextlib.suppress(posix_ipc.ExistentialError):
-        obj.unlink()
+        _UNLINK_BY_NAME[kind](obj.name)
     with contextlib.suppress(posix_ipc.ExistentialError):
         obj.close()
     registry.unregister(kind, name=obj.name)

@@ -134,6 +134,12 @@ class Segment(_CreatorUnlinks):
 #: header of the ring: capacity, slot size, head (next slot to write), tail (next to read),
 #: items put so far, items got so far - six native unsigned 64-bit words.
 RING_HEADER = struct.Struct("=6Q")
+#: the four words put/get rewrite (head, tail, put, got), at offset 16. Capacity and slot size
+#: are written once at creation and never again: struct.pack_into clears the bytes it is
+#: about to write before writing them, so rewriting a field "with the same value" lets
+#: another process, reading it without the mutex (as attach() does), see 0 for an instant.
+RING_COUNTERS = struct.Struct("=4Q")
+COUNTERS_AT = 16
 #: each slot starts with the length of the record it holds.
 SLOT_LEN = struct.Struct("=I")
 
@@ -268,13 +274,11 @@ class RingBuffer(_CreatorUnlinks):
             self._sems["empty"].release()  # give the free slot back
             raise
         try:
-            h = self._header()
-            off = self._slot_offset(h[2])
+            head, tail, put, got = RING_COUNTERS.unpack_from(self.segment.buf, COUNTERS_AT)
+            off = self._slot_offset(head)
             SLOT_LEN.pack_into(self.segment.buf, off, len(data))
             self.segment.buf[off + SLOT_LEN.size: off + SLOT_LEN.size + len(data)] = data
-            h[2] = (h[2] + 1) % self.capacity
-            h[4] += 1
-            RING_HEADER.pack_into(self.segment.buf, 0, *h)
+            RING_COUNTERS.pack_into(self.segment.buf, COUNTERS_AT, (head + 1) % self.capacity, tail, put + 1, got)
         finally:
             self._sems["mutex"].release()  # C: sem_post(mutex)
         self._sems["full"].release()       # C: sem_post(full)
@@ -288,13 +292,11 @@ class RingBuffer(_CreatorUnlinks):
             self._sems["full"].release()
             raise
         try:
-            h = self._header()
-            off = self._slot_offset(h[3])
+            head, tail, put, got = RING_COUNTERS.unpack_from(self.segment.buf, COUNTERS_AT)
+            off = self._slot_offset(tail)
             (n,) = SLOT_LEN.unpack_from(self.segment.buf, off)
             data = bytes(self.segment.buf[off + SLOT_LEN.size: off + SLOT_LEN.size + n])
-            h[3] = (h[3] + 1) % self.capacity
-            h[5] += 1
-            RING_HEADER.pack_into(self.segment.buf, 0, *h)
+            RING_COUNTERS.pack_into(self.segment.buf, COUNTERS_AT, head, (tail + 1) % self.capacity, put, got + 1)
         finally:
             self._sems["mutex"].release()
         self._sems["empty"].release()

@@ -7,6 +7,7 @@
 The buffer is one POSIX shared memory segment and three POSIX semaphores:
 
     segment:  | head u32 | tail u32 | capacity u32 | item_size u32 | slot 0 | slot 1 | ... |
+              head = next slot get() reads, tail = next slot put() writes (both wrap at capacity)
     slot:     | length u32 | item_size bytes |
     empty     counts free slots   (starts at capacity)   put() waits on it, get() posts it
     full      counts used slots   (starts at 0)          get() waits on it, put() posts it
@@ -24,6 +25,10 @@ import posix_ipc
 from ipclab import objects
 
 HEADER = struct.Struct("<IIII")  # head, tail, capacity, item_size
+INDEX = struct.Struct("<II")     # head, tail: the only header fields put() and get() rewrite
+# Why not rewrite the whole HEADER? struct.pack_into clears the bytes it is about to write
+# before writing them: another process reading capacity at that instant (attach() does, without
+# the mutex) would see 0. Fields that never change are written once, at creation.
 LENGTH = struct.Struct("<I")     # length of the record in a slot
 DEFAULT_TIMEOUT = 10.0           # seconds; every wait has one
 

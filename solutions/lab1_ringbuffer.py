@@ -3,6 +3,7 @@
 The buffer is one POSIX shared memory segment and three POSIX semaphores:
 
     segment:  | head u32 | tail u32 | capacity u32 | item_size u32 | slot 0 | slot 1 | ... |
+              head = next slot get() reads, tail = next slot put() writes (both wrap at capacity)
     slot:     | length u32 | item_size bytes |
     empty     counts free slots   (starts at capacity)   put() waits on it, get() posts it
     full      counts used slots   (starts at 0)          get() waits on it, put() posts it
@@ -20,6 +21,10 @@ import posix_ipc
 from ipclab import objects
 
 HEADER = struct.Struct("<IIII")  # head, tail, capacity, item_size
+INDEX = struct.Struct("<II")     # head, tail: the only header fields put() and get() rewrite
+# Why not rewrite the whole HEADER? struct.pack_into clears the bytes it is about to write
+# before writing them: another process reading capacity at that instant (attach() does, without
+# the mutex) would see 0. Fields that never change are written once, at creation.
 LENGTH = struct.Struct("<I")     # length of the record in a slot
 DEFAULT_TIMEOUT = 10.0           # seconds; every wait has one
 
@@ -95,11 +100,11 @@ class RingBuffer:
             self.empty.release()
             raise
         try:
-            head, tail, cap, _ = HEADER.unpack_from(self.mm, 0)
+            head, tail = INDEX.unpack_from(self.mm, 0)
             off = self.slot_offset(tail)
             LENGTH.pack_into(self.mm, off, len(data))
             self.mm[off + LENGTH.size: off + LENGTH.size + len(data)] = data
-            HEADER.pack_into(self.mm, 0, head, (tail + 1) % cap, cap, self.item_size)
+            INDEX.pack_into(self.mm, 0, head, (tail + 1) % self.capacity)
         finally:
             self.mutex.release()                               # C: sem_post(mutex)
         self.full.release()
@@ -118,11 +123,11 @@ class RingBuffer:
             self.full.release()
             raise
         try:
-            head, tail, cap, _ = HEADER.unpack_from(self.mm, 0)
+            head, tail = INDEX.unpack_from(self.mm, 0)
             off = self.slot_offset(head)
             (n,) = LENGTH.unpack_from(self.mm, off)
             data = bytes(self.mm[off + LENGTH.size: off + LENGTH.size + n])
-            HEADER.pack_into(self.mm, 0, (head + 1) % cap, tail, cap, self.item_size)
+            INDEX.pack_into(self.mm, 0, (head + 1) % self.capacity, tail)
         finally:
             self.mutex.release()
         self.empty.release()

@@ -147,3 +147,17 @@ def test_a_name_collision_is_retried(monkeypatch):
         monkeypatch.setattr(names, "posix_name", lambda tag, run: next(draws, None) or real(tag, run))
         with objects.posix_shm(64, tag="taken") as fresh:
             assert fresh.name != taken.name
+
+
+def test_remove_after_close_still_removes():
+    """Closing first, then removing (the order a student may well choose) must not leak."""
+    sem = objects.create_posix_sem(1, tag="closed")
+    q = objects.create_posix_mq(tag="closed")
+    sem.close()
+    q.close()
+    objects.remove_posix_sem(sem)
+    objects.remove_posix_mq(q)
+    with pytest.raises(posix_ipc.ExistentialError):
+        posix_ipc.Semaphore(sem.name)
+    with pytest.raises(posix_ipc.ExistentialError):
+        posix_ipc.MessageQueue(q.name)

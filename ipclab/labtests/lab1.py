@@ -63,8 +63,8 @@ def mpmc(lab, rng, producers, consumers, capacity, per_producer):
 
 
 @labkit.test("one process: records come back in FIFO order, byte for byte", points=2, timeout=20,
-             hint="put() writes the length then the bytes at slot `tail`, get() reads slot `head`; "
-                  "both advance modulo capacity.")
+             hint="put() writes the length then the bytes at slot `tail` (next slot to write), get() "
+                  "reads slot `head` (next slot to read); both advance modulo capacity.")
 def fifo_one_process(lab, rng):
     capacity, item_size = rng.randint(3, 9), rng.randint(12, 48)
     sent = records(rng, 0, capacity, item_size)
@@ -111,6 +111,53 @@ def timeouts(lab, rng):
         first = rb.get(timeout=2)
         expect(first == b"r0", "after the timeouts the buffer is damaged",
                f"GOOD (expected) b'r0'", f"BAD  (got)      {first!r}")
+    finally:
+        rb.destroy()
+
+
+@labkit.test("put() and get() wait for the mutex, and give empty/full back on a timeout", points=1,
+             timeout=20,
+             hint="take the mutex (after empty/full) around every use of head and tail; if the mutex "
+                  "wait times out, release the empty (put) or full (get) unit you already took.")
+def mutex_is_used(lab, rng):
+    """Deterministic: the grader holds the mutex, as another process in the middle of a put would."""
+    capacity = rng.randint(2, 5)
+    rb = lab.RingBuffer.create(capacity, 8)
+    try:
+        rb.put(b"first", timeout=2)
+        rb.mutex.acquire(2)  # C: sem_wait(mutex): now nobody may touch head or tail
+        try:
+            expect_raises(TimeoutError, rb.put, "put() while another process holds the mutex", b"x", timeout=0.3)
+            expect(rb.empty.value == capacity - 1,
+                   "put() timed out on the mutex but kept the free slot it had taken from 'empty'",
+                   f"GOOD (expected) empty = {capacity - 1}", f"BAD  (got)      empty = {rb.empty.value}")
+            expect_raises(TimeoutError, rb.get, "get() while another process holds the mutex", timeout=0.3)
+            expect(rb.full.value == 1,
+                   "get() timed out on the mutex but kept the record's unit it had taken from 'full'",
+                   "GOOD (expected) full = 1", f"BAD  (got)      full = {rb.full.value}")
+        finally:
+            rb.mutex.release()
+        got = rb.get(timeout=2)
+        expect(got == b"first", "after the mutex timeouts the buffer is damaged",
+               "GOOD (expected) b'first'", f"BAD  (got)      {got!r}")
+    finally:
+        rb.destroy()
+
+
+@labkit.test("bad records and sizes raise ValueError", points=1, timeout=20,
+             hint="check capacity and item_size in create(), and 1 <= len(data) <= item_size in put(), "
+                  "before touching the segment: a too-long record would overwrite the next slot.")
+def bad_input(lab, rng):
+    item_size = rng.randint(4, 12)
+    for args in ((0, item_size), (2, 0), (-1, item_size)):
+        expect_raises(ValueError, lab.RingBuffer.create, f"create{args}", *args)
+    rb = lab.RingBuffer.create(2, item_size)
+    try:
+        expect_raises(ValueError, rb.put, "put(b'') (an empty record)", b"", timeout=1)
+        expect_raises(ValueError, rb.put, f"put() of {item_size + 1} bytes into {item_size}-byte slots",
+                      b"x" * (item_size + 1), timeout=1)
+        expect(rb.full.value == 0 and rb.empty.value == 2, "a refused put() changed the semaphores",
+               "GOOD (expected) full = 0, empty = 2", f"BAD  (got)      full = {rb.full.value}, empty = {rb.empty.value}")
     finally:
         rb.destroy()
 

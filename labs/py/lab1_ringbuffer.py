@@ -24,13 +24,14 @@ doctor.setup_notebook("posix_shm")
 #
 # ```
 # segment:  | head u32 | tail u32 | capacity u32 | item_size u32 | slot 0 | slot 1 | ... |
+#           head = next slot get() reads, tail = next slot put() writes (both wrap at capacity)
 # slot:     | length u32 | item_size bytes |
 # empty   POSIX semaphore, starts at capacity   put() waits on it, get() posts it
 # full    POSIX semaphore, starts at 0          get() waits on it, put() posts it
 # mutex   POSIX semaphore, starts at 1          taken only while one record is copied
 # ```
 #
-# `HEADER`, `LENGTH`, `slot_offset(i)` and the helper `_wait(sem, timeout, what)` (which
+# `HEADER`, `INDEX` (head and tail alone), `LENGTH`, `slot_offset(i)` and the helper `_wait(sem, timeout, what)` (which
 # turns `posix_ipc.BusyError` into `TimeoutError`) are given.
 #
 # ## The API to implement
@@ -49,6 +50,10 @@ doctor.setup_notebook("posix_shm")
 #   sleeps on `empty` while holding `mutex` stops every consumer, forever.
 # - If the wait for `mutex` times out after you took `empty`, give `empty` back.
 # - head and tail wrap: `(tail + 1) % capacity`.
+# - In put() and get() write back **only head and tail** (`INDEX.pack_into(mm, 0, head, tail)`),
+#   never the whole `HEADER`: `struct.pack_into` clears the bytes it is about to write before
+#   writing them, so another process reading `capacity` at that instant (as `attach()` does,
+#   without the mutex) would see 0. Write once what never changes.
 # - Use `objects.create_posix_shm(size, tag=...)` and `objects.create_posix_sem(value, tag=...)`,
 #   and `objects.remove_posix_shm` / `remove_posix_sem` in `destroy()`: names are unique,
 #   mode 0600, and the grader counts anything left behind as a leak.
@@ -78,7 +83,7 @@ except NotImplementedError as e:
 # ## Watch it with real processes
 # Two producers and two consumers (separate processes, `fork`) share your buffer; the plot
 # shows which producer's records each consumer received. With a correct buffer every record
-# appears once and each producer's numbers increase along each bar.
+# appears once and each producer's record numbers increase from left to right.
 
 # %%
 import matplotlib.pyplot as plt
@@ -91,9 +96,12 @@ try:
     for ax, recs in zip(axes, received):
         producers = [int(r.split(":")[0]) for r in recs]
         seqs = [int(r.split(":")[1]) for r in recs]
-        ax.scatter(range(len(recs)), seqs, c=producers, cmap="coolwarm")
+        for p in sorted(set(producers)):  # one colour per producer, the same in every panel
+            xs = [i for i, q in enumerate(producers) if q == p]
+            ax.scatter(xs, [seqs[i] for i in xs], color=f"C{p}", label=f"producer {p}", s=14)
         ax.set_xlabel("order received")
-    axes[0].set_ylabel("record number (colour: producer)")
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("record number")
     fig.suptitle("what each consumer got")
     plt.show()
 except NotImplementedError as e:

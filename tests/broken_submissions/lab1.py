@@ -16,8 +16,8 @@ BROKEN = {
                        "data = bytes(self.mm[off + LENGTH.size: off + LENGTH.size + self.item_size])")],
                      "fifo_one_process", "failed"),
     # put() forgets to wrap tail: right until the first lap (partial credit)
-    "no_wrap": ([("HEADER.pack_into(self.mm, 0, head, (tail + 1) % cap, cap, self.item_size)",
-                  "HEADER.pack_into(self.mm, 0, head, tail + 1, cap, self.item_size)")],
+    "no_wrap": ([("INDEX.pack_into(self.mm, 0, head, (tail + 1) % self.capacity)",
+                  "INDEX.pack_into(self.mm, 0, head, tail + 1)")],
                 "wrap_around", "failed"),
     # waits without a timeout, and put() sleeps on `empty` while holding the mutex
     "deadlock": ([("sem.acquire(timeout)", "sem.acquire()")],
