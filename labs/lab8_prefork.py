@@ -39,7 +39,12 @@ from ipclab.shm import Segment
 
 ACCEPT, STATS = 0, 1                  # the two semaphores of the set
 HEADER = struct.Struct("<IIQ")        # stop, n_workers, total
-COUNTER = struct.Struct("<Q")         # served[i], after the header
+COUNTER = struct.Struct("<Q")         # served[i], after the header; also the total, at TOTAL_AT
+TOTAL_AT = 8                          # offset of total in the header
+# Each field is written on its own: struct.pack_into clears the bytes it is about to write
+# before writing them, so rewriting the whole header to bump total would (for an instant)
+# show stop = 0 and n_workers = 0 to processes reading without the lock, and could undo a
+# stop flag the master set in between.
 CONN_TIMEOUT = 5.0                    # seconds a worker waits for a client's request line
 POLL = 0.1                            # seconds between two looks at the stop flag
 LOCK_TIMEOUT = 5.0                    # seconds to wait for the STATS lock

@@ -33,6 +33,11 @@ from ipclab.semset import SEM_UNDO
 
 MAGIC = b"IPCLAB5\0"
 HEADER = struct.Struct("<8sIIIIiiQQQ")  # magic, capacity, key_size, value_size, size, head, tail, hits, misses, evictions
+FIXED = struct.Struct("<8sIII")         # magic, capacity, key_size, value_size: written once, at creation
+STATE = struct.Struct("<IiiQQQ")        # size, head, tail, hits, misses, evictions: rewritten under the lock
+# _set() rewrites STATE only: struct.pack_into clears the bytes it is about to write before
+# writing them, so rewriting capacity "with the same value" would let an attaching process,
+# which reads it without the lock, see 0.
 ENTRY = struct.Struct("<iiHH")          # prev, next, key length, value length (then key, value bytes)
 NIL = -1                                # "no slot": the end of the list
 DEFAULT_TIMEOUT = 5.0                   # seconds; every wait has one
@@ -80,8 +85,9 @@ class LRUCache:
         return Header(*HEADER.unpack_from(self.mm, 0))
 
     def _set(self, **fields):
-        """Change some header fields, e.g. ``self._set(head=i, size=h.size + 1)``."""
-        HEADER.pack_into(self.mm, 0, *self._header()._replace(**fields))
+        """Change some header fields, e.g. ``self._set(head=i, size=h.size + 1)`` (lock held)."""
+        h = self._header()._replace(**fields)
+        STATE.pack_into(self.mm, FIXED.size, h.size, h.head, h.tail, h.hits, h.misses, h.evictions)
 
     def _entry(self, i):
         """Slot *i* as an Entry(prev, next, key, value)."""

@@ -35,7 +35,12 @@ from ipclab.shm import Segment
 
 ACCEPT, STATS = 0, 1                  # the two semaphores of the set
 HEADER = struct.Struct("<IIQ")        # stop, n_workers, total
-COUNTER = struct.Struct("<Q")         # served[i], after the header
+COUNTER = struct.Struct("<Q")         # served[i], after the header; also the total, at TOTAL_AT
+TOTAL_AT = 8                          # offset of total in the header
+# Each field is written on its own: struct.pack_into clears the bytes it is about to write
+# before writing them, so rewriting the whole header to bump total would (for an instant)
+# show stop = 0 and n_workers = 0 to processes reading without the lock, and could undo a
+# stop flag the master set in between.
 CONN_TIMEOUT = 5.0                    # seconds a worker waits for a client's request line
 POLL = 0.1                            # seconds between two looks at the stop flag
 LOCK_TIMEOUT = 5.0                    # seconds to wait for the STATS lock
@@ -118,8 +123,7 @@ class Shared:
         self.sems.acquire(STATS, undo=True, timeout=LOCK_TIMEOUT)
         try:
             buf = self.seg.buf
-            stop, n, total = HEADER.unpack_from(buf, 0)
-            HEADER.pack_into(buf, 0, stop, n, total + 1)
+            COUNTER.pack_into(buf, TOTAL_AT, COUNTER.unpack_from(buf, TOTAL_AT)[0] + 1)  # total += 1 only
             off = HEADER.size + COUNTER.size * index
             COUNTER.pack_into(buf, off, COUNTER.unpack_from(buf, off)[0] + 1)
         finally:
