@@ -24,6 +24,12 @@ class Check:
     advice: str = ""
 
 
+def _course_start_method():
+    from . import procs
+    python_default = mp.get_start_method(allow_none=True) or mp.get_all_start_methods()[0]
+    return f"{procs.DEFAULT_START_METHOD} (Python's own default here: {python_default})"
+
+
 def _read(path, cast=int):
     try:
         with open(path) as f:
@@ -86,7 +92,8 @@ def _sysv_checks():
         Check("shmmax", _read("/proc/sys/kernel/shmmax")),
         Check("shmall", _read("/proc/sys/kernel/shmall")),
         Check("shmmni", _read("/proc/sys/kernel/shmmni")),
-        Check("sysv_ipc_timeouts", bool(sysv_ipc.SEMAPHORE_TIMEOUT_SUPPORTED), True,
+        Check("sysv_ipc_timeouts", bool(sysv_ipc.SEMAPHORE_TIMEOUT_SUPPORTED),
+              True if sysv_ipc.SEMAPHORE_TIMEOUT_SUPPORTED else None,
               "sysv_ipc was built without semtimedop: Semaphore.acquire(timeout=) would block for "
               "ever; the course's timed waits use ipclab's own semtimedop wrapper instead"),
     ]
@@ -102,7 +109,8 @@ def _tool_checks():
               "one CPU: races still show (the course designs the window) but timings differ"),
         Check("start_methods", methods, all(m in methods for m in ("fork", "forkserver", "spawn")),
               "some start methods are missing: use the ones listed"),
-        Check("default_start_method", mp.get_start_method(allow_none=True) or mp.get_all_start_methods()[0]),
+        Check("course_start_method", _course_start_method(), True,
+              "the start method ipclab uses when a call names none (IPCLAB_START_METHOD changes it)"),
         Check("gcc", shutil.which("gcc"), shutil.which("gcc") is not None,
               "no C compiler: the C interop cells skip; install gcc (apt-get install gcc)"),
         Check("strace", shutil.which("strace"), shutil.which("strace") is not None,
@@ -152,12 +160,23 @@ def format_report(items=None):
     width = max(len(c.name) for c in items)
     lines = []
     for c in items:
-        mark = "ok  " if c.ok else "WARN"
-        line = f"{mark}  {c.name.ljust(width)}  {c.value}"
-        if not c.ok and c.advice:
+        mark = "info" if c.ok is None else "ok  " if c.ok else "WARN"
+        line = f"{mark}  {c.name.ljust(width)}  {_human(c.name, c.value)}"
+        if c.ok is not True and c.advice:
             line += f"\n      -> {c.advice}"
         lines.append(line)
     return "\n".join(lines)
+
+
+def _human(name, value):
+    """Byte counts as GiB/MiB/KiB next to the raw number; other values as they are."""
+    if name in ("shm_size", "shm_free", "shmmax", "rlimit_msgqueue") and isinstance(value, int) and value >= 2**30:
+        if value >= 2**60:
+            return f"{value} (unlimited)"
+        return f"{value} ({value / 2**30:.1f} GiB)"
+    if name in ("shm_size", "shm_free") and isinstance(value, int) and value >= 2**20:
+        return f"{value} ({value / 2**20:.0f} MiB)"
+    return value
 
 
 def setup_notebook(*needs):

@@ -451,7 +451,18 @@ def check(lab, only=None, *, submission=None, seed=None, jobs=1):
     the notebook runs in); tests run in separate processes, so a hang costs a timeout,
     not your kernel.
     """
-    return grade_lab(lab, submission, include_hidden=False, only=only, seed=seed, jobs=jobs)
+    report = grade_lab(lab, submission, include_hidden=False, only=only, seed=seed, jobs=jobs)
+    if not _in_ipython():  # from a script or `python -c`, nothing would display the report
+        print(report.text())
+    return report
+
+
+def _in_ipython():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return get_ipython() is not None
 
 
 # -- output formats -------------------------------------------------------------------

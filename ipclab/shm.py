@@ -20,6 +20,7 @@ Defined in :mod:`ipclab.shm`; taught in ``notebooks/01_posix_shared_memory.ipynb
 import contextlib
 import mmap
 import os
+import signal
 import shutil
 import struct
 import subprocess
@@ -329,6 +330,16 @@ def produce(spec, n_items, n_consumers=1, timeout=10.0):
         for _ in range(n_consumers):
             ring.put(EOF, timeout=timeout)
     return n_items
+
+
+def put_then_die(spec, n_items, hold_mutex=False):
+    """Worker for the "Try it" of 19.1: put *n_items*, then die by SIGKILL (optionally holding the mutex)."""
+    ring = RingBuffer.attach(spec)
+    for i in range(n_items):
+        ring.put(ITEM.pack(i), timeout=10)
+    if hold_mutex:
+        posix_ipc.Semaphore(spec.mutex).acquire(10)  # C: sem_timedwait(mutex): then die holding it
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def consume(spec, timeout=10.0):

@@ -269,7 +269,7 @@ print("items per consumer:", [len(r) for r in received])
 # %% [markdown]
 # > **Try it.** Remove the `mutex` from `RingBuffer.get` (copy the class) and run three
 # > consumers: which check fails first? Then kill the producer half-way
-# > (`tests/workers_shm.put_then_die`): what do the consumers report, and after how long?
+# > (`shm.put_then_die`): what do the consumers report, and after how long?
 #
 # ## 6. Permissions: 0600, 0660, 0666
 #
