@@ -47,13 +47,19 @@ def state_dir():
 
 
 def proc_start_time(pid):
-    """Kernel start time of *pid* (clock ticks since boot), or None if no such process."""
+    """Kernel start time of *pid* (clock ticks since boot), or None if no such process.
+
+    A zombie (dead, not yet reaped by its parent) counts as no process: its run is over.
+    """
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
     except OSError:
         return None
-    return int(stat.rsplit(b")", 1)[1].split()[19])
+    fields = stat.rsplit(b")", 1)[1].split()
+    if fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[19])
 
 
 class Run:

@@ -49,6 +49,7 @@ def kernel(tmp_path):
     env = dict(os.environ, IPCLAB_STATE_DIR=str(tmp_path / "state"))
     env.pop("IPCLAB_RUN_ID", None)
     km, kc = start_new_kernel(kernel_name="python3", env=env, startup_timeout=60)
+    km.test_env = env  # a test that kills this kernel starts the next one with the same environment
     yield km, kc
     kc.stop_channels()
     if km.is_alive():
@@ -92,6 +93,12 @@ def test_killed_kernel_leaves_nothing_after_the_next_start(kernel, tmp_path):
     assert _wait_for(lambda: not any(_alive(p) for p in pids)), "orphan workers survived the kernel"
     assert os.path.exists("/dev/shm" + shm_name) and inspect.sysv_row("sem", semid)  # the leak is real...
     # ...until the next kernel starts ipclab: it recognises the dead run and removes its objects
-    km.restart_kernel(now=True)
-    kc.execute_interactive("from ipclab import registry; registry.current()", timeout=60)
+    # (a fresh kernel, as JupyterLab's restart starts one: a new process, new channels)
+    km2, kc2 = start_new_kernel(kernel_name="python3", env=km.test_env, startup_timeout=60)
+    try:
+        reply = kc2.execute_interactive("from ipclab import registry; registry.current()", timeout=60)
+        assert reply["content"]["status"] == "ok"
+    finally:
+        kc2.stop_channels()
+        km2.shutdown_kernel(now=True)
     assert not os.path.exists("/dev/shm" + shm_name) and inspect.sysv_row("sem", semid) is None
