@@ -73,10 +73,15 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--tiny", action="store_true", help="a few points, 0.05 s each (CI)")
     ap.add_argument("--json", help="also write all results to this file")
+    ap.add_argument("--only", metavar="TEXT", action="append",
+                    help="measure only the points whose name contains TEXT (repeatable), e.g. --only mq")
     args = ap.parse_args(argv)
     seconds, repeats = (0.05, 1) if args.tiny else (args.seconds, args.repeats)
     points = THROUGHPUT[:1] + THROUGHPUT[4:5] + THROUGHPUT[6:7] if args.tiny else THROUGHPUT
     lat_points = LATENCY[:1] if args.tiny else LATENCY
+    if args.only:
+        points = [p for p in points if any(t in p[0] for t in args.only)]
+        lat_points = [p for p in lat_points if any(t in f"{p[0]} {p[1]}" for t in args.only)]
     load = os.getloadavg()[0]
     results = {"throughput": [], "latency": [], "loadavg": load, "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="ipclab-cbench-") as tmp:

@@ -487,7 +487,7 @@ static int throughput(int argc, char **argv) {
 /* ---- latency ----------------------------------------------------------------------------- */
 struct lat {
     const char *mech;
-    sem_t *a, *b; int semid; volatile unsigned char *ctl;
+    sem_t *a, *b; int sem_ping, sem_pong; volatile unsigned char *ctl;  /* sysv_sem: two sets of one */
     int p1[2], p2[2]; mqd_t q1, q2; int msqid; struct run sock;
 };
 
@@ -495,7 +495,7 @@ static void lat_send(struct lat *L, int ping, uint64_t v) {
     const char *k = L->mech;
     if (!strcmp(k, "posix_sem") || !strcmp(k, "sysv_sem")) {
         if (v & STOP8) L->ctl[0] = 1;
-        if (L->semid >= 0) sysv_op(L->semid, ping ? 0 : 1, +1); else sem_post(ping ? L->a : L->b);
+        if (L->sem_ping >= 0) sysv_op(ping ? L->sem_ping : L->sem_pong, 0, +1); else sem_post(ping ? L->a : L->b);
     } else if (!strcmp(k, "pipe")) {
         write_all(ping ? L->p1[1] : L->p2[1], (unsigned char *)&v, 8);
     } else if (!strcmp(k, "posix_mq")) {
@@ -513,7 +513,7 @@ static uint64_t lat_recv(struct lat *L, int ping) {
     const char *k = L->mech;
     uint64_t v = 0;
     if (!strcmp(k, "posix_sem") || !strcmp(k, "sysv_sem")) {
-        if (L->semid >= 0) sysv_op(L->semid, ping ? 1 : 0, -1); else sem_wait_t(ping ? L->b : L->a);
+        if (L->sem_ping >= 0) sysv_op(ping ? L->sem_pong : L->sem_ping, 0, -1); else sem_wait_t(ping ? L->b : L->a);
         return L->ctl[0] ? STOP8 : 0;
     } else if (!strcmp(k, "pipe")) {
         read_all(ping ? L->p2[0] : L->p1[0], (unsigned char *)&v, 8);
@@ -534,7 +534,7 @@ static int latency(int argc, char **argv) {
     struct lat L;
     memset(&L, 0, sizeof L);
     L.mech = argv[2];
-    L.semid = -1;
+    L.sem_ping = L.sem_pong = -1;
     double seconds = atof(argv[3]);
     const char *pinmode = argc > 4 ? argv[4] : "none";
     int cpu_a = -1, cpu_b = -1;
@@ -555,8 +555,9 @@ static int latency(int argc, char **argv) {
         if (L.a == SEM_FAILED || L.b == SEM_FAILED) die("sem_open");
         sem_unlink(n1); sem_unlink(n2);
     } else if (!strcmp(k, "sysv_sem")) {
-        L.semid = semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);
-        if (L.semid < 0) die("semget");
+        L.sem_ping = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);  /* like sysv_ipc.Semaphore: a set of one */
+        L.sem_pong = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+        if (L.sem_ping < 0 || L.sem_pong < 0) die("semget");
     } else if (!strcmp(k, "pipe")) {
         if (pipe(L.p1) || pipe(L.p2)) die("pipe");
     } else if (!strcmp(k, "posix_mq")) {
@@ -600,7 +601,11 @@ static int latency(int argc, char **argv) {
         t_end = now() + (seconds - warm);
         double t0 = now();
         while (cnt < cap) {
-            lat_send(&L, 1, seq++); lat_recv(&L, 1);
+            lat_send(&L, 1, seq);
+            uint64_t back = lat_recv(&L, 1);
+            if (back != seq++ && strcmp(k, "posix_sem") && strcmp(k, "sysv_sem")) {
+                fprintf(stderr, "integrity: the answer is not the ping\n"); exit(4);
+            }
             double t1 = now();
             s[cnt++] = (t1 - t0) * 1e6;
             t0 = t1;
@@ -615,7 +620,7 @@ static int latency(int argc, char **argv) {
     }
     int st1, st2;
     waitpid(ping, &st1, 0); waitpid(pong, &st2, 0);
-    if (L.semid >= 0) semctl(L.semid, 0, IPC_RMID);
+    if (L.sem_ping >= 0) { semctl(L.sem_ping, 0, IPC_RMID); semctl(L.sem_pong, 0, IPC_RMID); }
     if (!strcmp(k, "sysv_mq")) msgctl(L.msqid, IPC_RMID, NULL);
     if (!strcmp(k, "unix")) teardown(&L.sock);
     return WIFEXITED(st1) && !WEXITSTATUS(st1) ? 0 : 2;

@@ -46,7 +46,7 @@ MECHANISMS = {
 #: ping-pong pairs: mechanism -> (family, label)
 LATENCY_MECHANISMS = {
     "posix_sem": ("POSIX", "POSIX semaphore pair"),
-    "sysv_sem": ("System V", "System V semaphore set (2 sems)"),
+    "sysv_sem": ("System V", "System V semaphore pair (2 sets)"),
     "pipe": ("stream", "pipe pair"),
     "posix_mq": ("POSIX", "POSIX message queue pair"),
     "sysv_mq": ("System V", "System V queue, 2 message types"),
@@ -330,11 +330,11 @@ def _latency_objects(mech):
             spec = dict(base, ping=a.name, pong=b.name, ctl=ctl.name)
             yield spec, spec, after
         elif mech == "sysv_sem":
-            from . import semset
-            s = stack.enter_context(semset.create(2, values=[0, 0], note="bench ping-pong"))
+            a = stack.enter_context(objects.sysv_sem(0, note="bench ping"))
+            b = stack.enter_context(objects.sysv_sem(0, note="bench pong"))
             ctl = stack.enter_context(objects.sysv_shm(4096))
             ctl.write(bytes(4096))                          # sysv_ipc fills new segments with b' '
-            spec = dict(base, semid=s.id, ctl_key=ctl.key)
+            spec = dict(base, ping_key=a.key, pong_key=b.key, ctl_key=ctl.key)
             yield spec, spec, after
         elif mech == "pipe":
             from multiprocessing.connection import Connection

@@ -299,15 +299,6 @@ class _Stream:
             return mv
         return recv
 
-    # 8-byte messages for the latency ping-pong
-    def send8(self, seq):
-        os.write(self.fd, TAIL.pack(seq))
-
-    def recv8(self):
-        b = os.read(self.fd, 8)
-        if len(b) != 8:
-            raise PeerGone("the other end closed the stream (it died?)")
-        return TAIL.unpack(b)[0]
 
 
 class _PosixMQ:
@@ -328,11 +319,6 @@ class _PosixMQ:
             raise IntegrityError(f"POSIX MQ: got {len(data)} bytes, expected {self.n}")
         return data
 
-    def send8(self, seq):
-        self.q.send(TAIL.pack(seq), WAIT)
-
-    def recv8(self):
-        return TAIL.unpack(self.q.receive(WAIT)[0])[0]
 
     def close(self):
         self.q.close()
@@ -356,11 +342,6 @@ class _SysvMQ:
             raise IntegrityError(f"System V MQ: got {len(data)} bytes, expected {self.n}")
         return data
 
-    def send8(self, seq):
-        self.q.send(TAIL.pack(seq), True, self.st)
-
-    def recv8(self):
-        return TAIL.unpack(self.q.receive(True, self.rt)[0])[0]
 
     def close(self):
         pass
@@ -419,22 +400,6 @@ class _SysvSemOps:
                                       f"{WAIT:g} s: the peer is stuck or dead")
                 raise OSError(e, f"semtimedop on set {semid.value}: {os.strerror(e)} (set removed?)")
         return do
-
-
-    def raw(self, index, delta):
-        """(a C-level callable doing the semtimedop, returning 0 on success; its error handler)."""
-        import functools
-        ctypes = self.ctypes
-        from . import semset
-        buf = semset._Sembuf(index, delta, 0)
-        self.keep.append(buf)
-        call = functools.partial(self.call, ctypes.c_int(self.semid), ctypes.byref(buf), ctypes.c_size_t(1),
-                                 ctypes.byref(self.ts))
-        slow = self.op(index, delta)                       # retries EINTR, raises on a time-out
-
-        def failed():
-            slow()                                         # the call failed: redo it the careful way
-        return call, failed
 
 
 def _sysv_sems(spec):
@@ -631,151 +596,143 @@ def consumer(spec, cfg):
 
 
 # -- latency ---------------------------------------------------------------------------------
-def _lat_ends(spec, role):
-    """(send8, recv8, closers) for one side of a ping-pong."""
-    mech = spec["mechanism"]
-    if mech in ("posix_sem", "sysv_sem"):
-        if mech == "posix_sem":
-            import posix_ipc
-            a, b = posix_ipc.Semaphore(spec["ping"]), posix_ipc.Semaphore(spec["pong"])
-            ctl = _map_posix(spec["ctl"], mmap.PAGESIZE)
-            closers = [ctl.close]
-            waits = [functools.partial(a.acquire, WAIT), functools.partial(b.acquire, WAIT)]  # C-level calls
-            posts = [a.release, b.release]
-            fasts = None
-        else:
-            import sysv_ipc
-            ops = _SysvSemOps(spec["semid"])
-            shm = sysv_ipc.SharedMemory(spec["ctl_key"])
-            ctl = memoryview(shm)
-            closers = [ctl.release, shm.detach]
-            waits = [ops.op(0, -1), ops.op(1, -1)]
-            posts = [ops.op(0, +1), ops.op(1, +1)]
-            # ping: post sem 0, wait sem 1; pong: wait sem 0, post sem 1 (raw calls, checked inline)
-            fasts = {1: (ops.raw(0, +1), ops.raw(1, -1)), 0: (ops.raw(1, +1), ops.raw(0, -1))}
-        me = 1 if role == "ping" else 0  # ping waits on pong (1) and posts ping (0)
+# Each side of a ping-pong runs one loop with no Python frame per system call (C-level
+# ``functools.partial`` of the extensions' methods) and the pinger's clock inside the same
+# loop: on one CPU a round trip is serial, so every Python-level step is paid in full.
+def _echo(send, recv, what, unwrap=False):
+    """(timed, serve, stop) for a byte channel: the ping sends 8 bytes, the pong echoes them.
 
-        wait, post = waits[me], posts[1 - me]
-        fast = fasts[me] if fasts else None
+    ``send(b)`` and ``recv() -> bytes`` are C-level callables (``recv()`` returns a
+    ``(bytes, ...)`` tuple when *unwrap*). ``timed(samples, cap, t_end)`` runs round trips
+    until ``perf_counter_ns() >= t_end`` (or *cap* of them), stores each one's nanoseconds in
+    *samples* and returns how many; it checks that each answer is its own ping.
+    """
+    pack, clock = TAIL.pack, time.perf_counter_ns
 
-        def send8(seq):
-            if seq & STOP8:
-                ctl[0] = 1                                 # the stop flag, seen after the wait
-            post()
-
-        def recv8():
-            wait()
-            return STOP8 if ctl[0] else 0
-        if fast:
-            (p_call, p_failed), (w_call, w_failed) = fast
-
-            def roundtrip():                               # ping side: post, then wait for the answer
-                if p_call():
-                    p_failed()
-                if w_call():
-                    w_failed()
-
-            def serve():                                   # pong side: answer until the stop flag
-                count = 0
-                while True:
-                    if w_call():
-                        w_failed()
-                    if ctl[0]:
-                        return count
-                    if p_call():
-                        p_failed()
-                    count += 1
-        else:
-            def roundtrip():
-                post()
-                wait()
-
-            def serve():
-                count = 0
-                while True:
-                    wait()
-                    if ctl[0]:
-                        return count
-                    post()
-                    count += 1
-        send8.roundtrip, recv8.serve = roundtrip, serve
-        return send8, recv8, closers
-    if mech == "pipe":
-        (r1, w1), (r2, w2) = spec["pipes"]
-        rd, wr, others = (r2, w1, (r1, w2)) if role == "ping" else (r1, w2, (r2, w1))
-        for c in others:
-            c.close()
-        end = _Stream(rd.fileno(), 8, "r")
-        wfd, rfd = wr.fileno(), rd.fileno()
-        write, read, pack = os.write, os.read, TAIL.pack
-        box = [0]
-
-        def roundtrip():                                   # ping: 8 bytes out, the same 8 bytes back
-            out = pack(box[0])
-            write(wfd, out)
-            if read(rfd, 8) != out:
-                raise IntegrityError("pipe ping-pong: the answer is not the ping (or the peer closed)")
-            box[0] += 1
-
-        def serve():                                       # pong: echo every ping until the stop bit
-            count = 0
-            while True:
-                b = read(rfd, 8)
-                if len(b) != 8:
-                    raise PeerGone("the other end closed the stream (it died?)")
-                if b[7] & 0x80:                            # STOP8, little-endian
-                    return count
-                write(wfd, b)
-                count += 1
-        send8 = (lambda seq: write(wfd, pack(seq)))
-        send8.roundtrip, recv8 = roundtrip, (lambda: end.recv8())
-        recv8.serve = serve
-        return send8, recv8, [rd.close, wr.close]
-    if mech == "posix_mq":
-        a, b = _PosixMQ(spec["q1"], 8), _PosixMQ(spec["q2"], 8)
-        tx, rx = (a, b) if role == "ping" else (b, a)
-        return tx.send8, rx.recv8, [a.close, b.close]
-    if mech == "sysv_mq":  # one queue, two message types: 1 = ping, 2 = pong
-        q = _SysvMQ(spec["key"], 8, *((1, 2) if role == "ping" else (2, 1)))
-        return q.send8, q.recv8, []
-    if mech in ("unix", "tcp"):
-        end, closers = open_end(spec, "rx" if role == "pong" else "tx", 8)
-        return end.send8, end.recv8, closers
-    raise IpclabError(f"unknown latency mechanism {mech!r}")
-
-
-def pinger(spec, cfg):
-    """Time round trips for ``cfg['seconds']`` after ``cfg['warmup']``; return nanosecond samples' summary."""
-    pin(cfg.get("cpu_tx"))
-    watchdog(cfg["budget"])
-    send8, recv8, closers = _lat_ends(spec, "ping")
-    try:
-        samples = array("q", bytes(8 * cfg["max_samples"]))  # preallocated and touched
-        clock = time.perf_counter_ns
-        t_end = time.perf_counter() + cfg["warmup"]
-        seq = 0
-        while time.perf_counter() < t_end:                    # warm-up, not recorded
-            send8(seq)
-            recv8()
-            seq += 1
-        count, cap = 0, cfg["max_samples"]
-        t_end = clock() + int(cfg["seconds"] * 1e9)
-        t0 = clock()
-        roundtrip = getattr(send8, "roundtrip", None)
-        if roundtrip is None:
-            def roundtrip():
-                send8(seq)                                    # ping ...
-                recv8()                                       # ... and its pong
+    def timed(samples, cap, t_end):
+        count, t0 = 0, clock()
         while count < cap:
-            roundtrip()
+            out = pack(count)
+            send(out)                                      # ping ...
+            got = recv()                                   # ... and its pong
+            if (got[0] if unwrap else got) != out:
+                raise IntegrityError(f"{what} ping-pong: the answer is not the ping (or the peer closed)")
             t1 = clock()
             samples[count] = t1 - t0
             t0 = t1
             count += 1
-            seq += 1
             if t1 >= t_end:
                 break
-        send8(STOP8)
+        return count
+
+    def serve():
+        count = 0
+        while True:
+            b = recv()
+            if unwrap:
+                b = b[0]
+            if len(b) != 8:
+                raise PeerGone(f"{what}: the other end closed (it died?)")
+            if b[7] & 0x80:                                # STOP8, little-endian
+                return count
+            send(b)
+            count += 1
+    return timed, serve, (lambda: send(pack(STOP8)))
+
+
+def _handshake(wait, post, ctl):
+    """(timed, serve, stop) for a semaphore pair: bare posts and waits, the stop flag in *ctl*."""
+    clock = time.perf_counter_ns
+
+    def timed(samples, cap, t_end):
+        count, t0 = 0, clock()
+        while count < cap:
+            post()                                         # ping ...
+            wait()                                         # ... and its pong
+            t1 = clock()
+            samples[count] = t1 - t0
+            t0 = t1
+            count += 1
+            if t1 >= t_end:
+                break
+        return count
+
+    def serve():
+        count = 0
+        while True:
+            wait()
+            if ctl[0]:
+                return count
+            post()
+            count += 1
+
+    def stop():
+        ctl[0] = 1                                         # seen by the pong after its wait
+        post()
+    return timed, serve, stop
+
+
+def _lat_ends(spec, role):
+    """(timed, serve, stop, closers) for one side (*role* 'ping' or 'pong') of a ping-pong."""
+    mech, ping = spec["mechanism"], role == "ping"
+    if mech == "posix_sem":
+        import posix_ipc
+        a, b = posix_ipc.Semaphore(spec["ping"]), posix_ipc.Semaphore(spec["pong"])  # C: sem_open(name, 0)
+        ctl = _map_posix(spec["ctl"], mmap.PAGESIZE)
+        mine, other = (b, a) if ping else (a, b)           # ping waits on pong, posts ping
+        # C: sem_post(other); sem_timedwait(mine, &deadline)
+        return (*_handshake(functools.partial(mine.acquire, WAIT), other.release, ctl), [ctl.close])
+    if mech == "sysv_sem":
+        import sysv_ipc
+        # two sets of one semaphore, as sysv_ipc.Semaphore addresses them (a set of two would need
+        # semtimedop through ctypes, ~0.4 us more per call: a benchmark of ctypes, not of the kernel)
+        a, b = sysv_ipc.Semaphore(spec["ping_key"]), sysv_ipc.Semaphore(spec["pong_key"])  # C: semget(key, 0, 0)
+        shm = sysv_ipc.SharedMemory(spec["ctl_key"])
+        ctl = memoryview(shm)
+        mine, other = (b, a) if ping else (a, b)
+        # C: semop(other, {0, +1, 0}, 1); semtimedop(mine, {0, -1, 0}, 1, &ts)
+        return (*_handshake(functools.partial(mine.acquire, WAIT), other.release, ctl), [ctl.release, shm.detach])
+    if mech == "pipe":
+        (r1, w1), (r2, w2) = spec["pipes"]
+        rd, wr, others = (r2, w1, (r1, w2)) if ping else (r1, w2, (r2, w1))
+        for c in others:
+            c.close()                                      # so a dead peer shows as EOF / EPIPE
+        # C: write(wfd, &v, 8); read(rfd, &v, 8)
+        send, recv = functools.partial(os.write, wr.fileno()), functools.partial(os.read, rd.fileno(), 8)
+        return (*_echo(send, recv, "pipe"), [rd.close, wr.close])
+    if mech == "posix_mq":
+        a, b = _PosixMQ(spec["q1"], 8), _PosixMQ(spec["q2"], 8)
+        tx, rx = (a, b) if ping else (b, a)
+        # C: mq_timedsend(tx, &v, 8, 0, &ts); mq_timedreceive(rx, &v, 8, NULL, &ts)
+        qsend = tx.q.send                                  # (a lambda: keyword arguments cost more here)
+        send, recv = (lambda m: qsend(m, WAIT)), functools.partial(rx.q.receive, WAIT)
+        return (*_echo(send, recv, "POSIX MQ", unwrap=True), [a.close, b.close])
+    if mech == "sysv_mq":  # one queue, two message types: 1 = ping, 2 = pong
+        st, rt = (1, 2) if ping else (2, 1)
+        q = _SysvMQ(spec["key"], 8, st, rt).q
+        # C: msgsnd(id, &(type st, v), 8, 0); msgrcv(id, &m, 8, rt, 0)
+        qsend = q.send                                     # (a lambda: keyword arguments cost more here)
+        send, recv = (lambda m: qsend(m, True, st)), functools.partial(q.receive, True, rt)
+        return (*_echo(send, recv, "System V MQ", unwrap=True), [])
+    if mech in ("unix", "tcp"):
+        end, closers = open_end(spec, "tx" if ping else "rx", 8)
+        send, recv = functools.partial(os.write, end.fd), functools.partial(os.read, end.fd, 8)
+        return (*_echo(send, recv, f"{mech} socket"), closers)
+    raise IpclabError(f"unknown latency mechanism {mech!r}")
+
+
+def pinger(spec, cfg):
+    """Time round trips for ``cfg['seconds']`` after ``cfg['warmup']``; return the samples' summary."""
+    pin(cfg.get("cpu_tx"))
+    watchdog(cfg["budget"])
+    timed, _serve, stop, closers = _lat_ends(spec, "ping")
+    try:
+        cap = cfg["max_samples"]
+        samples = array("q", bytes(8 * cap))                 # preallocated and touched
+        clock = time.perf_counter_ns
+        timed(samples, cap, clock() + int(cfg["warmup"] * 1e9))          # warm-up, overwritten
+        count = timed(samples, cap, clock() + int(cfg["seconds"] * 1e9))
+        stop()
         return _summary(samples[:count])
     finally:
         disarm()
@@ -786,17 +743,9 @@ def ponger(spec, cfg):
     """Answer every ping until the stop message."""
     pin(cfg.get("cpu_rx"))
     watchdog(cfg["budget"])
-    send8, recv8, closers = _lat_ends(spec, "pong")
+    _timed, serve, _stop, closers = _lat_ends(spec, "pong")
     try:
-        if hasattr(recv8, "serve"):
-            return {"answered": recv8.serve()}
-        n = 0
-        while True:
-            seq = recv8()
-            if seq & STOP8:
-                return {"answered": n}
-            send8(seq)
-            n += 1
+        return {"answered": serve()}
     finally:
         disarm()
         _close_all(closers)

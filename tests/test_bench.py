@@ -124,6 +124,50 @@ def test_latency_pairs(mech):
     assert "bimodal" in rec["note"]                      # unpinned: the output says so
 
 
+def _pipe_echo_pair():
+    """A pinger's and a ponger's ends over two real pipes (the pong runs in a thread here)."""
+    import functools
+    (r1, w1), (r2, w2) = os.pipe(), os.pipe()
+    ping = bt._echo(functools.partial(os.write, w1), functools.partial(os.read, r2, 8), "pipe")
+    pong = bt._echo(functools.partial(os.write, w2), functools.partial(os.read, r1, 8), "pipe")
+    return ping, pong, (r1, w1, r2, w2)
+
+
+def test_ping_pong_loops_count_check_and_stop():
+    """The timed loop fills one sample per checked round trip; the pong answers each and stops."""
+    import threading
+    import time
+    from array import array
+    (timed, _, stop), (_, serve, _), fds = _pipe_echo_pair()
+    answered = []
+    pong = threading.Thread(target=lambda: answered.append(serve()))
+    pong.start()
+    samples = array("q", bytes(8 * 50))
+    assert timed(samples, 50, time.perf_counter_ns() + 10**10) == 50    # the cap ends it
+    assert min(samples) > 0
+    stop()
+    pong.join(10)
+    assert answered == [50]
+    for fd in fds:
+        os.close(fd)
+
+
+def test_ping_pong_wrong_answer_and_dead_peer():
+    """A pong that answers something else is an IntegrityError; a closed peer is PeerGone."""
+    import time
+    from array import array
+    (timed, _, _), (_, serve, _), (r1, w1, r2, w2) = _pipe_echo_pair()
+    os.write(w2, bt.TAIL.pack(99))                       # a stale answer, not ping 0
+    with pytest.raises(bt.IntegrityError, match="not the ping"):
+        timed(array("q", bytes(80)), 10, time.perf_counter_ns() + 10**9)
+    assert os.read(r1, 8) == bt.TAIL.pack(0)             # ping 0 did go out
+    os.close(w1)                                         # the pinger is gone: the pong's read sees EOF
+    with pytest.raises(bt.PeerGone, match="closed"):
+        serve()
+    for fd in (r1, r2, w2):
+        os.close(fd)
+
+
 @pytest.mark.parametrize("mech", ["pipe", "sysv_sem", "unix"])
 def test_latency_start_methods(mech, start_method):
     rec = bench.latency(mech, max_seconds=0.05, start_method=start_method)
