@@ -276,7 +276,7 @@ class _Stream:
     def _sender(self):
         write, fd, size = os.write, self.fd, self.n
 
-        def send(mv, last=False):
+        def send(mv):
             n = write(fd, mv)                              # C: write(fd, msg, n)
             while n < size:
                 n += write(fd, mv[n:])
@@ -301,50 +301,35 @@ class _Stream:
 
 
 
-class _PosixMQ:
-    def __init__(self, name, size):
-        import posix_ipc
-        self.q = posix_ipc.MessageQueue(name)              # C: mq_open(name, O_RDWR)
-        self.n = size
+class _Queue:
+    """A message queue end: ``send(mv)`` and ``recv() -> (message, priority or type)``.
+
+    Both are the extension's own methods (C-level ``partial`` or a one-line lambda): no Python
+    frame of ours per message and no keyword arguments (``PyArg_ParseTupleAndKeywords`` with
+    a keyword costs ~0.1 us more per call). The consumer takes the message out of the tuple
+    and its ``struct`` unpack of exactly *n* bytes rejects a short one.
+    """
+
+    def __init__(self, what, n, send, recv, close=None):
+        self.what, self.n, self.send, self.recv, self.close = what, n, send, recv, close or (lambda: None)
 
     def touch(self, write=False):
         pass
 
-    def send(self, mv, last=False):
-        self.q.send(mv, WAIT)                              # C: mq_timedsend(q, msg, n, 0, &ts)
 
-    def recv(self, mv):
-        data, _prio = self.q.receive(WAIT)                 # C: mq_timedreceive(q, buf, n, &prio, &ts)
-        if len(data) != self.n:
-            raise IntegrityError(f"POSIX MQ: got {len(data)} bytes, expected {self.n}")
-        return data
-
-
-    def close(self):
-        self.q.close()
+def _posix_mq(name, size):
+    import posix_ipc
+    q = posix_ipc.MessageQueue(name)                       # C: mq_open(name, O_RDWR)
+    qsend = q.send
+    return _Queue("POSIX MQ", size, lambda m: qsend(m, WAIT),                  # C: mq_timedsend(q, msg, n, 0, &ts)
+                  functools.partial(q.receive, WAIT), q.close)                 # C: mq_timedreceive(q, buf, n, &prio, &ts)
 
 
-class _SysvMQ:
-    def __init__(self, key, size, send_type=1, recv_type=1):
-        import sysv_ipc
-        self.q = sysv_ipc.MessageQueue(key, max_message_size=max(size, 8))  # C: msgget(key, 0)
-        self.n, self.st, self.rt = size, send_type, recv_type
-
-    def touch(self, write=False):
-        pass
-
-    def send(self, mv, last=False):
-        self.q.send(mv, True, self.st)                     # C: msgsnd(id, &msg, n, 0)
-
-    def recv(self, mv):
-        data, _t = self.q.receive(True, self.rt)           # C: msgrcv(id, &msg, n, type, 0)
-        if len(data) != self.n:
-            raise IntegrityError(f"System V MQ: got {len(data)} bytes, expected {self.n}")
-        return data
-
-
-    def close(self):
-        pass
+def _sysv_mq(key, size):
+    import sysv_ipc
+    q = sysv_ipc.MessageQueue(key, max_message_size=max(size, 8))  # C: msgget(key, 0)
+    return _Queue("System V MQ", size, q.send,                                 # C: msgsnd(id, &msg, n, 0)
+                  functools.partial(q.receive, True, 1))                       # C: msgrcv(id, &msg, n, 1, 0)
 
 
 def _map_posix(name, length):
@@ -481,10 +466,10 @@ def open_end(spec, role, size):
         end = _Stream(s.fileno(), size)
         end.keep = [s]
     elif mech == "posix_mq":
-        end = _PosixMQ(spec["name"], size)
+        end = _posix_mq(spec["name"], size)
         closers.append(end.close)
     elif mech == "sysv_mq":
-        end = _SysvMQ(spec["key"], size)
+        end = _sysv_mq(spec["key"], size)
     else:
         raise IpclabError(f"unknown mechanism {mech!r}")
     return end, closers
@@ -542,7 +527,7 @@ def producer(spec, cfg):
                 if phase == cfg["repeats"]:
                     pack_head(src, 0, seq, STOP)
                     pack_tail(src, tail_at, seq)
-                    send(mv, True)
+                    send(mv)
                     break
                 ctrl, switch = MARK, now + cfg["phase"]
         mv.release()
@@ -569,12 +554,15 @@ def consumer(spec, cfg):
         mv = memoryview(dst)
         end.touch()
         unpack_head, unpack_tail, clock, crc = HEAD.unpack_from, TAIL.unpack_from, time.perf_counter, zlib.crc32
-        recv = end.recv
+        recv, queue = end.recv, isinstance(end, _Queue)    # a queue returns (message, prio/type)
         unpack = struct.Struct(f"<QQ{n - MIN_SIZE}xQ").unpack_from  # head seq, ctrl, tail seq in one call
         expected, crcs, tail_at, marks = 0, 0, n - TAIL.size, []
         while True:
-            m = recv(mv)
-            seq, ctrl, tail = unpack(m)
+            m = recv()[0] if queue else recv(mv)
+            try:
+                seq, ctrl, tail = unpack(m)
+            except struct.error:                           # a queue's message shorter than n
+                raise IntegrityError(f"{spec['mechanism']}: got {len(m)} bytes, expected {n}") from None
             if seq != expected or tail != seq:
                 raise IntegrityError(
                     f"{spec['mechanism']} {n} B: message {expected} arrived as head seq {seq}, "
@@ -701,15 +689,17 @@ def _lat_ends(spec, role):
         send, recv = functools.partial(os.write, wr.fileno()), functools.partial(os.read, rd.fileno(), 8)
         return (*_echo(send, recv, "pipe"), [rd.close, wr.close])
     if mech == "posix_mq":
-        a, b = _PosixMQ(spec["q1"], 8), _PosixMQ(spec["q2"], 8)
+        import posix_ipc
+        a, b = posix_ipc.MessageQueue(spec["q1"]), posix_ipc.MessageQueue(spec["q2"])  # C: mq_open(name, O_RDWR)
         tx, rx = (a, b) if ping else (b, a)
         # C: mq_timedsend(tx, &v, 8, 0, &ts); mq_timedreceive(rx, &v, 8, NULL, &ts)
-        qsend = tx.q.send                                  # (a lambda: keyword arguments cost more here)
-        send, recv = (lambda m: qsend(m, WAIT)), functools.partial(rx.q.receive, WAIT)
+        qsend = tx.send                                    # (a lambda: keyword arguments cost more here)
+        send, recv = (lambda m: qsend(m, WAIT)), functools.partial(rx.receive, WAIT)
         return (*_echo(send, recv, "POSIX MQ", unwrap=True), [a.close, b.close])
     if mech == "sysv_mq":  # one queue, two message types: 1 = ping, 2 = pong
         st, rt = (1, 2) if ping else (2, 1)
-        q = _SysvMQ(spec["key"], 8, st, rt).q
+        import sysv_ipc
+        q = sysv_ipc.MessageQueue(spec["key"], max_message_size=8)  # C: msgget(key, 0)
         # C: msgsnd(id, &(type st, v), 8, 0); msgrcv(id, &m, 8, rt, 0)
         qsend = q.send                                     # (a lambda: keyword arguments cost more here)
         send, recv = (lambda m: qsend(m, True, st)), functools.partial(q.receive, True, rt)

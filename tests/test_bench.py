@@ -100,6 +100,23 @@ def test_consumer_detects_corruption():
         c.close()
 
 
+@pytest.mark.parametrize("mech", ["posix_mq", "sysv_mq"])
+def test_queue_consumer_rejects_a_short_message(mech):
+    """A queue message shorter than the run's size is named as such, not a struct error."""
+    from ipclab import objects
+    n = 4096
+    if mech == "posix_mq":
+        with objects.posix_mq(max_messages=2, max_message_size=n, tag="short") as q:
+            q.send(b"0123456789", 1)
+            with pytest.raises(bt.IntegrityError, match="got 10 bytes, expected 4096"):
+                bt.consumer({"mechanism": mech, "name": q.name}, {"size": n, "budget": 5})
+    else:
+        with objects.sysv_msg(note="short message") as q:
+            q.send(b"0123456789")
+            with pytest.raises(bt.IntegrityError, match="got 10 bytes, expected 4096"):
+                bt.consumer({"mechanism": mech, "key": q.key}, {"size": n, "budget": 5})
+
+
 def test_consumer_detects_a_lost_message():
     n = 64
     r, w = os.pipe()
