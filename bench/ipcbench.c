@@ -488,7 +488,7 @@ static int throughput(int argc, char **argv) {
 struct lat {
     const char *mech;
     sem_t *a, *b; int sem_ping, sem_pong; volatile unsigned char *ctl;  /* sysv_sem: two sets of one */
-    int p1[2], p2[2]; mqd_t q1, q2; int msqid; struct run sock;
+    int p1[2], p2[2]; mqd_t q1, q2, q1s, q2s; int mq1, mq2; struct run sock;  /* q1s/q2s: non-blocking senders */
 };
 
 static void lat_send(struct lat *L, int ping, uint64_t v) {
@@ -499,11 +499,11 @@ static void lat_send(struct lat *L, int ping, uint64_t v) {
     } else if (!strcmp(k, "pipe")) {
         write_all(ping ? L->p1[1] : L->p2[1], (unsigned char *)&v, 8);
     } else if (!strcmp(k, "posix_mq")) {
-        struct timespec ts = deadline_abs();
-        if (mq_timedsend(ping ? L->q1 : L->q2, (char *)&v, 8, 0, &ts)) die("mq_timedsend");
+        /* never has to wait (the queue holds one message and is empty): O_NONBLOCK, like the Python side */
+        if (mq_send(ping ? L->q1s : L->q2s, (char *)&v, 8, 0)) die("mq_send");
     } else if (!strcmp(k, "sysv_mq")) {
-        struct { long t; uint64_t v; } m = { ping ? 1 : 2, v };
-        if (msgsnd(L->msqid, &m, 8, 0)) die("msgsnd");
+        struct { long t; uint64_t v; } m = { 1, v };
+        if (msgsnd(ping ? L->mq1 : L->mq2, &m, 8, 0)) die("msgsnd");
     } else {
         write_all(L->sock.fd_w, (unsigned char *)&v, 8);
     }
@@ -522,7 +522,7 @@ static uint64_t lat_recv(struct lat *L, int ping) {
         if (mq_timedreceive(ping ? L->q2 : L->q1, (char *)&v, 8, NULL, &ts) != 8) die("mq_timedreceive");
     } else if (!strcmp(k, "sysv_mq")) {
         struct { long t; uint64_t v; } m;
-        if (msgrcv(L->msqid, &m, 8, ping ? 2 : 1, 0) != 8) die("msgrcv");
+        if (msgrcv(ping ? L->mq2 : L->mq1, &m, 8, 0, 0) != 8) die("msgrcv");
         v = m.v;
     } else {
         read_all(L->sock.fd_r, (unsigned char *)&v, 8);
@@ -566,11 +566,12 @@ static int latency(int argc, char **argv) {
         snprintf(n1, sizeof n1, "/ipcbench-%d-q1", me); snprintf(n2, sizeof n2, "/ipcbench-%d-q2", me);
         L.q1 = mq_open(n1, O_CREAT | O_EXCL | O_RDWR, 0600, &at);
         L.q2 = mq_open(n2, O_CREAT | O_EXCL | O_RDWR, 0600, &at);
-        if (L.q1 == (mqd_t)-1 || L.q2 == (mqd_t)-1) die("mq_open");
+        L.q1s = mq_open(n1, O_WRONLY | O_NONBLOCK); L.q2s = mq_open(n2, O_WRONLY | O_NONBLOCK);
+        if (L.q1 == (mqd_t)-1 || L.q2 == (mqd_t)-1 || L.q1s == (mqd_t)-1 || L.q2s == (mqd_t)-1) die("mq_open");
         mq_unlink(n1); mq_unlink(n2);
     } else if (!strcmp(k, "sysv_mq")) {
-        L.msqid = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
-        if (L.msqid < 0) die("msgget");
+        L.mq1 = msgget(IPC_PRIVATE, IPC_CREAT | 0600); L.mq2 = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+        if (L.mq1 < 0 || L.mq2 < 0) die("msgget");
     } else if (!strcmp(k, "unix")) {
         L.sock.mech = "unix"; L.sock.n = 8;
         setup(&L.sock, 0);
@@ -621,7 +622,7 @@ static int latency(int argc, char **argv) {
     int st1, st2;
     waitpid(ping, &st1, 0); waitpid(pong, &st2, 0);
     if (L.sem_ping >= 0) { semctl(L.sem_ping, 0, IPC_RMID); semctl(L.sem_pong, 0, IPC_RMID); }
-    if (!strcmp(k, "sysv_mq")) msgctl(L.msqid, IPC_RMID, NULL);
+    if (!strcmp(k, "sysv_mq")) { msgctl(L.mq1, IPC_RMID, NULL); msgctl(L.mq2, IPC_RMID, NULL); }
     if (!strcmp(k, "unix")) teardown(&L.sock);
     return WIFEXITED(st1) && !WEXITSTATUS(st1) ? 0 : 2;
 }

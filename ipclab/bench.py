@@ -49,7 +49,7 @@ LATENCY_MECHANISMS = {
     "sysv_sem": ("System V", "System V semaphore pair (2 sets)"),
     "pipe": ("stream", "pipe pair"),
     "posix_mq": ("POSIX", "POSIX message queue pair"),
-    "sysv_mq": ("System V", "System V queue, 2 message types"),
+    "sysv_mq": ("System V", "System V message queue pair"),
     "unix": ("socket", "UNIX stream socket"),
 }
 #: The chapter's "Comparaison des débits" table (GB/s, "indicative"): a claim to test, not a result.
@@ -352,8 +352,9 @@ def _latency_objects(mech):
             spec = dict(base, q1=q1.name, q2=q2.name)
             yield spec, spec, after
         elif mech == "sysv_mq":
-            q = stack.enter_context(objects.sysv_msg(note="bench ping-pong"))
-            spec = dict(base, key=q.key)
+            q1 = stack.enter_context(objects.sysv_msg(note="bench ping"))
+            q2 = stack.enter_context(objects.sysv_msg(note="bench pong"))
+            spec = dict(base, key1=q1.key, key2=q2.key)
             yield spec, spec, after
         elif mech == "unix":
             lspec, cspec, after = stack.enter_context(_socket_pair_spec(mech, stack))

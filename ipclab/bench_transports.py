@@ -692,18 +692,18 @@ def _lat_ends(spec, role):
         import posix_ipc
         a, b = posix_ipc.MessageQueue(spec["q1"]), posix_ipc.MessageQueue(spec["q2"])  # C: mq_open(name, O_RDWR)
         tx, rx = (a, b) if ping else (b, a)
-        # C: mq_timedsend(tx, &v, 8, 0, &ts); mq_timedreceive(rx, &v, 8, NULL, &ts)
-        qsend = tx.send                                    # (a lambda: keyword arguments cost more here)
-        send, recv = (lambda m: qsend(m, WAIT)), functools.partial(rx.receive, WAIT)
-        return (*_echo(send, recv, "POSIX MQ", unwrap=True), [a.close, b.close])
-    if mech == "sysv_mq":  # one queue, two message types: 1 = ping, 2 = pong
-        st, rt = (1, 2) if ping else (2, 1)
+        # A send never has to wait in a ping-pong (the queue holds one message and is empty):
+        # non-blocking, a full queue is a protocol error at once (posix_ipc: mq_setattr O_NONBLOCK
+        # on this process's own descriptor). C: mq_send(tx, &v, 8, 0); mq_timedreceive(rx, ..., &ts)
+        tx.block = False
+        return (*_echo(tx.send, functools.partial(rx.receive, WAIT), "POSIX MQ", unwrap=True), [a.close, b.close])
+    if mech == "sysv_mq":
         import sysv_ipc
-        q = sysv_ipc.MessageQueue(spec["key"], max_message_size=8)  # C: msgget(key, 0)
-        # C: msgsnd(id, &(type st, v), 8, 0); msgrcv(id, &m, 8, rt, 0)
-        qsend = q.send                                     # (a lambda: keyword arguments cost more here)
-        send, recv = (lambda m: qsend(m, True, st)), functools.partial(q.receive, True, rt)
-        return (*_echo(send, recv, "System V MQ", unwrap=True), [])
+        a = sysv_ipc.MessageQueue(spec["key1"], max_message_size=8)  # C: msgget(key, 0)
+        b = sysv_ipc.MessageQueue(spec["key2"], max_message_size=8)
+        tx, rx = (a, b) if ping else (b, a)
+        # C: msgsnd(tx, &(type 1, v), 8, 0); msgrcv(rx, &m, 8, 0, 0) (blocking; the run's watchdog bounds them)
+        return (*_echo(tx.send, rx.receive, "System V MQ", unwrap=True), [])
     if mech in ("unix", "tcp"):
         end, closers = open_end(spec, "tx" if ping else "rx", 8)
         send, recv = functools.partial(os.write, end.fd), functools.partial(os.read, end.fd, 8)
