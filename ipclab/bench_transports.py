@@ -591,40 +591,41 @@ def _echo(send, recv, what, unwrap=False):
     """(timed, serve, stop) for a byte channel: the ping sends 8 bytes, the pong echoes them.
 
     ``send(b)`` and ``recv() -> bytes`` are C-level callables (``recv()`` returns a
-    ``(bytes, ...)`` tuple when *unwrap*). ``timed(samples, cap, t_end)`` runs round trips
-    until ``perf_counter_ns() >= t_end`` (or *cap* of them), stores each one's nanoseconds in
-    *samples* and returns how many; it checks that each answer is its own ping.
+    ``(bytes, ...)`` tuple when *unwrap*). ``timed(stamps, cap, t_end)`` runs round trips
+    until ``perf_counter_ns() >= t_end`` (or *cap* of them), writes the clock at the end of
+    round trip *i* into ``stamps[i]`` and returns ``(start, count)``; it checks that each
+    answer is its own ping. A short read (the peer closed) shows as an ``IndexError`` on
+    the stop-bit test, turned into :class:`PeerGone` outside the loop.
     """
     pack, clock = TAIL.pack, time.perf_counter_ns
 
-    def timed(samples, cap, t_end):
-        count, t0 = 0, clock()
-        while count < cap:
-            out = pack(count)
+    def timed(stamps, cap, t_end):
+        start = clock()
+        for i in range(cap):
+            out = pack(i)
             send(out)                                      # ping ...
             got = recv()                                   # ... and its pong
             if (got[0] if unwrap else got) != out:
                 raise IntegrityError(f"{what} ping-pong: the answer is not the ping (or the peer closed)")
-            t1 = clock()
-            samples[count] = t1 - t0
-            t0 = t1
-            count += 1
-            if t1 >= t_end:
-                break
-        return count
+            t = clock()
+            stamps[i] = t
+            if t >= t_end:
+                return start, i + 1
+        return start, cap
 
     def serve():
         count = 0
-        while True:
-            b = recv()
-            if unwrap:
-                b = b[0]
-            if len(b) != 8:
-                raise PeerGone(f"{what}: the other end closed (it died?)")
-            if b[7] & 0x80:                                # STOP8, little-endian
-                return count
-            send(b)
-            count += 1
+        try:
+            while True:
+                b = recv()
+                if unwrap:
+                    b = b[0]
+                if b[7] & 0x80:                            # STOP8, little-endian; b'' (EOF): IndexError
+                    return count
+                send(b)
+                count += 1
+        except IndexError:
+            raise PeerGone(f"{what}: the other end closed (it died?)") from None
     return timed, serve, (lambda: send(pack(STOP8)))
 
 
@@ -632,18 +633,16 @@ def _handshake(wait, post, ctl):
     """(timed, serve, stop) for a semaphore pair: bare posts and waits, the stop flag in *ctl*."""
     clock = time.perf_counter_ns
 
-    def timed(samples, cap, t_end):
-        count, t0 = 0, clock()
-        while count < cap:
+    def timed(stamps, cap, t_end):
+        start = clock()
+        for i in range(cap):
             post()                                         # ping ...
             wait()                                         # ... and its pong
-            t1 = clock()
-            samples[count] = t1 - t0
-            t0 = t1
-            count += 1
-            if t1 >= t_end:
-                break
-        return count
+            t = clock()
+            stamps[i] = t
+            if t >= t_end:
+                return start, i + 1
+        return start, cap
 
     def serve():
         count = 0
@@ -717,13 +716,15 @@ def pinger(spec, cfg):
     watchdog(cfg["budget"])
     timed, _serve, stop, closers = _lat_ends(spec, "ping")
     try:
+        import numpy as np
         cap = cfg["max_samples"]
-        samples = array("q", bytes(8 * cap))                 # preallocated and touched
+        stamps = array("q", bytes(8 * cap))                  # preallocated and touched
         clock = time.perf_counter_ns
-        timed(samples, cap, clock() + int(cfg["warmup"] * 1e9))          # warm-up, overwritten
-        count = timed(samples, cap, clock() + int(cfg["seconds"] * 1e9))
+        timed(stamps, cap, clock() + int(cfg["warmup"] * 1e9))           # warm-up, overwritten
+        start, count = timed(stamps, cap, clock() + int(cfg["seconds"] * 1e9))
         stop()
-        return _summary(samples[:count])
+        # each round trip: its end stamp minus the previous one (the first: minus the start)
+        return _summary(np.diff(np.frombuffer(stamps, dtype=np.int64)[:count], prepend=start))
     finally:
         disarm()
         _close_all(closers)
@@ -743,7 +744,7 @@ def ponger(spec, cfg):
 
 def _summary(samples):
     import numpy as np
-    a = np.frombuffer(samples, dtype=np.int64).astype(np.float64) / 1000.0  # microseconds
+    a = samples.astype(np.float64) / 1000.0                # nanoseconds -> microseconds
     if not len(a):
         raise IpclabError("no round trip completed in the time given: raise max_seconds")
     q = np.percentile(a, [1, 10, 50, 90, 99])

@@ -159,9 +159,10 @@ def test_ping_pong_loops_count_check_and_stop():
     answered = []
     pong = threading.Thread(target=lambda: answered.append(serve()))
     pong.start()
-    samples = array("q", bytes(8 * 50))
-    assert timed(samples, 50, time.perf_counter_ns() + 10**10) == 50    # the cap ends it
-    assert min(samples) > 0
+    stamps = array("q", bytes(8 * 50))
+    start, count = timed(stamps, 50, time.perf_counter_ns() + 10**10)
+    assert count == 50                                   # the cap ends it
+    assert start < stamps[0] and list(stamps) == sorted(stamps)   # one clock stamp per round trip
     stop()
     pong.join(10)
     assert answered == [50]
