@@ -353,8 +353,9 @@ print("sysv_ipc", sysv_ipc.VERSION, {k: getattr(sysv_ipc, k) for k in (
 # ## 10. Measured: POSIX against System V
 #
 # `ipclab.bench` runs a producer and a consumer in two real processes, sends messages of a
-# given size for a fixed *time* (not count), and the consumer checks every message (sequence
-# number at both ends, CRC-32 of one payload in 16). Warm-up is excluded, buffers and
+# given size for a fixed *time* (not count), and the consumer checks every message (the
+# sequence number at both ends; through a shared-memory ring every payload byte, compared in
+# place; through a queue the CRC-32 of one payload in 16). Warm-up is excluded, buffers and
 # mappings are touched before timing, each point is repeated. Here the runs are tiny (0.2 s)
 # so the notebook stays quick: **numbers this short are noisy**; `ipclab bench` in a terminal
 # runs longer (with a progress bar; `progress=True` here shows one too). The shared-memory
