@@ -44,21 +44,21 @@ def _ls(args):
 def _clean(args):
     from . import inspect, registry
     removed = registry.sweep_dead_runs()
-    if args.all:  # also live runs of this user (e.g. a stuck kernel), never other users'
+    if args.live:  # also live runs of this user (e.g. a stuck kernel), never other users'
         for run in registry.runs():
             if run.id != os.environ.get(registry.ENV_RUN):
                 removed += registry.remove_run(run)
     known = {r.id for r in registry.runs()}
     # course-named objects whose run has no record here (another state dir, a lost record):
-    # their owner may be alive, so only --all removes them
+    # their owner may be alive, so only --live removes them
     unknown = [r for r in inspect.course_objects() if r["run"] not in known]
-    if args.all:
+    if args.live:
         removed += inspect.remove_rows(unknown)
     for e in removed:
         print(f"removed {e['kind']} {e.get('name') or e.get('path') or e.get('id')}")
     kept = inspect.course_objects()
     print(f"{len(removed)} object(s) removed; {len(kept)} course object(s) kept"
-          + (" (of live or unrecorded runs: `ipclab ls --ours` shows them, --all removes them)" if kept else ""))
+          + (" (of live or unrecorded runs: `ipclab ls --ours` shows them, --live removes them)" if kept else ""))
     return 0
 
 
@@ -74,7 +74,9 @@ def build_parser():
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_ls)
     p = sub.add_parser("clean", help="remove what the course left behind (yours only)")
-    p.add_argument("--all", action="store_true", help="also objects of runs still alive")
+    p.add_argument("--live", action="store_true",
+                   help="also your runs that are still alive (a stuck kernel: stop it first)")
+    p.add_argument("--all", dest="live", action="store_true", help=argparse.SUPPRESS)  # the old name
     p.set_defaults(func=_clean)
     for name, (module, help_) in PLUGINS.items():
         try:

@@ -123,6 +123,35 @@ def test_clean_removes_dead_runs_but_not_live_ones(tmp_path):
     assert not os.path.exists("/dev/shm" + shm_name)
 
 
+LIVE_KERNEL = """
+import sys
+from ipclab import objects
+shm = objects.create_posix_shm(128, tag="stuck")
+print(shm.name, flush=True)
+sys.stdin.readline()                 # a stuck kernel: alive until the test lets it go
+"""
+
+
+def test_clean_live_also_removes_a_live_runs_objects(tmp_path):
+    env = dict(os.environ, IPCLAB_STATE_DIR=str(tmp_path))
+    env.pop("IPCLAB_RUN_ID")
+    stuck = subprocess.Popen([sys.executable, "-c", LIVE_KERNEL], env=env, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        name = stuck.stdout.readline().strip()
+        assert os.path.exists("/dev/shm" + name)
+        clean = [sys.executable, "-m", "ipclab", "clean"]
+        res = subprocess.run(clean, env=env, capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0 and os.path.exists("/dev/shm" + name)     # alive: kept
+        assert "--live removes them" in res.stdout
+        res = subprocess.run(clean + ["--live"], env=env, capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        assert f"removed posix_shm {name}" in res.stdout
+        assert not os.path.exists("/dev/shm" + name)
+    finally:
+        stuck.communicate("\n", timeout=60)
+
+
 def test_state_dir_owned_by_someone_else_is_refused(tmp_path, monkeypatch):
     d = tmp_path / "other"
     d.mkdir()

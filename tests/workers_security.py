@@ -77,7 +77,7 @@ def clean_as(uid, state_dir, all_=False):
     os.environ.pop("IPCLAB_RUN_ID", None)
     from ipclab import cli, registry
     registry._run = None
-    return cli.main(["clean"] + (["--all"] if all_ else []))
+    return cli.main(["clean"] + (["--live"] if all_ else []))
 
 
 def workload_as(uid, state_dir, rounds):

@@ -526,7 +526,9 @@ print("with the mutex, Helgrind errors:", locked.errors)
 if shutil.which("gcc"):
     try:
         code, report = tracing.tsan(["race", 1000])
-        print("\n".join(l for l in report.splitlines() if "ThreadSanitizer" in l or "#0 worker" in l or "size" in l))
+        course = os.path.dirname(os.path.dirname(tracing.__file__)) + os.sep   # paths shown from the course folder
+        print("\n".join(l.replace(course, "") for l in report.splitlines()
+                        if "ThreadSanitizer" in l or "#0 worker" in l or "size" in l))
     except Exception as e:  # no libtsan here, or an unsupported memory layout
         print("ThreadSanitizer could not run here:", str(e).splitlines()[-1] if str(e) else type(e).__name__)
 
