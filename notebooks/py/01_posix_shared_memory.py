@@ -364,8 +364,10 @@ print("the trace accounts for every lost update:",
 # %%
 # NBVAL_IGNORE_OUTPUT
 print(f"expected {traced.expected}, final {traced.final}, lost {traced.lost}")
+by_tag = {u.tag: u for u in updates}                  # each update's tag: which process, which increment
 for u in updates[:6]:
-    fate = f"LOST (overwritten by tag {u.overwritten_by})" if u.lost else "counted"
+    w = by_tag.get(u.overwritten_by)
+    fate = f"LOST (overwritten by process {w.proc} #{w.i})" if u.lost else "counted"
     print(f"process {u.proc} #{u.i}: loaded {u.read} at {u.t_load * 1e3:.2f} ms, stored {u.wrote} "
           f"at {u.t_store * 1e3:.2f} ms -> {fate}")
 fig = race_plots.timeline(updates, max_updates=18)
