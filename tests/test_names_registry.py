@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -128,28 +129,49 @@ import sys
 from ipclab import objects
 shm = objects.create_posix_shm(128, tag="stuck")
 print(shm.name, flush=True)
-sys.stdin.readline()                 # a stuck kernel: alive until the test lets it go
+sys.stdin.readline()                 # a stuck kernel: alive until the script lets it go
+"""
+
+CLEAN_LIVE = """
+import json, os, subprocess, sys
+env = dict(os.environ, IPCLAB_STATE_DIR=sys.argv[1])
+env.pop("IPCLAB_RUN_ID", None)
+stuck = subprocess.Popen([sys.executable, "-c", sys.argv[2]], env=env, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+try:
+    name = stuck.stdout.readline().strip()
+    clean = [sys.executable, "-m", "ipclab", "clean"]
+    plain = subprocess.run(clean, env=env, capture_output=True, text=True, timeout=60)
+    kept = os.path.exists("/dev/shm" + name)
+    live = subprocess.run(clean + ["--live"], env=env, capture_output=True, text=True, timeout=60)
+    gone = not os.path.exists("/dev/shm" + name)
+finally:
+    stuck.communicate("\\n", timeout=60)
+print(json.dumps({"name": name, "plain": plain.stdout, "kept": kept, "live": live.stdout,
+                  "live_rc": live.returncode, "gone": gone}))
 """
 
 
+@pytest.mark.skipif(os.getuid() != 0 or not shutil.which("unshare"),
+                    reason="needs root and unshare(1) for private IPC and mount namespaces")
 def test_clean_live_also_removes_a_live_runs_objects(tmp_path):
-    env = dict(os.environ, IPCLAB_STATE_DIR=str(tmp_path))
-    env.pop("IPCLAB_RUN_ID")
-    stuck = subprocess.Popen([sys.executable, "-c", LIVE_KERNEL], env=env, stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
-    try:
-        name = stuck.stdout.readline().strip()
-        assert os.path.exists("/dev/shm" + name)
-        clean = [sys.executable, "-m", "ipclab", "clean"]
-        res = subprocess.run(clean, env=env, capture_output=True, text=True, timeout=60)
-        assert res.returncode == 0 and os.path.exists("/dev/shm" + name)     # alive: kept
-        assert "--live removes them" in res.stdout
-        res = subprocess.run(clean + ["--live"], env=env, capture_output=True, text=True, timeout=60)
-        assert res.returncode == 0, res.stderr
-        assert f"removed posix_shm {name}" in res.stdout
-        assert not os.path.exists("/dev/shm" + name)
-    finally:
-        stuck.communicate("\n", timeout=60)
+    """`clean` keeps a stuck kernel's objects, `clean --live` removes them.
+
+    `--live` also removes course objects no registry here knows (another state directory),
+    so on a shared machine it would take a concurrent test run's objects too: the scenario
+    runs in private IPC and mount namespaces (its own /dev/shm, /dev/mqueue, System V ids).
+    """
+    script = tmp_path / "clean_live.py"
+    script.write_text(CLEAN_LIVE)
+    setup = "mount -t tmpfs tmpfs /dev/shm && mount -t mqueue mqueue /dev/mqueue"
+    res = subprocess.run(["unshare", "-m", "-i", "sh", "-c",
+                          f'{setup} && exec "$0" "$@"', sys.executable, str(script), str(tmp_path / "state"),
+                          LIVE_KERNEL], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["kept"] and "--live removes them" in out["plain"]          # alive: plain clean keeps it
+    assert out["live_rc"] == 0 and f"removed posix_shm {out['name']}" in out["live"]
+    assert out["gone"]
 
 
 def test_state_dir_owned_by_someone_else_is_refused(tmp_path, monkeypatch):
