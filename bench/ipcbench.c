@@ -513,7 +513,10 @@ static uint64_t lat_recv(struct lat *L, int ping) {
     const char *k = L->mech;
     uint64_t v = 0;
     if (!strcmp(k, "posix_sem") || !strcmp(k, "sysv_sem")) {
-        if (L->sem_ping >= 0) sysv_op(ping ? L->sem_pong : L->sem_ping, 0, -1); else sem_wait_t(ping ? L->b : L->a);
+        if (L->sem_ping >= 0) {    /* plain semop, like sysv_ipc built without semtimedop; alarm() bounds it */
+            struct sembuf op = { 0, -1, 0 };
+            while (semop(ping ? L->sem_pong : L->sem_ping, &op, 1) < 0) { if (errno != EINTR) die("semop"); }
+        } else sem_wait_t(ping ? L->b : L->a);
         return L->ctl[0] ? STOP8 : 0;
     } else if (!strcmp(k, "pipe")) {
         read_all(ping ? L->p2[0] : L->p1[0], (unsigned char *)&v, 8);

@@ -59,8 +59,9 @@ DEFAULT_SIZES = (64, 1024, 8192, 65536, 1 << 20)
 RING_BYTES = 4 << 20       # default ring: about 4 MiB of slots (two per-core L2 caches here), at least 4 slots
 MAX_SLOTS = 256
 NOISY_BELOW = 0.2          # seconds: shorter timed phases are mostly noise
-VM_NOTE = ("unpinned: on a VM a wake-up on the other CPU costs ~20 us more than on the same CPU, "
-           "so unpinned round trips are bimodal; pin='same' or pin='cross' measures one mode")
+VM_NOTE = ("unpinned: a wake-up on the other CPU costs more than one on the same CPU (on a VM several "
+           "microseconds more: the interrupt goes through the hypervisor), so unpinned round trips mix two "
+           "populations (bench_plots.histogram shows them); pin='same' or pin='cross' measures one at a time")
 
 
 # -- limits ----------------------------------------------------------------------------------
@@ -316,6 +317,7 @@ def latency(mechanism, *, max_seconds=1.0, pin=None, start_method="fork", max_sa
     rec.update(summary)
     rec["note"] = VM_NOTE if pin_desc == "unpinned" else ""
     rec["noisy"] = cfg["seconds"] < NOISY_BELOW
+    rec["max_seconds"] = max_seconds
     return rec
 
 
@@ -526,7 +528,9 @@ def format_table(records):
             if r["skipped"]:
                 lines.append(f"{r['mechanism']:<11}  skipped: {r['skipped']}")
                 continue
-            lines.append(f"{r['mechanism']:<11} {r['median_us']:10.1f} {r['p99_us']:9.1f} {r['count']:12d}  {r['pin']}")
+            noisy = " (short run: noisy)" if r.get("noisy") else ""
+            lines.append(f"{r['mechanism']:<11} {r['median_us']:10.1f} {r['p99_us']:9.1f} {r['count']:12d}  "
+                         f"{r['pin']}{noisy}")
         if any(r.get("note") for r in lat):
             lines.append(f"note: {VM_NOTE}")
     return "\n".join(lines)
@@ -539,7 +543,9 @@ def add_arguments(parser):
     parser.add_argument("--sizes", default="64,1K,8K,64K,1M", help="message sizes, e.g. 64,8K,1M")
     parser.add_argument("--latency", default=",".join(LATENCY_MECHANISMS),
                         help=f"ping-pong pairs, from {','.join(LATENCY_MECHANISMS)} ('' for none)")
-    parser.add_argument("--seconds", type=float, default=0.5, help="time budget of each point (default 0.5)")
+    parser.add_argument("--seconds", type=float, default=0.8,
+                        help="time budget of each point (default 0.8: 10%% warm-up, then --repeats phases of "
+                             f"at least {NOISY_BELOW} s)")
     parser.add_argument("--repeats", type=int, default=3, help="timed phases per point (median reported)")
     parser.add_argument("--pin", choices=("none", "same", "cross"), default="none", help="CPU pinning")
     parser.add_argument("--start-method", default="fork", choices=procs.START_METHODS)
@@ -572,5 +578,6 @@ def main(args):
     else:
         print(format_table(records))
         if any(r.get("noisy") for r in records):
-            print(f"note: timed phases shorter than {NOISY_BELOW} s are mostly noise; raise --seconds")
+            print(f"note: timed phases shorter than {NOISY_BELOW} s are mostly noise; "
+                  "raise --seconds or lower --repeats")
     return 0

@@ -58,10 +58,10 @@ def pattern(n, seed=19):
     return bytearray(random.Random(seed * 1000003 + n).randbytes(n))
 
 
-# -- watchdog: a timeout on calls that have none (read, write, msgrcv) -----------------------
+# -- watchdog: a timeout on calls that have none (read, write, msgsnd, msgrcv, semop, open) ----
 def _alarm(signum, frame):
-    raise WaitTimeout("benchmark worker: a blocking call (read/write/msgrcv/accept) waited past the "
-                      "run's deadline; the peer is stuck or dead")
+    raise WaitTimeout("benchmark worker: a blocking call (read/write/msgsnd/msgrcv/semop/accept/FIFO open) "
+                      "waited past the run's deadline; the peer is stuck or dead")
 
 
 def watchdog(seconds):
@@ -671,13 +671,15 @@ def _lat_ends(spec, role):
         return (*_handshake(functools.partial(mine.acquire, WAIT), other.release, ctl), [ctl.close])
     if mech == "sysv_sem":
         import sysv_ipc
-        # two sets of one semaphore, as sysv_ipc.Semaphore addresses them (a set of two would need
-        # semtimedop through ctypes, ~0.4 us more per call: a benchmark of ctypes, not of the kernel)
+        # Two sets of one semaphore, as sysv_ipc.Semaphore addresses them (a set of two would need
+        # semtimedop through ctypes, ~0.4 us more per call: a benchmark of ctypes, not of the kernel).
+        # sysv_ipc's wheel has SEMAPHORE_TIMEOUT_SUPPORTED False: acquire(WAIT) is a plain semop,
+        # bounded by the run's watchdog like a pipe's read; the C twin makes the same plain semop.
         a, b = sysv_ipc.Semaphore(spec["ping_key"]), sysv_ipc.Semaphore(spec["pong_key"])  # C: semget(key, 0, 0)
         shm = sysv_ipc.SharedMemory(spec["ctl_key"])
         ctl = memoryview(shm)
         mine, other = (b, a) if ping else (a, b)
-        # C: semop(other, {0, +1, 0}, 1); semtimedop(mine, {0, -1, 0}, 1, &ts)
+        # C: semop(other, {0, +1, 0}, 1); semop(mine, {0, -1, 0}, 1)
         return (*_handshake(functools.partial(mine.acquire, WAIT), other.release, ctl), [ctl.release, shm.detach])
     if mech == "pipe":
         (r1, w1), (r2, w2) = spec["pipes"]

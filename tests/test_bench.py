@@ -138,7 +138,7 @@ def test_latency_pairs(mech):
     assert rec["count"] > 0
     assert rec["min_us"] <= rec["median_us"] <= rec["p99_us"] <= rec["max_us"]
     assert sum(rec["hist"]) == rec["count"]
-    assert "bimodal" in rec["note"]                      # unpinned: the output says so
+    assert "two populations" in rec["note"]              # unpinned: the output says so
 
 
 def _pipe_echo_pair():

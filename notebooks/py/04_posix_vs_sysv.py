@@ -348,7 +348,10 @@ print("sysv_ipc", sysv_ipc.VERSION, {k: getattr(sysv_ipc, k) for k in (
 
 # %% [markdown]
 # Note `sysv_ipc`'s `SEMAPHORE_TIMEOUT_SUPPORTED`: when it is `False`, `acquire(timeout=1)`
-# blocks for ever. That is why the course's System V waits go through `semtimedop` itself.
+# blocks for ever. That is why the course's System V waits go through `semtimedop` itself
+# (`ipclab.semset`). The benchmark below is the exception: its System V ping-pong calls
+# `sysv_ipc`'s plain `semop` (a ctypes `semtimedop` costs ~0.4 µs more per call, which would
+# measure ctypes, not the kernel), bounded by a run-wide alarm; its C twin does the same.
 #
 # ## 10. Measured: POSIX against System V
 #
@@ -370,15 +373,15 @@ records = bench.run(pairs, [64, 8192, 1 << 20], max_seconds=0.2, repeats=2,
 print(bench.format_table(records))
 
 # %% [markdown]
-# Every run above really moved its bytes and checked them; sizes a queue cannot carry are
-# skipped with the limit that forbids them:
+# Every run above really moved its bytes and checked them (how: the `check` of each record);
+# sizes a queue cannot carry are skipped with the limit that forbids them:
 
 # %%
 for r in records:
     if r["kind"] == "throughput":
         print(f"{r['mechanism']:<10} {bench.human(r['size']):>7}: "
-              + ("skipped: larger than the kernel's message-size limit" if r["skipped"] else
-                 f"integrity {r['integrity']}, CRC checks > 0: {r['crc_checked'] > 0}"))
+              + (f"skipped: {r['skipped']}" if r["skipped"] else
+                 f"integrity {r['integrity']}, payloads verified: {r['crc_checked'] > 0} ({r['check']})"))
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -386,22 +389,30 @@ fig = bench_plots.bandwidth(records, title="POSIX vs System V: throughput (0.2 s
 plt.show()
 fig = bench_plots.latency([r for r in records if r["kind"] == "latency"])
 plt.show()
+fig = bench_plots.histogram(next(r for r in records if r["kind"] == "latency" and r["mechanism"] == "sysv_sem"))
+plt.show()
 
 # %% [markdown]
 # How to read it:
 #
 # * **Shared memory** is the same memory in both families (the kernel's shmem pages); what
-#   differs is the handshake around it. POSIX semaphores wait in user space when they can
-#   (`sem_post`/`sem_wait` are futex operations: no system call without contention); every
-#   System V `semop` is a system call. Expect a tie when handshakes are rare (large
-#   messages, batched rings) and POSIX ahead when they are frequent; check the table.
+#   differs is the handshake around it. POSIX semaphores skip the system call whenever
+#   nobody has to sleep or be woken (`sem_post`/`sem_wait` are futex operations in user
+#   space); every System V `semop` is a system call. How much that buys depends on the job:
+#   where handshakes are rare (large messages, batched rings) it hardly shows, and either
+#   family may lead by the noise of a 0.2 s run; in a ping-pong every wait sleeps, so both
+#   make a system call each time (compare the latency bars); in the textbook ring below,
+#   one handshake per message, part of the waits find a token and POSIX skips those calls.
 # * **Queues**: both copy each message into the kernel and out again. Their limits differ:
 #   a POSIX queue holds `msg_max` messages (10 by default), a System V queue holds `msgmnb`
 #   *bytes* (16 KiB by default: only two 8 KiB messages), so at 8 KiB the System V producer
-#   sleeps far more often. 1 MiB is over both default size limits and is skipped.
-# * **Latency**: a round trip is two wake-ups of a sleeping process; on a VM a wake-up on the
-#   *other* CPU costs tens of microseconds, so unpinned results mix two populations (the
-#   bars' p99 shows it). `bench.latency(..., pin="same")` or `"cross"` measures one at a time.
+#   sleeps far more often. At 64 B it is the other way round: 16 KiB of System V queue holds
+#   256 messages where the POSIX queue holds 10, so there the POSIX producer sleeps more.
+#   1 MiB is over both default size limits and is skipped.
+# * **Latency**: a round trip is two wake-ups of a sleeping process; a wake-up on the *other*
+#   CPU costs several microseconds more (on a VM the interrupt goes through the hypervisor),
+#   so unpinned results mix two populations: the histogram above shows both humps.
+#   `bench.latency(..., pin="same")` or `"cross"` measures one at a time.
 # * From Python each message also pays the interpreter's overhead (about a microsecond);
 #   the C twin in `bench/` runs the same protocol, and `bench/compare.py` prints the ratio.
 #
@@ -429,8 +440,19 @@ print(f"best ring ({best['slots']}/{best['batch']}) vs textbook ring (4/1): "
       f"textbook ring vs pipe: {textbook['msgs_per_s'] / pipe64['msgs_per_s']:.2f}x")
 
 # %% [markdown]
-# > **Try it.** Run `bench.latency("posix_sem", pin="same")` and `pin="cross"` (0.5 s
-# > each) and compare the medians: that gap is the cost of waking a process on another CPU.
+# The textbook ring is where the handshake is most frequent: one post and one wait per
+# message. Here the two families meet on exactly that job, the same 4-slot ring of 64-byte
+# messages, with POSIX semaphores and with a System V set:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+for mech in ("posix_shm", "sysv_shm"):
+    r = bench.throughput(mech, 64, max_seconds=0.3, repeats=2, slots=4, batch=1)
+    print(f"{mech:<10} 4 slots, a handshake per message: {r['msgs_per_s']:>10,.0f} messages/s")
+
+# %% [markdown]
+# > **Try it.** Run `bench.latency("posix_sem", pin="same", max_seconds=0.5)` and
+# > `pin="cross"` and compare the medians: that gap is the cost of waking a process on another CPU.
 #
 # ## 11. Migration guide: System V → POSIX
 #
@@ -483,11 +505,12 @@ print(f"best ring ({best['slots']}/{best['batch']}) vs textbook ring (4/1): "
 # 2. Write, in C, a robust mutex in POSIX shared memory (`pthread_mutexattr_setpshared`,
 #    `pthread_mutexattr_setrobust`), kill its holder, and handle `EOWNERDEAD` with
 #    `pthread_mutex_consistent`. Compare with section 4.
-# 3. With `ipclab bench --mechanisms posix_mq,sysv_mq --sizes 64,1K,4K,8K --seconds 2`,
+# 3. With `ipclab bench --mechanisms posix_mq,sysv_mq --sizes 64,1K,4K,8K --seconds 2 --latency ''`,
 #    find the size where the two queues differ most. Raise `/proc/sys/fs/mqueue/msgsize_max`
 #    (as root) and measure 64 KiB POSIX messages.
 # 4. Port a System V program that uses message types 1 and 2 for requests and replies to
 #    POSIX queues. What replaces the types?
-# 5. Run `python bench/compare.py` and explain each ratio below 1.
+# 5. Run `python bench/compare.py` and explain each point where Python falls short of C (a
+#    rate ratio below 1, a time ratio above 1): which calls does Python add per message?
 #
 # **Next:** [19.5 memory-mapped files](05_mmap.ipynb).
