@@ -411,8 +411,10 @@ plt.show()
 #   1 MiB is over both default size limits and is skipped.
 # * **Latency**: a round trip is two wake-ups of a sleeping process; a wake-up on the *other*
 #   CPU costs several microseconds more (on a VM the interrupt goes through the hypervisor),
-#   so unpinned results mix two populations: the histogram above shows both humps.
-#   `bench.latency(..., pin="same")` or `"cross"` measures one at a time.
+#   so an unpinned result depends on where the scheduler put each side, and can mix both
+#   cases: the histogram above shows how this run's round trips spread (a second hump is the
+#   other case, or interrupts). `bench.latency(..., pin="same")` or `"cross"` measures one
+#   case at a time.
 # * From Python each message also pays the interpreter's overhead (about a microsecond);
 #   the C twin in `bench/` runs the same protocol, and `bench/compare.py` prints the ratio.
 #
