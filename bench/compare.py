@@ -1,6 +1,6 @@
 """Python (ipclab.bench) against its C twin (bench/ipcbench.c): the same exchanges, alternated.
 
-    python bench/compare.py              # about 4 minutes; --seconds 1.5 for steadier numbers
+    python bench/compare.py              # about 3 minutes; --seconds 1.5 (~6) for steadier numbers
     python bench/compare.py --tiny       # what CI runs: does everything still work?
 
 Builds ipcbench.c with gcc into a temporary directory, then measures each point with
