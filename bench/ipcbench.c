@@ -58,6 +58,26 @@
 
 static void die(const char *what) { perror(what); exit(2); }
 
+/* What a run creates that outlives a crash (System V ids, files in /tmp): remembered here and
+ * removed at exit by the process that created them, even when it exits through die(). POSIX
+ * names are unlinked as soon as they are opened, so they need no entry. */
+static pid_t owner;
+static struct { char kind; int id; char path[128]; } made[8];
+static int n_made;
+static void remember(char kind, int id, const char *path) {
+    if (n_made < 8) { made[n_made].kind = kind; made[n_made].id = id;
+                      snprintf(made[n_made].path, sizeof made[n_made].path, "%s", path ? path : ""); n_made++; }
+}
+static void remove_made(void) {
+    if (getpid() != owner) return;            /* children inherit the handler: only the creator cleans */
+    for (int i = 0; i < n_made; i++) {
+        if (made[i].kind == 's') semctl(made[i].id, 0, IPC_RMID);
+        else if (made[i].kind == 'q') msgctl(made[i].id, IPC_RMID, NULL);
+        else unlink(made[i].path);
+    }
+    n_made = 0;
+}
+
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -212,6 +232,7 @@ static void setup(struct run *r, size_t pipe_bytes) {
             shmctl(id, IPC_RMID, NULL);  /* removed now, freed at the last detach */
             r->semid = semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);
             if (r->semid < 0) die("semget");
+            remember('s', r->semid, NULL);
             unsigned short v[2] = { (unsigned short)(r->slots / r->batch), 0 };
             if (semctl(r->semid, 0, SETALL, v)) die("semctl");
         } else {
@@ -246,6 +267,7 @@ static void setup(struct run *r, size_t pipe_bytes) {
     } else if (!strcmp(k, "fifo")) {
         snprintf(r->path, sizeof r->path, "/tmp/ipcbench-%d-fifo", me);
         if (mkfifo(r->path, 0600)) die("mkfifo");
+        remember('f', 0, r->path);
     } else if (!strcmp(k, "unix") || !strcmp(k, "tcp")) {
         if (!strcmp(k, "unix")) {
             struct sockaddr_un *a = (struct sockaddr_un *)&r->addr;
@@ -259,6 +281,7 @@ static void setup(struct run *r, size_t pipe_bytes) {
         }
         r->lfd = socket(r->family, SOCK_STREAM, 0);
         if (bind(r->lfd, (struct sockaddr *)&r->addr, r->addrlen) || listen(r->lfd, 1)) die("bind/listen");
+        if (r->family == AF_UNIX) remember('f', 0, ((struct sockaddr_un *)&r->addr)->sun_path);
         getsockname(r->lfd, (struct sockaddr *)&r->addr, &r->addrlen);
     } else if (!strcmp(k, "posix_mq")) {
         snprintf(r->name1, sizeof r->name1, "/ipcbench-%d-mq", me);
@@ -270,6 +293,7 @@ static void setup(struct run *r, size_t pipe_bytes) {
     } else if (!strcmp(k, "sysv_mq")) {
         r->msqid = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
         if (r->msqid < 0) die("msgget");
+        remember('q', r->msqid, NULL);
     } else {
         fprintf(stderr, "unknown mechanism %s\n", k); exit(2);
     }
@@ -559,7 +583,9 @@ static int latency(int argc, char **argv) {
         sem_unlink(n1); sem_unlink(n2);
     } else if (!strcmp(k, "sysv_sem")) {
         L.sem_ping = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);  /* like sysv_ipc.Semaphore: a set of one */
+        if (L.sem_ping >= 0) remember('s', L.sem_ping, NULL);
         L.sem_pong = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+        if (L.sem_pong >= 0) remember('s', L.sem_pong, NULL);
         if (L.sem_ping < 0 || L.sem_pong < 0) die("semget");
     } else if (!strcmp(k, "pipe")) {
         if (pipe(L.p1) || pipe(L.p2)) die("pipe");
@@ -573,7 +599,10 @@ static int latency(int argc, char **argv) {
         if (L.q1 == (mqd_t)-1 || L.q2 == (mqd_t)-1 || L.q1s == (mqd_t)-1 || L.q2s == (mqd_t)-1) die("mq_open");
         mq_unlink(n1); mq_unlink(n2);
     } else if (!strcmp(k, "sysv_mq")) {
-        L.mq1 = msgget(IPC_PRIVATE, IPC_CREAT | 0600); L.mq2 = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+        L.mq1 = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+        if (L.mq1 >= 0) remember('q', L.mq1, NULL);
+        L.mq2 = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+        if (L.mq2 >= 0) remember('q', L.mq2, NULL);
         if (L.mq1 < 0 || L.mq2 < 0) die("msgget");
     } else if (!strcmp(k, "unix")) {
         L.sock.mech = "unix"; L.sock.n = 8;
@@ -650,6 +679,8 @@ static int memcpy_rate(char **argv) {
 }
 
 int main(int argc, char **argv) {
+    owner = getpid();
+    atexit(remove_made);
     signal(SIGALRM, on_alarm);
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);

@@ -274,6 +274,33 @@ def test_c_twin_and_compare_script_run_at_a_tiny_size():
     assert "Py/C" in out.stdout and "ping-pong" in out.stdout
 
 
+@pytest.mark.skipif(not shutil.which("gcc"), reason="the C twin needs gcc")
+def test_c_twin_removes_its_system_v_queue_when_a_child_is_killed(tmp_path):
+    """A C run whose consumer is SIGKILLed exits with an error and still removes its queue."""
+    import signal
+    import time
+    sys.path.insert(0, str(ROOT / "bench"))
+    import compare
+    exe = compare.build(str(tmp_path))
+    run = subprocess.Popen([exe, "tp", "sysv_mq", "4096", "5", "1"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    children, deadline = [], time.monotonic() + 10
+    while len(children) < 2 and time.monotonic() < deadline:   # both sides started and moving
+        time.sleep(0.05)
+        children = [int(p) for p in subprocess.run(["pgrep", "-P", str(run.pid)], capture_output=True,
+                                                   text=True).stdout.split()]
+    time.sleep(0.3)
+    def queues_of(pids):
+        rows = [line.split() for line in open("/proc/sysvipc/msg").read().splitlines()[1:]]
+        return [r[1] for r in rows if int(r[5]) in pids or int(r[6]) in pids]   # lspid, lrpid
+    assert queues_of(children), "the run's queue should exist while it runs"
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode != 0 and err.strip()                           # it says why it stopped
+    assert queues_of(children) == []                                     # and left no queue behind
+
+
 def test_sysv_fast_path_times_out_and_counts(monkeypatch):
     """The benchmark's prebuilt semtimedop: P/V really change the set, and a wait gives up."""
     from ipclab import semset
