@@ -274,6 +274,20 @@ def test_c_twin_and_compare_script_run_at_a_tiny_size():
     assert "Py/C" in out.stdout and "ping-pong" in out.stdout
 
 
+def _children_of(pid):
+    """The pids whose parent is *pid*, from /proc (no procps needed)."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue                                 # gone meanwhile
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:   # field 4, after "(comm)" and the state
+                kids.append(int(entry))
+    return kids
+
+
 @pytest.mark.skipif(not shutil.which("gcc"), reason="the C twin needs gcc")
 def test_c_twin_removes_its_system_v_queue_when_a_child_is_killed(tmp_path):
     """A C run whose consumer is SIGKILLed exits with an error and still removes its queue."""
@@ -287,8 +301,7 @@ def test_c_twin_removes_its_system_v_queue_when_a_child_is_killed(tmp_path):
     children, deadline = [], time.monotonic() + 10
     while len(children) < 2 and time.monotonic() < deadline:   # both sides started and moving
         time.sleep(0.05)
-        children = [int(p) for p in subprocess.run(["pgrep", "-P", str(run.pid)], capture_output=True,
-                                                   text=True).stdout.split()]
+        children = _children_of(run.pid)
     time.sleep(0.3)
     def queues_of(pids):
         rows = [line.split() for line in open("/proc/sysvipc/msg").read().splitlines()[1:]]
