@@ -142,7 +142,8 @@ def main(argv=None):
                   f"{target} [{unit}]{verdict}")
             results["throughput"].append({"point": what, "python": py, "c": c, "memcpy_gbps": m,
                                           "python_rounds": pys, "c_rounds": cs,
-                                          "target": target, "met": None if check is None else check(py, c, m)})
+                                          "target": target, "verdict": verdict.strip(),
+                                          "met": None if check is None else check(py, c, m)})
         print(f"\n{'ping-pong':<22} {'Py med':>8} {'C med':>8} {'Py/C':>6} {'(rounds)':>11} {'Py p99':>8} "
               f"{'C p99':>8}  target <= 1.5  (times: Py/C above 1 = Python slower)")
         for mech, pin in lat_points:
@@ -158,7 +159,8 @@ def main(argv=None):
                   f"{spread(pys, cs, 'median_us'):>11} {py['p99_us']:8.1f} {c['p99_us']:8.1f}  "
                   f"{verdict}  ({py['pin']})")
             results["latency"].append({"mechanism": mech, "pin": pin, "python": py, "c": c, "ratio": ratio,
-                                       "python_rounds": pys, "c_rounds": cs, "met": ratio <= 1.5})
+                                       "python_rounds": pys, "c_rounds": cs, "verdict": verdict,
+                                       "met": ratio <= 1.5})
     print("\nunits: GB/s = 10^9 bytes/s received and checked; small messages in millions of messages/s."
           f"\nPython and C: the median of {rounds} alternating round(s); (rounds): the lowest and highest"
           " Python/C ratio of a single round; no verdict from fewer than 3 rounds or phases under 0.2 s."
