@@ -157,7 +157,7 @@ def test_ping_pong_loops_count_check_and_stop():
     from array import array
     (timed, _, stop), (_, serve, _), fds = _pipe_echo_pair()
     answered = []
-    pong = threading.Thread(target=lambda: answered.append(serve()))
+    pong = threading.Thread(target=lambda: answered.append(serve()), daemon=True)  # never holds up exit
     pong.start()
     stamps = array("q", bytes(8 * 50))
     start, count = timed(stamps, 50, time.perf_counter_ns() + 10**10)

@@ -2,7 +2,7 @@
 
 from ipclab import labkit
 from ipclab.labkit import expect_list
-from ipclab.labtests.lab1 import mpmc
+from ipclab.labtests.lab1 import mpmc, round_trip
 
 
 @labkit.test("maximal contention: capacity 1, 3 producers, 3 consumers", points=2, timeout=60,
@@ -16,11 +16,5 @@ def capacity_one(lab, rng):
 def every_length(lab, rng):
     item_size = rng.randint(5, 20)
     sent = [bytes(rng.randrange(256) for _ in range(n)) for n in range(1, item_size + 1)]
-    rb = lab.RingBuffer.create(len(sent), item_size)
-    try:
-        for r in sent:
-            rb.put(r, timeout=2)
-        got = [rb.get(timeout=2) for _ in sent]
-    finally:
-        rb.destroy()
+    got = round_trip(lab, len(sent), item_size, sent)
     expect_list(sent, got, "records of lengths 1..item_size (including zero bytes inside)")

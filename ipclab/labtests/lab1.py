@@ -40,6 +40,17 @@ def _destroy(rb):
         rb.destroy()
 
 
+def round_trip(lab, capacity, item_size, sent):
+    """Put every record of *sent* into a fresh buffer, then get as many back (one process)."""
+    rb = lab.RingBuffer.create(capacity, item_size)
+    try:
+        for r in sent:
+            rb.put(r, timeout=2)
+        return [rb.get(timeout=2) for _ in sent]
+    finally:
+        rb.destroy()
+
+
 def mpmc(lab, rng, producers, consumers, capacity, per_producer):
     """Run producers and consumers in separate processes; check delivery and per-producer order."""
     item_size = rng.randint(16, 40)
@@ -68,13 +79,7 @@ def mpmc(lab, rng, producers, consumers, capacity, per_producer):
 def fifo_one_process(lab, rng):
     capacity, item_size = rng.randint(3, 9), rng.randint(12, 48)
     sent = records(rng, 0, capacity, item_size)
-    rb = lab.RingBuffer.create(capacity, item_size)
-    try:
-        for r in sent:
-            rb.put(r, timeout=2)
-        got = [rb.get(timeout=2) for _ in sent]
-    finally:
-        rb.destroy()
+    got = round_trip(lab, capacity, item_size, sent)
     expect_list(sent, got, f"records read back from a buffer of capacity {capacity}")
 
 

@@ -148,15 +148,24 @@ def one_source(lab, rng):
 def many_sources(lab, rng):
     n = rng.randint(4, 6)
     sent = {labkit.random_tag(rng, 5): records_for(rng, rng.randint(8, 15), ("INFO",)) for _ in range(n)}
-    with service(lab, capacity=4) as (logger, path):
+    seqs = sources_through_logger(lab, sent, capacity=4, timeout=30)
+    for (s, r), q in zip(sent.items(), seqs):
+        expect_list(list(range(len(r))), q, f"seqs returned to source {s}")
+
+
+def sources_through_logger(lab, sent, capacity, timeout):
+    """One forked source per entry of *sent* logs its records; check the log and the counts.
+
+    Returns what each source returned (its seqs), for the caller's own checks.
+    """
+    with service(lab, capacity=capacity) as (logger, path):
         seqs = procs.run(source, [(logger.handle, s, r) for s, r in sent.items()], start_method="fork",
-                         timeout=30, relay=False)
-        for (s, r), q in zip(sent.items(), seqs):
-            expect_list(list(range(len(r))), q, f"seqs returned to source {s}")
+                         timeout=timeout, relay=False)
         counts = stop(logger)
         got = read_log(path)
     check_per_source(got, sent, "records in the log")
     check_counts({s: len(r) for s, r in sent.items()}, counts)
+    return seqs
 
 
 @labkit.test("a backlog of mixed levels: higher levels are written first", points=2, timeout=40,

@@ -448,6 +448,7 @@ print(f"best ring ({best['slots']}/{best['batch']}) vs textbook ring (4/1): "
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+# C, per message: POSIX sem_timedwait(empty) ... sem_post(full); System V semtimedop(id, {0,-1,0}, &ts) ... semop(id, {1,+1,0})
 for mech in ("posix_shm", "sysv_shm"):
     r = bench.throughput(mech, 64, max_seconds=0.3, repeats=2, slots=4, batch=1)
     print(f"{mech:<10} 4 slots, a handshake per message: {r['msgs_per_s']:>10,.0f} messages/s")
