@@ -31,7 +31,7 @@ from ipclab.core.errors import BadArgument, IpclabError, NotSupported
 
 __all__ = ["BASE_FLAGS", "SANITIZE_FLAGS", "LIBS", "C_DIR", "CompileError", "gcc_path", "have_gcc",
            "require_gcc", "gcc_version", "sanitizers_available", "cache_dir", "build", "build_file",
-           "flags_for", "command_line"]
+           "flags_for", "command_line", "assembly"]
 
 #: where the course's own C sources live (package data)
 C_DIR = Path(__file__).resolve().parent.parent / "c"
@@ -195,7 +195,9 @@ def build(sources, name="prog", *, sanitize=False, opt=None, defines=None, extra
     flags = flags_for(sanitize, opt, [*(f"-D{k}={v}" if v is not None else f"-D{k}"
                                         for k, v in (defines or {}).items()), *extra])
     texts = [s.read_bytes() if isinstance(s, Path) else s.encode() for s in sources]
+    headers = sorted({h for s in sources if isinstance(s, Path) for h in s.parent.glob("*.h")})
     digest = hashlib.sha256(b"\0".join([_version_of(gcc).encode(), " ".join(flags).encode(), *texts,
+                                        *(h.read_bytes() for h in headers),  # quoted #includes
                                         " ".join(map(str, display_names or ())).encode()])).hexdigest()[:20]
     exe = cache_dir() / f"{name}-{digest}"
     if exe.exists():
@@ -232,3 +234,31 @@ def build_file(relpath, *, name=None, **options):
         known = sorted(str(p.relative_to(C_DIR)) for p in C_DIR.rglob("*.c"))
         raise BadArgument(f"no course C source {relpath!r}; known: {', '.join(known)}")
     return build([src], name or src.stem, **options)
+
+
+def assembly(source, function, *, defines=None, opt=None, timeout=COMPILE_TIMEOUT):
+    """The instructions gcc emits for *function* in *source* (a Path), without directives or labels.
+
+    For teaching which instruction a C11 ordering becomes (``xchg``, ``mfence``, ``ldar``...).
+    """
+    gcc = require_gcc(f"the instructions gcc emits for {function}()")
+    flags = flags_for(False, opt, [f"-D{k}={v}" if v is not None else f"-D{k}" for k, v in (defines or {}).items()])
+    cmd = [gcc, *flags, "-fno-asynchronous-unwind-tables", "-S", "-o", "-", str(source)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise CompileError(f"gcc could not compile {Path(source).name}:\n{done.stderr}",
+                           diagnostics=done.stderr, command=cmd)
+    lines, inside = [], False
+    for line in done.stdout.splitlines():
+        if line.startswith(f"{function}:"):
+            inside = True
+            continue
+        if inside:
+            if line.strip().startswith(".size") or (line and not line[0].isspace() and not line.startswith(".L")):
+                break
+            text = line.strip()
+            if text and not text.startswith(".") and not text.endswith(":"):
+                lines.append(" ".join(text.split()))
+    if not lines:
+        raise BadArgument(f"no function {function!r} in {Path(source).name}")
+    return lines

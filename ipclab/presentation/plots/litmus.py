@@ -1,0 +1,67 @@
+"""Figures for notebook 07's litmus tests (results come from :mod:`ipclab.experiments.litmus`).
+
+Colours are the Okabe-Ito palette (distinguishable with the common colour-vision
+deficiencies); the forbidden outcome is also hatched, so the figure reads in grey too.
+:func:`alt_text` says in words what the figure shows, for screen readers and for the
+notebook's text.
+"""
+
+import matplotlib.pyplot as plt
+
+__all__ = ["outcomes", "alt_text", "OKABE_ITO"]
+
+OKABE_ITO = {"00": "#0072B2", "01": "#E69F00", "10": "#009E73", "11": "#CC79A7"}
+
+
+def outcomes(results, title="Litmus tests: how often each outcome occurred"):
+    """One panel per test; per variant, four bars (one per outcome) in occurrences per million iterations.
+
+    The y axis is symmetric-log so that 0, a few and a million fit on one axis; the number
+    printed over the forbidden outcome's bar is its raw count.
+    """
+    tests = list(dict.fromkeys(r.test for r in results))
+    fig, axes = plt.subplots(1, len(tests), figsize=(5.6 * len(tests), 4.6), squeeze=False, sharey=True)
+    for ax, test in zip(axes[0], tests):
+        rows = [r for r in results if r.test == test]
+        width = 0.2
+        for k, outcome in enumerate(("00", "01", "10", "11")):
+            xs = [i + (k - 1.5) * width for i in range(len(rows))]
+            per_m = [1e6 * r.counts[outcome] / r.iterations for r in rows]
+            forbidden = outcome == rows[0].forbidden
+            ax.bar(xs, per_m, width=width, color=OKABE_ITO[outcome], edgecolor="black", linewidth=0.5,
+                   hatch="///" if forbidden else None,
+                   label=rows[0].label(outcome) + ("  (forbidden by SC)" if forbidden else ""))
+            if forbidden:
+                for x, r in zip(xs, rows):
+                    ax.annotate(f"{r.counts[outcome]:,}", (x, max(1e6 * r.counts[outcome] / r.iterations, 0.05)),
+                                xytext=(0, 3), textcoords="offset points", ha="center", fontsize=8, rotation=90)
+        ax.set_yscale("symlog", linthresh=1)
+        ax.set_ylim(0, 3e6)
+        ax.set_xticks(range(len(rows)))
+        ax.set_xticklabels([r.variant for r in rows])
+        ax.set_xlabel("how the accesses are written (C11 variant)")
+        its = rows[0].iterations
+        ax.set_title(f"{test}: {_title(test)}, {its:,} iterations each", fontsize=10)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+    axes[0][0].set_ylabel("occurrences per million iterations (symlog)")
+    source = results[0].source if results else ""
+    fig.suptitle(title + (f"\n({source}, {results[0].machine})" if source != "live" else ""), fontsize=11)
+    fig.tight_layout()
+    fig.ipclab_alt_text = alt_text(results)
+    return fig
+
+
+def _title(test):
+    from ipclab.experiments.litmus import TESTS
+    return TESTS[test]["title"]
+
+
+def alt_text(results):
+    """The figure in words: for each test and variant, how often the forbidden outcome occurred."""
+    parts = []
+    for test in dict.fromkeys(r.test for r in results):
+        rows = [r for r in results if r.test == test]
+        seen = ", ".join(f"{r.variant} {r.forbidden_count:,}" for r in rows)
+        parts.append(f"{test} ({_title(test)}), forbidden outcome {rows[0].label(rows[0].forbidden)} "
+                     f"out of {rows[0].iterations:,} iterations per variant: {seen}.")
+    return "Bar chart of litmus-test outcomes. " + " ".join(parts)
