@@ -171,8 +171,8 @@ def test_worker_folder_is_private():
 def _notebook_c_cells():
     if not NOTEBOOK.exists():
         return []
-    cells = re.split(r"^# %%.*$", NOTEBOOK.read_text(), flags=re.M)
-    return [c.strip("\n") for c in cells if c.lstrip("\n").startswith("%%c")]
+    import jupytext
+    return [c.source for c in jupytext.read(NOTEBOOK).cells if c.cell_type == "code" and c.source.startswith("%%c")]
 
 
 @needs_gcc

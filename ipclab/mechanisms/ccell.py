@@ -55,7 +55,7 @@ from pathlib import Path
 from ipclab.core import cbuild, cprocs, inventory, names, objects, registry
 from ipclab.core.errors import BadArgument, IpclabError, NotSupported
 
-__all__ = ["load", "load_ipython_extension", "run_c", "write_worker", "workers_dir", "CellRun",
+__all__ = ["load", "load_ipython_extension", "run_c", "c_available", "write_worker", "workers_dir", "CellRun",
            "UnexpectedOutcome", "last_run", "parse_c_line", "ENV_KINDS"]
 
 DEFAULT_TIMEOUT = 10.0
@@ -248,9 +248,9 @@ def run_c(cell, line="", out=None, err=None):
             f", expecting: {args.expect}" if args.expect else "")
         print("C cell not run: gcc is not installed on this machine.\n"
               f"It would have compiled this cell (gcc -Wall -Wextra -Werror -O2 ...) and run {what}.\n"
-              f"To run it: {cbuild.NO_GCC_ADVICE}.", file=out)
+              f"To run it: {cbuild.NO_GCC_ADVICE}.", file=out, flush=True)
         return run
-    print(f"$ {run.command}", file=out)
+    print(f"$ {run.command}", file=out, flush=True)
     try:
         exe = cbuild.build([source], args.name, sanitize=not args.no_sanitize, display_names=[f"{args.name}.c"])
     except cbuild.CompileError as e:
@@ -278,6 +278,19 @@ def run_c(cell, line="", out=None, err=None):
                                     f"{run.outcome!r} (see its output above)")
         print(f"outcome: {run.outcome}, as expected", file=out)
     return run
+
+
+def c_available(would_show):
+    """In a Python cell that runs the course's C code: True if gcc is here; else explain and return False.
+
+    ``if ccell.c_available("the torn reads counted"): ...`` keeps a notebook running on a
+    machine without gcc (most students' laptops) and says what the cell would have shown.
+    """
+    if cbuild.have_gcc():
+        return True
+    print(f"not run: gcc is not installed on this machine. This cell would have shown {would_show}.\n"
+          f"To run it: {cbuild.NO_GCC_ADVICE}.")
+    return False
 
 
 def _c_magic(line, cell):

@@ -2,8 +2,8 @@
  *     process 0:  x = 1;  r0 = y;          process 1:  y = 1;  r1 = x;
  * Sequential consistency forbids r0 = r1 = 0 (whoever runs second must see the other's 1).
  * x86-64 allows it: each store waits in its core's store buffer while the load after it
- * reads memory (x86-TSO; Intel SDM vol. 3A, 9.2.3.4 "Loads may be reordered with older stores
- * to different locations"). C11 allows it for plain, relaxed and release/acquire accesses,
+ * reads memory (x86-TSO, Sewell et al., CACM 2010; Intel SDM vol. 3A, section 8.2.3.4 "Loads May
+ * Be Reordered with Earlier Stores to Different Locations"). C11 allows it for plain, relaxed and release/acquire accesses,
  * and forbids it for seq_cst accesses or with a seq_cst fence between store and load.
  * The outcome printed as "00" is r0 = 0, r1 = 0. */
 #include "litmus.h"
