@@ -182,3 +182,34 @@ def test_every_c_cell_of_notebook_07_meets_its_expectation(cell):
     assert "--expect" in line, "every %%c cell of the notebook states its outcome"
     result, out, err = run(body, line[len("%%c"):])
     assert not result.skipped
+
+
+@needs_gcc
+def test_an_interrupt_kills_the_copies_and_propagates():
+    """The notebook's stop button is a KeyboardInterrupt in the kernel: no copy may survive it."""
+    import signal
+
+    from ipclab.core import cprocs
+    exe = cbuild.build(["#include <unistd.h>\nint main(void) { for (;;) pause(); }\n"], "forever_t")
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    started = []
+    real_spawn = cprocs._spawn
+
+    def spawn(*args):
+        p = real_spawn(*args)
+        started.append(p.pid)
+        return p
+    try:
+        cprocs._spawn = spawn
+        with pytest.raises(KeyboardInterrupt):
+            cprocs.run_programs([[exe], [exe]], timeout=60, relay=False)
+    finally:
+        cprocs._spawn = real_spawn
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert len(started) == 2 and all(_living_members(pid) == [] for pid in started)

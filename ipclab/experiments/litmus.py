@@ -71,7 +71,12 @@ class LitmusResult:
         return self.counts.get(self.forbidden, 0)
 
     def label(self, outcome):
+        """What *outcome* ("00".."11") means in this test, e.g. ``"r0=0 r1=0"``."""
         return TESTS[self.test]["labels"][outcome]
+
+    @property
+    def title(self):
+        return TESTS[self.test]["title"]
 
 
 def c11_allows(test, variant):

@@ -1,5 +1,7 @@
 """Figures for notebook 07's litmus tests (results come from :mod:`ipclab.experiments.litmus`).
 
+Only draws: it reads the results' fields and methods and imports no experiment.
+
 Colours are the Okabe-Ito palette (distinguishable with the common colour-vision
 deficiencies); the forbidden outcome is also hatched, so the figure reads in grey too.
 :func:`alt_text` says in words what the figure shows, for screen readers and for the
@@ -41,7 +43,7 @@ def outcomes(results, title="Litmus tests: how often each outcome occurred"):
         ax.set_xticklabels([r.variant for r in rows])
         ax.set_xlabel("how the accesses are written (C11 variant)")
         its = rows[0].iterations
-        ax.set_title(f"{test}: {_title(test)}, {its:,} iterations each", fontsize=10)
+        ax.set_title(f"{test}: {rows[0].title}, {its:,} iterations each", fontsize=10)
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     axes[0][0].set_ylabel("occurrences per million iterations (symlog)")
     source = results[0].source if results else ""
@@ -51,17 +53,12 @@ def outcomes(results, title="Litmus tests: how often each outcome occurred"):
     return fig
 
 
-def _title(test):
-    from ipclab.experiments.litmus import TESTS
-    return TESTS[test]["title"]
-
-
 def alt_text(results):
     """The figure in words: for each test and variant, how often the forbidden outcome occurred."""
     parts = []
     for test in dict.fromkeys(r.test for r in results):
         rows = [r for r in results if r.test == test]
         seen = ", ".join(f"{r.variant} {r.forbidden_count:,}" for r in rows)
-        parts.append(f"{test} ({_title(test)}), forbidden outcome {rows[0].label(rows[0].forbidden)} "
+        parts.append(f"{test} ({rows[0].title}), forbidden outcome {rows[0].label(rows[0].forbidden)} "
                      f"out of {rows[0].iterations:,} iterations per variant: {seen}.")
     return "Bar chart of litmus-test outcomes. " + " ".join(parts)
