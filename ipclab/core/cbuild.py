@@ -162,9 +162,9 @@ def flags_for(sanitize=False, opt=None, extra=()):
     return flags + list(extra)
 
 
-def command_line(sources, output, flags):
-    """The gcc argv (for display: every cell shows the exact command it ran)."""
-    return [gcc_path() or "gcc", *flags, *map(str, sources), "-o", str(output), *LIBS]
+def command_line(sources, output, flags, libs=()):
+    """The gcc argv (for display: every cell shows the exact command it ran); libraries go last."""
+    return [gcc_path() or "gcc", *flags, *map(str, sources), "-o", str(output), *LIBS, *libs]
 
 
 def _write_atomically(path, data):
@@ -174,12 +174,13 @@ def _write_atomically(path, data):
 
 
 def build(sources, name="prog", *, sanitize=False, opt=None, defines=None, extra=(),
-          display_names=None, guard=True, timeout=COMPILE_TIMEOUT):
+          display_names=None, guard=True, libs=(), timeout=COMPILE_TIMEOUT):
     """Compile C *sources* into one program; return the executable's :class:`~pathlib.Path`.
 
     *sources*: a list of ``str`` (C text) or :class:`~pathlib.Path` (a file).
     *sanitize*: add ASan+UBSan (only if :func:`sanitizers_available`; else built without).
     *defines*: ``{"VARIANT": "SEQCST"}`` becomes ``-DVARIANT=SEQCST``.
+    *libs*: extra libraries (``["-lz"]``), placed after the sources as the linker needs.
     *display_names*: file name gcc shows for each text source in its diagnostics.
     *guard*: link ``ipclab/c/ipclab_guard.c``: the program dies with the process that started
     it when that process sets ``IPCLAB_PARENT_PID`` (as :mod:`ipclab.core.cprocs` does).
@@ -196,7 +197,7 @@ def build(sources, name="prog", *, sanitize=False, opt=None, defines=None, extra
                                         for k, v in (defines or {}).items()), *extra])
     texts = [s.read_bytes() if isinstance(s, Path) else s.encode() for s in sources]
     headers = sorted({h for s in sources if isinstance(s, Path) for h in s.parent.glob("*.h")})
-    digest = hashlib.sha256(b"\0".join([_version_of(gcc).encode(), " ".join(flags).encode(), *texts,
+    digest = hashlib.sha256(b"\0".join([_version_of(gcc).encode(), " ".join([*flags, *libs]).encode(), *texts,
                                         *(h.read_bytes() for h in headers),  # quoted #includes
                                         " ".join(map(str, display_names or ())).encode()])).hexdigest()[:20]
     exe = cache_dir() / f"{name}-{digest}"
@@ -213,7 +214,7 @@ def build(sources, name="prog", *, sanitize=False, opt=None, defines=None, extra
             p.write_bytes(text)
             paths.append(p)
         out = Path(tmp) / name
-        cmd = command_line(paths, out, flags)
+        cmd = command_line(paths, out, flags, libs)
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=tmp)
         except subprocess.TimeoutExpired:
