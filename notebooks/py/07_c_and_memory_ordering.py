@@ -341,7 +341,9 @@ with objects.sysv_sem(0) as sem, objects.sysv_msg() as q:   # C: semget/msgget(k
 # ## 3. System V shared memory, as an API
 #
 # Notebook 01 used POSIX shared memory (`shm_open` + `mmap`). The System V API is older and
-# still everywhere (PostgreSQL used it for its main buffer until 9.3; `ipcs -m` lists them):
+# still in use: PostgreSQL kept its shared buffers in it until 9.3, and still creates a small
+# System V segment because `shm_nattch` tells it how many processes are attached, which an
+# `mmap`'d region cannot (its `src/backend/port/sysv_shmem.c`). `ipcs -m` lists them. The calls:
 #
 # ```c
 # int   shmget(key_t key, size_t size, int flags);     /* create or find: an id            */
@@ -651,7 +653,8 @@ if ccell.c_available("how many of two million unsynchronised reads were torn, th
 #   it. You repair the data (here from a one-line journal, `pending`) and call
 #   `pthread_mutex_consistent`; otherwise the mutex becomes unusable (`ENOTRECOVERABLE`) at the
 #   next unlock (pthread_mutexattr_setrobust(3), pthread_mutex_consistent(3)). The kernel makes
-#   this work through the robust-futex list each thread registers (Linux `robust-futexes.txt`).
+#   this work through the robust-futex list each thread registers with the kernel
+#   (`Documentation/locking/robust-futexes.rst`).
 # * With a System V semaphore taken with **`SEM_UNDO`**, the kernel undoes the dead process's
 #   `-1`: the next `semop` simply succeeds, and nothing tells it that the data are half updated.
 
@@ -733,4 +736,5 @@ if ccell.c_available("the waiter woken by a process-shared condition variable"):
 # * J. Alglave, L. Maranget et al., herdtools7 (`litmus7`); Arm, "Memory consistency models"
 #   learning path (litmus7 on Arm Neoverse); Linux `tools/memory-model/litmus-tests/`.
 # * J. Preshing, "Memory Reordering Caught in the Act" (2012).
+# * PostgreSQL, `src/backend/port/sysv_shmem.c` (why it still attaches a System V segment).
 # * H.-J. Boehm, "Can Seqlocks Get Along With Programming Language Memory Models?", MSPC 2012.
