@@ -1,0 +1,202 @@
+"""The course as a book: ``ipclab site [OUT]`` builds it with Sphinx, myst-nb and sphinx-book-theme.
+
+Why this stack: course sites in the field are MyST + Sphinx (Jupyter Book 1 is the same
+stack). It gives what a reader needs without code of ours: a sidebar table of contents in
+chapter order, previous/next links, full-text search, highlighted code, a launch button
+per notebook (Binder, and a JupyterHub through nbgitpuller) and a download button for the
+``.ipynb``. It builds offline (the theme's assets ship in its wheel; Jupyter Book 2 would
+fetch its theme from the internet at build time).
+
+What goes in (see :mod:`ipclab.tooling.book_sources`): the executed notebooks as committed
+(never re-executed: ``nb_execution_mode = "off"``), the lab briefs, ``notebooks/answers/``
+where the edition has it, and docs/INSTRUCTOR, RELIABILITY, DEPLOY. Figures keep their
+alt text (:mod:`ipclab.tooling.book_alt`). The Sphinx configuration is
+``ipclab/tooling/book_src/conf.py`` (package data, so an installed ipclab builds the book).
+
+What a teacher sets per build, by option or environment variable:
+
+* ``--repo`` / ``IPCLAB_REPO_URL``: the course's git repository (launch and repository
+  buttons), default ``https://github.com/OWNER/ipclab`` as in the README;
+* ``--branch`` / ``IPCLAB_REPO_BRANCH``: default ``main``;
+* ``--hub`` / ``IPCLAB_HUB_URL``: the class's JupyterHub (``https://hub.example.edu``):
+  each notebook page then has a "JupyterHub" launch link that pulls the repository into
+  the student's server with nbgitpuller (the hub must have nbgitpuller installed);
+  without it there is no JupyterHub button;
+* ``--binder`` / ``IPCLAB_BINDER_URL``: a BinderHub, default ``https://mybinder.org``
+  (``none`` for no Binder button).
+
+The student edition (``ipclab release``) builds its own book from its own folder with
+``student=True``: the built site is then checked for solution regions and hidden tests.
+"""
+
+import io
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ipclab.core.errors import IpclabError
+from ipclab.tooling import book_sources
+
+__all__ = ["ROOT", "CONF_DIR", "TITLE", "Settings", "Book", "settings", "build", "audit", "add_arguments", "main"]
+
+ROOT = Path(__file__).resolve().parents[2]
+CONF_DIR = Path(__file__).with_name("book_src")
+TITLE = "ipclab: Linux shared memory and advanced IPC"
+DEFAULTS = {"repo": "https://github.com/OWNER/ipclab", "branch": "main", "hub": "", "binder": "https://mybinder.org"}
+ENV = {"repo": "IPCLAB_REPO_URL", "branch": "IPCLAB_REPO_BRANCH", "hub": "IPCLAB_HUB_URL", "binder": "IPCLAB_BINDER_URL"}
+SOLUTION_MARKS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS")
+
+
+@dataclass
+class Settings:
+    repo: str
+    branch: str
+    hub: str      # '' for no JupyterHub button
+    binder: str   # '' for no Binder button
+
+
+@dataclass
+class Book:
+    out: Path
+    pages: list                                    # book_sources.Page, reading order
+    problems: list = field(default_factory=list)   # links that lead nowhere, figures without alt text, ...
+    settings: Settings = None
+
+    def html(self, page):
+        """The HTML file of *page* (a Page) in the built book."""
+        return self.out / (page.docname + ".html")
+
+
+def _url(name, value):
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise IpclabError(f"--{name} {value!r} is not a web address: give it as https://host/path "
+                          f"(or set {ENV[name]}){'; none turns the button off' if name in ('hub', 'binder') else ''}")
+    return value.rstrip("/")
+
+
+def settings(repo=None, branch=None, hub=None, binder=None):
+    """What the launch and repository buttons point to: arguments, else environment, else defaults."""
+    given = {"repo": repo, "branch": branch, "hub": hub, "binder": binder}
+    got = {k: (v if v is not None else os.environ.get(ENV[k], DEFAULTS[k])).strip() for k, v in given.items()}
+    for k in ("hub", "binder"):
+        if got[k].lower() in ("", "none", "off"):
+            got[k] = ""
+    if not re.fullmatch(r"[\w./-]+", got["branch"]):
+        raise IpclabError(f"--branch {got['branch']!r} is not a branch name (letters, digits, . _ / -)")
+    return Settings(repo=_url("repo", got["repo"]), branch=got["branch"],
+                    hub=got["hub"] and _url("hub", got["hub"]), binder=got["binder"] and _url("binder", got["binder"]))
+
+
+def _overrides(s):
+    launch = {"notebook_interface": "jupyterlab"}
+    if s.binder:
+        launch["binderhub_url"] = s.binder
+    if s.hub:
+        launch["jupyterhub_url"] = s.hub
+    return {"html_theme_options.repository_url": s.repo,
+            "html_theme_options.repository_branch": s.branch,
+            "html_theme_options.launch_buttons": launch}
+
+
+def _prepare(out, root):
+    if out == root or root in out.parents and out.parent == root and out.name in ("notebooks", "labs", "docs", "ipclab"):
+        raise IpclabError(f"{out} is the course checkout itself (or one of its folders): choose a folder "
+                          f"such as {root / 'site'}")
+    if out.exists() and any(out.iterdir()):
+        if not (out / ".buildinfo").is_file():
+            raise IpclabError(f"{out} is not empty and holds no earlier book: choose an empty folder, "
+                              "or remove it first")
+        shutil.rmtree(out)  # an earlier build: replaced whole, so no page of a removed notebook lingers
+
+
+def build(out=None, root=ROOT, *, repo=None, branch=None, hub=None, binder=None, student=False):
+    """Build the book of the course at *root* into *out*; return a :class:`Book`.
+
+    *student*: this is the student edition's book (``ipclab release``): the built site is
+    audited and the build fails if a solution region or hidden test is in it.
+    """
+    from sphinx.application import Sphinx
+    from sphinx.util.docutils import docutils_namespace, patch_docutils
+
+    root = Path(root).resolve()
+    out = Path(out if out is not None else root / "site").resolve()
+    s = settings(repo, branch, hub, binder)
+    _prepare(out, root)
+    work = Path(tempfile.mkdtemp(prefix="ipclab-book-"))
+    try:
+        src = work / "src"
+        pages, problems = book_sources.stage(root, src, TITLE)
+        if not pages:
+            raise IpclabError(f"nothing to publish: no notebooks under {root / 'notebooks'} or {root / 'labs'}")
+        status, warnings = io.StringIO(), io.StringIO()
+        with patch_docutils(CONF_DIR), docutils_namespace():
+            app = Sphinx(str(src), str(CONF_DIR), str(out), str(work / "doctrees"), "html",
+                         confoverrides=_overrides(s), status=status, warning=warnings,
+                         freshenv=True, warningiserror=False, parallel=0)
+            app.build()
+        problems += _warnings(warnings.getvalue(), src, problems)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    book = Book(out, pages, problems, s)
+    if student:
+        leaks = audit(out)
+        if leaks:
+            shutil.rmtree(out, ignore_errors=True)
+            raise IpclabError("the student book would leak teacher material, nothing kept:\n  " + "\n  ".join(leaks))
+    return book
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _warnings(text, src, known):
+    """Sphinx's warnings, one line each, paths relative to the book; a broken link already in *known* once."""
+    out = []
+    for line in ANSI.sub("", text).splitlines():
+        line = line.replace(str(src) + os.sep, "").strip()
+        target = re.search(r"cross-reference target not found: '([^']+)'", line)
+        if "WARNING" in line and not (target and any(f"links {target.group(1)}," in k for k in known)):
+            out.append(line)
+    return out
+
+
+def audit(out):
+    """Why the built book at *out* is not fit for students (empty list if it is)."""
+    leaks = []
+    for f in Path(out).rglob("*"):
+        if f.is_file() and f.suffix in (".html", ".ipynb", ".py", ".txt", ".js", ".md", ".c"):
+            text = f.read_text(encoding="utf-8", errors="replace")
+            leaks += [f"{f.relative_to(out)} contains {m!r}" for m in SOLUTION_MARKS if m in text]
+        if f.is_relative_to(out) and any(p in ("solutions", "grading") for p in f.relative_to(out).parts):
+            leaks.append(f"{f.relative_to(out)} is teacher material")
+    return leaks
+
+
+def add_arguments(parser):
+    parser.add_argument("out", nargs="?", default=str(ROOT / "site"),
+                        help="folder to write the book to (default: site/ in the checkout)")
+    parser.add_argument("--repo", help=f"the course's git repository URL (env {ENV['repo']}; "
+                                       f"default {DEFAULTS['repo']})")
+    parser.add_argument("--branch", help=f"its branch (env {ENV['branch']}; default {DEFAULTS['branch']})")
+    parser.add_argument("--hub", help=f"your JupyterHub's address, for an nbgitpuller launch link "
+                                      f"(env {ENV['hub']}; default: no JupyterHub button)")
+    parser.add_argument("--binder", help=f"a BinderHub address, or none (env {ENV['binder']}; "
+                                         f"default {DEFAULTS['binder']})")
+
+
+def main(args):
+    book = build(args.out, repo=args.repo, branch=args.branch, hub=args.hub, binder=args.binder)
+    for line in book.problems:
+        print(f"warning: {line}")
+    s = book.settings
+    buttons = ", ".join(b for b, on in (("Binder", s.binder), ("JupyterHub", s.hub)) if on) or "none"
+    print(f"{len(book.pages)} pages written to {book.out} (launch buttons: {buttons}; repository {s.repo}); "
+          f"open {book.out / 'index.html'}")
+    if not s.hub:
+        print(f"no JupyterHub launch button: give your hub with --hub https://HUB or {ENV['hub']}")
+    return 0
