@@ -72,8 +72,10 @@ def test_plot_and_alt_text():
     matplotlib.use("Agg")
     from ipclab.presentation.plots import litmus as plot
     rs = litmus.recorded()
+    from ipclab.presentation.plots import style
     fig = plot.outcomes(rs)
     assert len(fig.axes) == 2 and "occurrences per million" in fig.axes[0].get_ylabel()
+    assert style.problems(fig) == []
     text = plot.alt_text(rs)
     assert fig.ipclab_alt_text == text and "seq_cst 0" in text and "SB (store buffering)" in text
     import matplotlib.pyplot as plt

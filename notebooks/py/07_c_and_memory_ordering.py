@@ -41,6 +41,7 @@ from ipclab.core import cbuild
 from ipclab.experiments import litmus, pshared_demos
 from ipclab.mechanisms import ccell
 from ipclab.presentation.plots import litmus as litmus_plots
+from ipclab.presentation.plots import style
 
 doctor.setup_notebook("gcc")
 ccell.load()  # registers %%c and %%worker (or: %load_ext ipclab.mechanisms.ccell)
@@ -545,8 +546,7 @@ for test in litmus.TESTS:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-fig = litmus_plots.outcomes(results)
-print(fig.ipclab_alt_text)
+style.show(litmus_plots.outcomes(results))   # the figure, then its alt text
 
 # %% [markdown]
 # ### Why x86-64 shows SB: the store buffer

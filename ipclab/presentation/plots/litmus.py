@@ -1,20 +1,18 @@
 """Figures for notebook 07's litmus tests (results come from :mod:`ipclab.experiments.litmus`).
 
-Only draws: it reads the results' fields and methods and imports no experiment.
-
-Colours are the Okabe-Ito palette (distinguishable with the common colour-vision
-deficiencies); the forbidden outcome is also hatched, so the figure reads in grey too.
-:func:`alt_text` says in words what the figure shows, for screen readers and for the
-notebook's text.
+Only draws: it reads the results' fields and methods and imports no experiment. In the course
+style (:mod:`ipclab.presentation.plots.style`): Okabe-Ito colours, one hatch per outcome so
+the bars read in grey too, units on the axes, and an alt-text sentence (:func:`alt_text`).
 """
 
-import matplotlib.pyplot as plt
+from ipclab.presentation.plots import style
 
-__all__ = ["outcomes", "alt_text", "OKABE_ITO"]
+__all__ = ["outcomes", "alt_text", "OUTCOMES"]
 
-OKABE_ITO = {"00": "#0072B2", "01": "#E69F00", "10": "#009E73", "11": "#CC79A7"}
+OUTCOMES = ("00", "01", "10", "11")
 
 
+@style.styled
 def outcomes(results, title="Litmus tests: how often each outcome occurred"):
     """One panel per test; per variant, four bars (one per outcome) in occurrences per million iterations.
 
@@ -22,16 +20,16 @@ def outcomes(results, title="Litmus tests: how often each outcome occurred"):
     printed over the forbidden outcome's bar is its raw count.
     """
     tests = list(dict.fromkeys(r.test for r in results))
-    fig, axes = plt.subplots(1, len(tests), figsize=(5.6 * len(tests), 4.6), squeeze=False, sharey=True)
-    for ax, test in zip(axes[0], tests):
+    fig, axes = style.subplots(1, len(tests), figsize=(5.6 * len(tests), 4.6), squeeze=False, sharey=True)
+    axes = list(axes[0])
+    for ax, test in zip(axes, tests):
         rows = [r for r in results if r.test == test]
         width = 0.2
-        for k, outcome in enumerate(("00", "01", "10", "11")):
+        for k, outcome in enumerate(OUTCOMES):
             xs = [i + (k - 1.5) * width for i in range(len(rows))]
             per_m = [1e6 * r.counts[outcome] / r.iterations for r in rows]
             forbidden = outcome == rows[0].forbidden
-            ax.bar(xs, per_m, width=width, color=OKABE_ITO[outcome], edgecolor="black", linewidth=0.5,
-                   hatch="///" if forbidden else None,
+            ax.bar(xs, per_m, width=width, **style.bar(k),
                    label=rows[0].label(outcome) + ("  (forbidden by SC)" if forbidden else ""))
             if forbidden:
                 for x, r in zip(xs, rows):
@@ -41,16 +39,14 @@ def outcomes(results, title="Litmus tests: how often each outcome occurred"):
         ax.set_ylim(0, 3e6)
         ax.set_xticks(range(len(rows)))
         ax.set_xticklabels([r.variant for r in rows])
-        ax.set_xlabel("how the accesses are written (C11 variant)")
-        its = rows[0].iterations
-        ax.set_title(f"{test}: {rows[0].title}, {its:,} iterations each", fontsize=10)
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
-    axes[0][0].set_ylabel("occurrences per million iterations (symlog)")
+        ax.set_title(f"{test}: {rows[0].title}, {rows[0].iterations:,} iterations each", fontsize=10)
     source = results[0].source if results else ""
-    fig.suptitle(title + (f"\n({source}, {results[0].machine})" if source != "live" else ""), fontsize=11)
-    fig.tight_layout()
-    fig.ipclab_alt_text = alt_text(results)
-    return fig
+    if source != "live":
+        title += f"\n({source}, {results[0].machine})"
+    return style.finish(fig, axes, title=title, alt=alt_text(results),
+                        xlabel="how the accesses are written (C11 variant)",
+                        ylabel="occurrences per million iterations (symlog)",
+                        loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
 
 
 def alt_text(results):
