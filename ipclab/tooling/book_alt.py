@@ -20,9 +20,9 @@ image output of a code cell, first found wins:
        # %% ipclab={"alt": "Line chart of throughput against message size ..."}
 
    (myst-nb's own ``mystnb: {image: {alt: ...}}`` cell metadata is honoured too.)
-3. **the sentence printed under the figure**: a line of the cell's output that starts
-   with ``Figure:`` after the image (what :func:`ipclab.presentation.plots.style.show`
-   prints).
+3. **the sentence the cell prints**: a line of the cell's output that starts with
+   ``Figure:`` after the image (what :func:`ipclab.presentation.plots.style.show` prints),
+   or anywhere in the output of a cell that shows one image.
 4. **a Markdown sentence right after the cell**: the next Markdown cell starting with
    ``Figure:`` (or ``**Figure:**``, ``*Figure.*``, ``Alt text:``).
 
@@ -61,17 +61,23 @@ def _first_paragraph(text):
     return " ".join(text.strip().split("\n\n")[0].split())
 
 
-def _printed_after(outputs, start):
-    """The 'Figure: ...' line printed after output *start* and before the next image, or ''."""
+def _figure_lines(out):
+    text = out.get("text", "") if out.get("output_type") == "stream" else out.get("data", {}).get("text/plain", "")
+    text = "".join(text) if isinstance(text, list) else text
+    return [m.group(1).strip() for m in map(FIGURE_LINE.match, text.splitlines()) if m]
+
+
+def _printed(outputs, start):
+    """The 'Figure: ...' line printed after output *start* and before the next image; in a cell with
+    one image, a line printed before it counts too (a figure shown at the end of the cell comes last)."""
     for out in outputs[start + 1:]:
         if any(m in out.get("data", {}) for m in IMAGE_MIMES):
-            return ""
-        text = out.get("text", "") if out.get("output_type") == "stream" else out.get("data", {}).get("text/plain", "")
-        text = "".join(text) if isinstance(text, list) else text
-        for line in text.splitlines():
-            m = FIGURE_LINE.match(line)
-            if m:
-                return m.group(1).strip()
+            break
+        if _figure_lines(out):
+            return _figure_lines(out)[0]
+    if sum(1 for o in outputs if any(m in o.get("data", {}) for m in IMAGE_MIMES)) == 1:
+        lines = [line for o in outputs[:start] for line in _figure_lines(o)]
+        return lines[0] if lines else ""
     return ""
 
 
@@ -108,7 +114,7 @@ def alt_texts(nb, page_title="this page"):
                     continue
                 figure += 1
                 given = ((meta.get(mime) or {}).get("alt") or meta.get("alt") or _from_cell(cell, k)
-                         or _printed_after(outputs, j) or _from_next_markdown(cells, i))
+                         or _printed(outputs, j) or _from_next_markdown(cells, i))
                 text = given or (f"Figure {figure} of “{page_title}”: drawn by the code cell above; "
                                  "no description given")
                 found[_digest(mime, data[mime])] = (" ".join(str(text).split()), bool(given))

@@ -34,6 +34,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings as warnings_module
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -103,10 +104,14 @@ def _overrides(s):
             "html_theme_options.launch_buttons": launch}
 
 
+COURSE_DIRS = {"notebooks", "labs", "docs", "ipclab", "solutions", "grading", "tests", "bench", ".git"}
+
+
 def _prepare(out, root):
-    if out == root or root in out.parents and out.parent == root and out.name in ("notebooks", "labs", "docs", "ipclab"):
-        raise IpclabError(f"{out} is the course checkout itself (or one of its folders): choose a folder "
-                          f"such as {root / 'site'}")
+    """Refuse an OUT that would overwrite the course; clear an earlier book there."""
+    if out == root or out in root.parents or (out.parent == root and out.name in COURSE_DIRS):
+        raise IpclabError(f"{out} is the course checkout, one of its folders or a folder above it: choose "
+                          f"a folder of its own, such as {root / 'site'}")
     if out.exists() and any(out.iterdir()):
         if not (out / ".buildinfo").is_file():
             raise IpclabError(f"{out} is not empty and holds no earlier book: choose an empty folder, "
@@ -134,7 +139,9 @@ def build(out=None, root=ROOT, *, repo=None, branch=None, hub=None, binder=None,
         if not pages:
             raise IpclabError(f"nothing to publish: no notebooks under {root / 'notebooks'} or {root / 'labs'}")
         status, warnings = io.StringIO(), io.StringIO()
-        with patch_docutils(CONF_DIR), docutils_namespace():
+        with patch_docutils(CONF_DIR), docutils_namespace(), warnings_module.catch_warnings():
+            warnings_module.simplefilter("ignore", DeprecationWarning)  # the theme's and myst's, not ours to fix
+            warnings_module.simplefilter("ignore", PendingDeprecationWarning)
             app = Sphinx(str(src), str(CONF_DIR), str(out), str(work / "doctrees"), "html",
                          confoverrides=_overrides(s), status=status, warning=warnings,
                          freshenv=True, warningiserror=False, parallel=0)

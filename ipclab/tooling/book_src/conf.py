@@ -30,6 +30,7 @@ root_doc = "index"
 exclude_patterns = ["_raw/**", "**/.ipynb_checkpoints", "_build"]
 
 html_theme = "sphinx_book_theme"
+templates_path = ["_templates"]       # search-button-field.html (accessible name)
 html_static_path = ["_static"]
 html_css_files = ["ipclab.css"]
 html_copy_source = True              # the download button serves _sources/<page>.ipynb
