@@ -17,8 +17,8 @@ Two ways to see it:
   with one aligned 8-byte load and counts every value that is neither A nor B.
 
 What the counts prove and what they do not: a zero count for ``ctypes`` is what the
-hardware guarantees for an aligned 8-byte access (Intel SDM vol. 3A 9.1.1, Arm ARM
-B2.2.1) *given* that CPython compiles that store to one instruction, which is an
+hardware guarantees for an aligned 8-byte access (Intel SDM vol. 3A, "Guaranteed Atomic
+Operations"; Arm ARM, "single-copy atomicity") *given* that CPython compiles that store to one instruction, which is an
 implementation fact, not a promise of the language. In C the same race on a plain
 ``uint64_t`` is undefined behaviour (C11 5.1.2.4p25); only ``_Atomic`` accesses
 (``atomic_load_explicit``/``atomic_store_explicit``) are guaranteed untorn.

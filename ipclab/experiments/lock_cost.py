@@ -38,7 +38,7 @@ from ipclab.core.errors import BadArgument
 from ipclab.experiments.race import _acquire, _wait_ready
 from ipclab.mechanisms.shm import Segment
 
-__all__ = ["LockRun", "switches", "uncontended", "run", "sweep", "futex_calls"]
+__all__ = ["LockRun", "switches", "uncontended", "uncontended_in_child", "run", "sweep", "futex_calls"]
 
 
 def switches():
@@ -64,6 +64,16 @@ def uncontended(ops=100_000, timeout=10.0):
         t1 = time.perf_counter()
         v1, n1 = switches()
     return (t1 - t0) / ops, v1 - v0, n1 - n0
+
+
+def uncontended_in_child(ops=100_000, start_method="fork", timeout=60.0):
+    """:func:`uncontended` in a fresh single-threaded child process.
+
+    Why a child: a Jupyter kernel has other threads; ``posix_ipc`` releases the GIL around
+    ``sem_timedwait``, and reacquiring it while another thread holds it can block in the
+    kernel, a switch that has nothing to do with the semaphore.
+    """
+    return procs.run(uncontended, [(ops,)], start_method=start_method, timeout=timeout)[0]
 
 
 def counter_worker(seg_name, m, lock_name, ready_name, go_name, timeout):

@@ -118,6 +118,8 @@ def finish(fig, axes, *, title, alt, xlabel=None, ylabel=None, legend=True, supt
             if handles:
                 ax.legend(**legend_kw)
     fig.ipclab_alt_text = alt
+    if not fig.get_constrained_layout():
+        fig.tight_layout()
     bad = problems(fig)
     if bad:
         raise ValueError("figure not in course style: " + "; ".join(bad))
