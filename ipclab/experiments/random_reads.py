@@ -32,7 +32,7 @@ from ipclab.mechanisms import mapping
 from ipclab.mechanisms.mapping import PAGE
 
 __all__ = ["offsets", "io_read_bytes", "measure", "random_reads", "random_reads_in_child",
-           "reuse_structure", "sequential"]
+           "reuse_structure", "sequential", "read_ahead_kb"]
 
 
 def offsets(size, n, record=64, seed=1):
@@ -124,7 +124,7 @@ def random_reads(path, nrandom=4000, record=64, repeats=3, seed=1):
         os.close(fd)
     return {"rows": rows, "distinct_pages": len({o // PAGE for o in offs}),
             "file_pages": mapping.pages(size), "nrandom": nrandom, "record": record,
-            "read_ahead_kb": _read_ahead_kb(path)}
+            "read_ahead_kb": read_ahead_kb(path)}
 
 
 def random_reads_in_child(path, nrandom=4000, record=64, repeats=3, seed=1, start_method="spawn", timeout=120):
@@ -191,7 +191,7 @@ def sequential(path, repeats=3, chunk=1 << 20):
     return rows
 
 
-def _read_ahead_kb(path):
+def read_ahead_kb(path):
     """The read-ahead window of the device holding *path* (``/sys/dev/block/M:m/queue/read_ahead_kb``), or None."""
     dev = os.stat(path).st_dev
     for cand in (f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}/queue/read_ahead_kb",

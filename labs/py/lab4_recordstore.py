@@ -5,18 +5,18 @@
 # the whole file mapped `MAP_SHARED`, so any number of processes read and update records
 # in place. Two processes updating the **same** record must not lose an update; two
 # processes updating **different** records must never wait for each other; a process that
-# dies holding a lock must not block anybody; and after `flush()` the data is in the file.
+# dies holding a lock must not block anybody; and after `flush()` the data is on the disk.
 #
 # **Concepts exercised** (notebook 05, section 7): `ftruncate` before `mmap`; `MAP_SHARED`
 # vs `MAP_PRIVATE`; fixed-size records with `struct`; `fcntl` byte-range locks
 # (`F_SETLK` on one record's bytes, polled until a deadline); locked read-modify-write;
-# `msync`; why the kernel releases a dead process's record locks.
+# `msync` (durability, not visibility); why the kernel releases a dead process's record locks.
 #
 # **Time:** about 75 minutes. **You edit:** [`lab4_recordstore.py`](lab4_recordstore.py).
 # **Grading:** 10 points in the visible tests; hidden tests check your locks against a
 # C-style `fcntl` lock and run more processes started with `spawn`.
 #
-# `ipclab.mapping.RecordStore` (used in notebook 05) does all of this: read it *after*
+# `ipclab.mechanisms.mapping.RecordStore` (used in notebook 05) does all of this: read it *after*
 # you have written yours. The lab is to write the core yourself.
 
 # %%
@@ -44,7 +44,7 @@ doctor.setup_notebook()
 # | `lock(i, timeout)` | context manager: exclusive lock on record *i*'s bytes only; `TimeoutError` after *timeout* | `fcntl(F_SETLK)` polled, then `F_UNLCK` |
 # | `read(i)`, `write(i, values)` | one record as a tuple, under its lock | — |
 # | `update(i, change)` | read, `change(old)`, write, all under **one** hold of the lock; returns the new tuple | — |
-# | `flush()` | write dirty pages to the file | `msync(MS_SYNC)` |
+# | `flush()` | write the dirty pages back to the disk and wait (durability across a crash or power cut; other processes and `read()` see your writes without it) | `msync(MS_SYNC)` |
 # | `close()` | unmap, close the descriptor (drops this process's locks) | `munmap`, `close` |
 #
 # ## Hints
@@ -63,6 +63,12 @@ doctor.setup_notebook()
 # %% [markdown]
 # ## Try your store
 # One process first. The cell reloads your module, so run it again after each edit.
+#
+# The plain `read()` below would see record 2 even without `flush()`: a `MAP_SHARED` store
+# lands in the page cache, which *is* the file for every reader (notebook 05, sections 2
+# and 4). `flush()` (`msync(MS_SYNC)`) is about the disk: it returns once the dirty pages
+# are written back, so the record survives a power cut or a kernel crash, not only the death
+# of your process.
 
 # %%
 import importlib
@@ -96,7 +102,7 @@ except NotImplementedError as e:
 # %%
 import matplotlib.pyplot as plt
 
-from ipclab.labtests import lab4 as tests
+from ipclab.tooling.grading.labtests import lab4 as tests
 
 try:
     done, got = tests.demo(lab, seed=7)

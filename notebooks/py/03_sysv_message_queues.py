@@ -23,7 +23,7 @@
 # **Time:** 50 min teaching, 30 min exercises. **Prerequisites:** notebook 00 (processes,
 # System V keys), `struct` in C.
 #
-# **How to read the code.** `ipclab.msgq` is a thin layer over
+# **How to read the code.** `ipclab.mechanisms.msgq` is a thin layer over
 # [sysv_ipc](https://github.com/osvenskan/sysv_ipc)'s `MessageQueue`: every call is a real
 # `msgsnd`/`msgrcv` on a real kernel queue. Each call says, once, in a `# C:` comment, which
 # system call it makes. The processes (workers, clients, loggers) live in
@@ -41,8 +41,9 @@ import sysv_ipc
 
 from ipclab import doctor, msgq, objects, procs
 from ipclab import msgq_demos as demos
-from ipclab.errors import LimitReached, ObjectGone, WaitTimeout
-from ipclab.plots import msgq as msgq_plots
+from ipclab.experiments import queue_pitfalls
+from ipclab.core.errors import LimitReached, ObjectGone, WaitTimeout
+from ipclab.presentation.plots import msgq as msgq_plots
 
 doctor.setup_notebook("msgmax", "msgmnb", "ipcs", "gcc")
 LIM = msgq.limits()  # C: cat /proc/sys/kernel/msgmax /proc/sys/kernel/msgmnb /proc/sys/kernel/msgmni
@@ -65,7 +66,7 @@ print(LIM)
 # sysv_ipc gives the same calls: `MessageQueue(key, IPC_CREX)` is `msgget`, `q.send(data,
 # block, type)` is `msgsnd` (with `block=False` it adds `IPC_NOWAIT`), `q.receive(block,
 # type)` is `msgrcv` and returns `(data, type)`, `q.remove()` is `msgctl(IPC_RMID)`.
-# `msgq.queue()` creates one through `ipclab.objects` (a fresh key, mode 0600, registered so
+# `msgq.queue()` creates one through `ipclab.core.objects` (a fresh key, mode 0600, registered so
 # nothing leaks) and removes it when the `with` block ends.
 
 # %%
@@ -174,11 +175,17 @@ print("most urgent first, FIFO within a level:", served == [f"{URGENCY[lv]}#{i}"
 #   16384 bytes by default).
 #
 # The kernel has no timed `msgrcv`/`msgsnd`, and sysv_ipc only offers `block=True` (wait
-# for ever) or `block=False` (`IPC_NOWAIT`: fail at once). `ipclab.msgq` builds the timeout
+# for ever) or `block=False` (`IPC_NOWAIT`: fail at once). `ipclab.mechanisms.msgq` builds the timeout
 # from `IPC_NOWAIT` honestly: it retries the real call with short pauses (0.2 ms, growing
 # to 5 ms) until the deadline, then raises `WaitTimeout` saying what waited for what. Every
 # attempt is a real `msgsnd`/`msgrcv`, so the kernel's ordering rules are untouched; the
-# price is that a waiter notices a new message up to 5 ms late. (The other way, a blocking
+# price is that a waiter notices a new message up to 5 ms late, and **fairness**: a process
+# asleep in a blocking `msgrcv` is queued in the kernel, and a new message goes straight to
+# the first sleeping receiver that matches (`pipelined_send` in
+# [ipc/msg.c](https://github.com/torvalds/linux/blob/master/ipc/msg.c)); a poller is in no
+# queue, and gets a message only if its next attempt comes before anyone else's. Order is
+# kept, turns are not: section 7.1 uses exactly this to let a sleeping process steal a
+# poller's reply. (The other way, a blocking
 # `msgrcv` interrupted by `alarm()`, works only in the main thread and fights with anyone
 # else's alarm.)
 #
@@ -392,8 +399,85 @@ for i, (asked, right) in enumerate(answers):
 print("requests handled by the two servers:", sum(handled))
 
 # %% [markdown]
-# > **Try it.** Open `ipclab/msgq_demos.py` and read `client` and `pool_worker`: about ten
-# > lines each. What would go wrong if two clients used the same reply type?
+# > **Try it.** Open `ipclab/experiments/msgq_demos.py` and read `client` and `pool_worker`:
+# > about ten lines each. What would go wrong if two clients used the same reply type?
+#
+# ### 7.1b Where one queue for everybody breaks, and TLPI's answer
+#
+# Kerrisk's *The Linux Programming Interface* (§46.7, "Using a single message queue for
+# server and clients") lists the problems of this design; each one runs below.
+#
+# **Replies need room in the queue that requests fill.** A queue has one capacity
+# (`msg_qbytes`) for both directions. Twelve clients each send a 64-byte request to a queue
+# of 512 bytes: eight fit, four clients wait to send. Then the server starts: taking one
+# request frees 64 bytes, its 128-byte reply does not fit, and a waiting client takes the
+# freed room anyway. Nobody can move: the server waits for room, the clients wait for
+# replies. (Every wait here has a timeout, so the cell ends and tells who waited for what.)
+
+# %%
+dead = queue_pitfalls.single_queue_deadlock(nclients=12, capacity=512, timeout=1.0, start_method="forkserver")
+print(f"queue when the server started: {dead['messages_when_server_started']} requests, "
+      f"{dead['bytes_when_server_started']} of {dead['capacity']} bytes")
+print("the server is stuck waiting for room to send its first reply:",
+      "yes" if dead["server"][:2] == ("stuck", 0) and "reply" in dead["server"][2] else "no")
+print("clients served:", sum(c[0] == "served" for c in dead["clients"]), "of", len(dead["clients"]))
+print("left in the queue: requests only:", "yes" if dead["requests_left"] > 0 and dead["replies_left"] == 0 else "no")
+
+# %% [markdown]
+# **Any client can read another client's replies.** The type is a label, not an address:
+# any process allowed to read the queue (`msgrcv` needs read permission on the queue,
+# msgop(2)) can ask for `type = someone else's pid`. Here a victim sends a request and polls
+# for its reply; a nosy process sleeps in `msgrcv(type = victim's pid)`; the reply goes to
+# the sleeper.
+
+# %%
+stolen = queue_pitfalls.stolen_reply(timeout=1.0, start_method="forkserver")
+print("the nosy process was asleep in msgrcv before the reply was sent:", stolen["nosy_was_asleep_in_msgrcv"])
+print("it read the victim's reply:", "yes" if stolen["nosy"][0] == "read the reply to request" else "no")
+print("the victim got:", stolen["victim"][0])
+
+# %% [markdown]
+# **A pid is not a safe type.** Requests use type 1 because 1 is the pid of `init`, which is
+# never a client (TLPI's argument). Inside a container that is false: in a new PID namespace
+# the first process has pid 1 and its first child pid 2 (pid_namespaces(7)), so a client that
+# is the container's main process waits with `msgrcv(type = 1)` and receives *requests*; a
+# protocol that uses type 2 for something else collides at pid 2. `msgq.send_request`
+# refuses such a reply type; with the raw calls, nothing stops it:
+
+# %%
+with msgq.queue() as q:
+    try:
+        msgq.send_request(q, b"hello", reply_type=msgq.REQUEST_TYPE)   # a client whose pid is 1
+    except Exception as e:
+        print(f"{type(e).__name__}: {str(e).split(':')[0]}")
+    msgq.send_request(q, b"another client's request", reply_type=4242)
+    data, t = msgq.receive(q, type=1, timeout=5)  # C: msgrcv(id, &buf, size, getpid() == 1, 0)
+    print(f"a client with pid 1 waiting for its reply receives a message of type {t}: "
+          f"{'a request' if t == msgq.REQUEST_TYPE else 'a reply'}")
+
+# %% [markdown]
+# **Pids are reused.** A client that gives up (a timeout, a crash) leaves its late reply in
+# the queue, addressed to its pid; when the kernel hands that pid to a new process (pids
+# wrap around at `/proc/sys/kernel/pid_max`, and every new PID namespace starts again at 1)
+# and the new process is a client, its first receive returns a stranger's reply.
+# `msgq.receive_reply` checks the request id for this reason.
+#
+# **TLPI's answer** (§46.8, its file server): the server reads its own queue, and every
+# client gets the replies on a queue of its own (TLPI's clients create it with
+# `msgget(IPC_PRIVATE, ...)` and send its id in the request). Replies never compete with
+# requests for room, no client can take another's replies unless it can open that queue
+# (mode 0600), and no pid is needed as an address. The same twelve clients, the same full
+# 512-byte server queue:
+
+# %%
+fixed = queue_pitfalls.queue_per_client(nclients=12, capacity=512, timeout=1.0, start_method="forkserver")
+print(f"server queue when the server started: {fixed['bytes_when_server_started']} of {fixed['capacity']} bytes (full)")
+print("server:", fixed["server"][0], "| clients served:", sum(c[0] == "served" for c in fixed["clients"]),
+      "of", len(fixed["clients"]))
+
+# %% [markdown]
+# The price is one queue per client (the system-wide limit `msgmni`, and a server that must
+# cope with a client's queue that has disappeared), which is why TLPI weighs both designs.
 #
 # ### 7.2 A worker pool, measured
 #
@@ -413,7 +497,8 @@ for r in curve:
 fig = msgq_plots.pool_throughput(curve)
 
 # %% [markdown]
-# On this 2-CPU machine (shared with others while you run it, so your numbers will differ):
+# On the machine that built this notebook (a small VM with two CPUs, shared with others;
+# `os.cpu_count()` says how many you have, and your numbers will differ):
 # waiting tasks scale with the number of workers, because a sleeping worker leaves the CPU
 # to the others; CPU-bound tasks stop gaining at the number of CPUs, and more workers only
 # add switching. The queue itself is never the limit here: the kernel hands each message to
@@ -424,7 +509,8 @@ fig = msgq_plots.pool_throughput(curve)
 #
 # Many processes log to one queue; the type is the level (1 = ERROR ... 4 = DEBUG); the
 # logger receives with `type = -4`, so when it falls behind, errors jump the queue. Here
-# three sources log while the logger is busy, then the logger drains the backlog.
+# three sources log first and finish; only then does the logger start, and it finds the
+# backlog a logger that fell behind would find.
 
 # %%
 levels = [3, 1, 4, 2, 3, 1]   # what each source logs, in this order
@@ -464,10 +550,13 @@ with msgq.queue() as q:
             msgq.send(q, b"", type=demos.STOP, timeout=5)
         counts = listeners.join()
 print("listeners that received the one broadcast message:", sum(counts), "of", len(counts))
+print("one message reached exactly one listener:", "yes" if sum(counts) == 1 else "no")
 
 # %% [markdown]
-# The System V way to broadcast is one copy per listener, each addressed to that listener's
-# type. Listeners subscribe by sending their pid (type 1); the publisher sends every
+# The chapter proposes, for broadcast, a "message queue: type de message broadcast". In
+# fact, as just measured, a message of a "broadcast" type reaches one listener only: msgrcv
+# removes the message it returns (msgop(2)). The System V way to broadcast is one copy per
+# listener, each addressed to that listener's type. Listeners subscribe by sending their pid (type 1); the publisher sends every
 # announcement to every subscriber's pid.
 
 # %%
@@ -497,7 +586,13 @@ for i, words in enumerate(heard):
 # | lifetime | until `IPC_RMID` (or reboot) | until `mq_unlink` and the last `mq_close` |
 #
 # A reply channel per client (section 7.1) has no direct POSIX equivalent: POSIX servers
-# open one reply queue per client instead. Notebook 04 runs the same jobs both ways and
+# open one reply queue per client instead, TLPI's answer of section 7.1b.
+#
+# The chapter says PostgreSQL uses message queues for its background workers. In fact
+# PostgreSQL uses no System V or POSIX message queue: a backend talks to its workers through
+# `shm_mq`, "single-reader, single-writer shared memory message queue", a ring in dynamic
+# shared memory synchronised with process latches
+# ([src/backend/storage/ipc/shm_mq.c](https://github.com/postgres/postgres/blob/master/src/backend/storage/ipc/shm_mq.c)). Notebook 04 runs the same jobs both ways and
 # measures them.
 #
 # ## Summary
@@ -540,3 +635,24 @@ for i, words in enumerate(heard):
 # **Labs:** [lab 3](../labs/lab3_messages.ipynb) builds this request/reply service on one System V
 # queue (urgent first, replies by pid); [lab 6](../labs/lab6_pool.ipynb) a worker pool and
 # [lab 7](../labs/lab7_logger.ipynb) a centralised logger, both on POSIX queues (see 19.4).
+#
+# ## References
+#
+# * Linux man pages: [msgget(2)](https://man7.org/linux/man-pages/man2/msgget.2.html),
+#   [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html) (`msgsnd`, `msgrcv`),
+#   [msgctl(2)](https://man7.org/linux/man-pages/man2/msgctl.2.html),
+#   [ipcs(1)](https://man7.org/linux/man-pages/man1/ipcs.1.html), [ipcrm(1)](https://man7.org/linux/man-pages/man1/ipcrm.1.html),
+#   [pid_namespaces(7)](https://man7.org/linux/man-pages/man7/pid_namespaces.7.html);
+#   overviews [shm_overview(7)](https://man7.org/linux/man-pages/man7/shm_overview.7.html),
+#   [sem_overview(7)](https://man7.org/linux/man-pages/man7/sem_overview.7.html),
+#   [mq_overview(7)](https://man7.org/linux/man-pages/man7/mq_overview.7.html),
+#   [sysvipc(7)](https://man7.org/linux/man-pages/man7/sysvipc.7.html).
+# * POSIX.1-2017, [Base Specifications, Issue 7](https://pubs.opengroup.org/onlinepubs/9699919799/).
+# * M. Kerrisk, *The Linux Programming Interface* (2010), ch. 44-55 (pipes, System V and
+#   POSIX IPC, memory mappings, file locks); W. R. Stevens and S. Rago, *Advanced
+#   Programming in the UNIX Environment*, 3rd ed., ch. 15 (IPC).
+#   Client-server with message queues: TLPI §46.7-46.8.
+# * Kernel: [ipc/msg.c](https://github.com/torvalds/linux/blob/master/ipc/msg.c) (`pipelined_send`,
+#   `do_msgrcv`); limits `msgmax`, `msgmnb`, `msgmni` in
+#   [Documentation/admin-guide/sysctl/kernel.rst](https://docs.kernel.org/admin-guide/sysctl/kernel.html).
+# * PostgreSQL: [shm_mq.c](https://github.com/postgres/postgres/blob/master/src/backend/storage/ipc/shm_mq.c).

@@ -41,9 +41,9 @@ import matplotlib.pyplot as plt
 import posix_ipc
 import sysv_ipc
 
-from ipclab import bench, doctor, inspect, objects, procs, semset
+from ipclab import bench, doctor, inventory, objects, procs, semset
 from ipclab import bench_jobs as jobs
-from ipclab.plots import bench as bench_plots
+from ipclab.presentation.plots import bench as bench_plots, style
 
 doctor.setup_notebook("posix_shm", "posix_mq", "ipcs", "gcc")
 
@@ -94,7 +94,7 @@ print("POSIX consumer received:", got)
 
 # %% [markdown]
 # The same job with System V: one segment, and *one set* of two semaphores (index 0 =
-# empty, 1 = full). `ipclab.semset` calls `semget`/`semtimedop`/`semctl` directly: the
+# empty, 1 = full). `ipclab.mechanisms.semset` calls `semget`/`semtimedop`/`semctl` directly: the
 # `sysv_ipc` package only makes sets of one semaphore, and its timed wait blocks for ever on
 # Linux wheels.
 
@@ -117,9 +117,13 @@ print("System V consumer received:", got)
 # kernel but `sysv_ipc` fills it with spaces unless told otherwise; System V puts both
 # semaphores in one kernel object and could take or give both in one atomic `semop`.
 #
-# > **Try it.** In the System V cell, replace the two calls by one atomic operation on the
-# > set that waits for "empty" *and* takes it: `sems.op([(0, -1, 0)])`. Then think about
-# > what a single `semop` with two operations could do for a two-slot ring.
+# > **Try it.** `sems.op(...)` is one `semop` with several operations, applied all together
+# > or not at all (semop(2): "the operations ... are performed atomically"). Create the set
+# > with a third semaphore, a mutex: `semset.create(3, values=[1, 0, 1])`. In the consumer's
+# > place, take "full" *and* the mutex in one call, `sems.op([(1, -1, 0), (2, -1, 0)])`: it
+# > sleeps until both can be taken and never holds one without the other. Give both back
+# > with `sems.op([(0, +1, 0), (2, +1, 0)])`. With two POSIX semaphores that takes two calls,
+# > and a process can hold one while it waits for the other.
 #
 # ## 3. Job 2: a message queue with priorities
 #
@@ -235,23 +239,30 @@ def ipcs_has(key):
 
 print(f"POSIX segment {shm_name} still in /dev/shm after its creator exited:",
       shm_name.lstrip("/") in os.listdir("/dev/shm"))          # C: opendir("/dev/shm")
-if os.path.isdir("/dev/mqueue") and os.listdir("/dev/mqueue"):
-    with open("/dev/mqueue" + mq_name) as f:                    # the kernel's view of the queue
-        print(f"POSIX queue {mq_name} in /dev/mqueue: {f.read().split()[0]} (one message waiting)")
-else:
-    print("POSIX queue: /dev/mqueue is not mounted here, so queues cannot be listed (they still work)")
+left_q = posix_ipc.MessageQueue(mq_name)                       # C: mq_open(name, O_RDWR)
+print(f"POSIX queue still there, holding {left_q.current_messages} message(s)")  # C: mq_getattr: mq_curmsgs
 print(f"System V queue key 0x{q_key:08x} still listed by `ipcs -q`:", ipcs_has(q_key))
 # clean up: open each by its name/key and remove it (shm_unlink, mq_unlink, msgctl(IPC_RMID))
 objects.remove_posix_shm(posix_ipc.SharedMemory(shm_name))
-objects.remove_posix_mq(posix_ipc.MessageQueue(mq_name))
+objects.remove_posix_mq(left_q)
 objects.remove_sysv(sysv_ipc.MessageQueue(q_key))
 print("after removal: in /dev/shm:", shm_name.lstrip("/") in os.listdir("/dev/shm"),
       "| in /dev/mqueue:", os.path.exists("/dev/mqueue" + mq_name), "| in ipcs -q:", ipcs_has(q_key))
 
 # %% [markdown]
 # `ls -l /dev/shm` shows POSIX segments and semaphores (`sem.NAME`) as files with owner,
-# mode, size and date; `ls /dev/mqueue` shows queues, and `cat /dev/mqueue/NAME` their
-# state. System V objects live in no file system: `ipcs -m -s -q` lists them (from
+# mode, size and date; `ls /dev/mqueue` shows queues (where the `mqueue` file system is
+# mounted: `mount -t mqueue none /dev/mqueue`), and `cat /dev/mqueue/NAME` their state:
+# `QSIZE` is the number of **bytes** queued, not of messages (mq_overview(7): "QSIZE ... the
+# number of bytes of data in all messages in the queue"), so the child's one 5-byte
+# message shows as `QSIZE:5`.
+#
+# The chapter says that POSIX objects "disparaissent automatiquement (selon le type)". In
+# fact named POSIX objects have *kernel persistence*: the segment and the queue above
+# outlived their creator, and stay until `shm_unlink`/`mq_unlink` or a reboot
+# (shm_overview(7), mq_overview(7), sem_overview(7): "POSIX named semaphores have kernel
+# persistence"). Only what lives in a process's memory, an unnamed semaphore in a private
+# mapping, goes with that memory. System V objects live in no file system: `ipcs -m -s -q` lists them (from
 # `/proc/sysvipc/*`), `ipcrm` removes them. `ipclab ls` shows both, marking the course's own.
 #
 # > **Try it.** Run `ipcs -q` and `ls -l /dev/shm` in a terminal while the cell above is
@@ -260,10 +271,26 @@ print("after removal: in /dev/shm:", shm_name.lstrip("/") in os.listdir("/dev/sh
 #
 # ## 7. Notification versus polling
 #
-# A POSIX queue can *tell* you a message arrived (`mq_notify`: a signal or a new thread,
-# once per registration, only when the queue was empty). `posix_ipc` exposes it as
-# `request_notification((callback, param))`. A System V queue cannot: you block in `msgrcv`
-# (and cannot also wait on anything else) or poll with `IPC_NOWAIT`.
+# A POSIX queue can *tell* you a message arrived (`mq_notify`: a signal or a new thread).
+# `posix_ipc` exposes it as `request_notification((callback, param))`. Its rules, from
+# mq_notify(3) (POSIX says the same):
+#
+# * **one registrant per queue**: "only one process can be registered to receive
+#   notification"; a second `mq_notify` fails with `EBUSY`;
+# * **only on empty → non-empty**, and **once**: the registration is removed when the
+#   notification is sent; register again to hear the next one;
+# * **not while someone waits**: if a process is blocked in `mq_receive`, "that process will
+#   receive the message, and the message notification registration remains in effect": no
+#   notification is sent.
+#
+# `tests/test_truth_03_06.py` checks the three (a second process gets `EBUSY`; a send with a
+# receiver asleep in `mq_timedreceive` notifies nobody, the next one to an empty queue does).
+# A System V queue cannot notify: you block in `msgrcv` (and cannot also wait on anything
+# else) or poll with `IPC_NOWAIT`. Polling keeps the kernel's message order, but not
+# fairness among waiters: a process asleep in `msgrcv` is queued, and a new message goes
+# straight to the first sleeping receiver that matches (`pipelined_send` in
+# [ipc/msg.c](https://github.com/torvalds/linux/blob/master/ipc/msg.c)); a poller is nobody's
+# turn, it gets a message only if it asks between the send and anyone else's receive.
 
 # %%
 arrived = threading.Event()
@@ -287,6 +314,13 @@ with objects.sysv_msg(note="poll") as q:
                 time.sleep(0.01)
         g.join()
     print("System V: had to poll, more than once:", polls > 1, "| message:", msg.decode())
+try:
+    with objects.posix_mq(max_messages=4, max_message_size=64, tag="notify2") as q:
+        q.request_notification((lambda _: None, None))
+        q.request_notification((lambda _: None, None))   # a second registration on the same queue
+        print("second mq_notify on one queue: accepted")
+except posix_ipc.BusyError:
+    print("second mq_notify on one queue: EBUSY")
 
 # %% [markdown]
 # On Linux a POSIX queue descriptor is also a file descriptor: `select`/`poll`/`epoll` can
@@ -326,13 +360,38 @@ print(f"{'POSIX MQ: bytes per user, RLIMIT_MSGQUEUE':<44} {resource.getrlimit(re
 #
 # | feature | Linux | macOS | FreeBSD |
 # | --- | --- | --- | --- |
-# | System V shm / sem / msg | yes | yes (small default limits) | yes (kernel options) |
-# | `semtimedop` (timed System V wait) | yes | no | yes (13+) |
-# | POSIX `shm_open` | yes (`/dev/shm`) | yes (name ≤ 31 chars) | yes |
-# | POSIX named semaphores | yes | yes, but `sem_timedwait` and `sem_getvalue` missing | yes |
-# | POSIX unnamed semaphores (`sem_init`, pshared) | yes | no (deprecated, `ENOSYS`) | yes |
-# | POSIX message queues | yes (`/dev/mqueue`) | **no** | yes (`mqueuefs`) |
-# | `mq_notify` | yes | — | yes |
+# | System V shm / sem / msg | yes [1] | yes, small default limits (`kern.sysv.*`) [2] | yes, tuned with `kern.ipc.*` [2] |
+# | `semtimedop` (timed System V wait) | yes [3] | **no** [4][5] | **no** [5][6] |
+# | POSIX `shm_open` | yes (`/dev/shm`) [7] | yes, name ≤ 31 chars (`PSHMNAMLEN`) [8] | yes [9] |
+# | POSIX named semaphores | yes [10] | yes, but no `sem_timedwait`, no `sem_getvalue` [9][11] | yes [9] |
+# | POSIX unnamed semaphores (`sem_init`, pshared) | yes [12] | no: `sem_init` fails with `ENOSYS` [11][13] | yes [14] |
+# | POSIX message queues | yes (`/dev/mqueue`) [15] | **no** [9] | yes (`mqueuefs`, `kldload mqueuefs`) [9][16] |
+# | `mq_notify` | yes [17] | — (no queues) | yes [16] |
+#
+# Sources: [1] [sysvipc(7)](https://man7.org/linux/man-pages/man7/sysvipc.7.html);
+# [2] PostgreSQL, [Managing Kernel Resources](https://www.postgresql.org/docs/current/kernel-resources.html)
+# (System V settings per system); [3] [semop(2)](https://man7.org/linux/man-pages/man2/semop.2.html);
+# [4] macOS semop(2) (xnu [bsd/man/man2/semop.2](https://github.com/apple-oss-distributions/xnu/blob/main/bsd/man/man2/semop.2):
+# `semop` only); [5] gnulib manual, [semtimedop](https://www.gnu.org/software/gnulib/manual/html_node/semtimedop.html):
+# "missing on ... macOS 14, FreeBSD 14.0"; [6] FreeBSD [semop(2)](https://man.freebsd.org/cgi/man.cgi?query=semop&sektion=2)
+# (FreeBSD 15.0: `semop` only, no `semtimedop`); [7] [shm_overview(7)](https://man7.org/linux/man-pages/man7/shm_overview.7.html);
+# [8] xnu [bsd/sys/posix_shm.h](https://github.com/apple-oss-distributions/xnu/blob/main/bsd/sys/posix_shm.h)
+# (`#define PSHMNAMLEN 31`); [9] posix_ipc's [platform notes](https://github.com/osvenskan/posix_ipc/blob/develop/USAGE.md)
+# (macOS: "Message queues are not supported at all. Also, sem_getvalue() and sem_timedwait()
+# are not supported"; FreeBSD ≥ 7.2: "All features supported", with the `sem` and `mqueuefs`
+# modules); [10] [sem_overview(7)](https://man7.org/linux/man-pages/man7/sem_overview.7.html);
+# [11] xnu [bsd/kern/posix_sem.c](https://github.com/apple-oss-distributions/xnu/blob/main/bsd/kern/posix_sem.c)
+# (the kernel implements `sem_open`, `sem_close`, `sem_unlink`, `sem_wait`, `sem_trywait`,
+# `sem_post`: nothing timed, no value query); [12] [sem_init(3)](https://man7.org/linux/man-pages/man3/sem_init.3.html);
+# [13] OpenJDK, [semaphore_bsd.cpp](https://github.com/openjdk/jdk/blob/master/src/hotspot/os/bsd/semaphore_bsd.cpp)
+# ("OS X doesn't support unamed POSIX semaphores", so HotSpot uses Mach semaphores there);
+# [14] FreeBSD [sem_init(3)](https://man.freebsd.org/cgi/man.cgi?query=sem_init&sektion=3)
+# ("a shared semaphore that can be used by multiple processes"); [15] [mq_overview(7)](https://man7.org/linux/man-pages/man7/mq_overview.7.html);
+# [16] FreeBSD [mqueuefs(4)](https://man.freebsd.org/cgi/man.cgi?query=mqueuefs) and
+# [mq_notify(2)](https://man.freebsd.org/cgi/man.cgi?query=mq_notify&sektion=2);
+# [17] [mq_notify(3)](https://man7.org/linux/man-pages/man3/mq_notify.3.html).
+# (Outside the table: NetBSD's current semop(2) does list `semtimedop`, and illumos, Solaris
+# and AIX ≥ 6.1 have it.)
 #
 # What the two Python packages report on the machine running this notebook:
 
@@ -349,13 +408,13 @@ print("sysv_ipc", sysv_ipc.VERSION, {k: getattr(sysv_ipc, k) for k in (
 # %% [markdown]
 # Note `sysv_ipc`'s `SEMAPHORE_TIMEOUT_SUPPORTED`: when it is `False`, `acquire(timeout=1)`
 # blocks for ever. That is why the course's System V waits go through `semtimedop` itself
-# (`ipclab.semset`). The benchmark below is the exception: its System V ping-pong calls
+# (`ipclab.mechanisms.semset`). The benchmark below is the exception: its System V ping-pong calls
 # `sysv_ipc`'s plain `semop` (a ctypes `semtimedop` costs ~0.4 µs more per call, which would
 # measure ctypes, not the kernel), bounded by a run-wide alarm; its C twin does the same.
 #
 # ## 10. Measured: POSIX against System V
 #
-# `ipclab.bench` runs a producer and a consumer in two real processes, sends messages of a
+# `ipclab.bench.runner` runs a producer and a consumer in two real processes, sends messages of a
 # given size for a fixed *time* (not count), and the consumer checks every message (the
 # sequence number at both ends; through a shared-memory ring every payload byte, compared in
 # place; through a queue the CRC-32 of one payload in 16). Warm-up is excluded, buffers and
@@ -386,11 +445,17 @@ for r in records:
 # %%
 # NBVAL_IGNORE_OUTPUT
 fig = bench_plots.bandwidth(records, title="POSIX vs System V: throughput (0.2 s runs: noisy)")
-plt.show()
+style.show(fig)
 fig = bench_plots.latency([r for r in records if r["kind"] == "latency"])
-plt.show()
-fig = bench_plots.histogram(next(r for r in records if r["kind"] == "latency" and r["mechanism"] == "sysv_sem"))
-plt.show()
+style.show(fig)
+hist = next(r for r in records if r["kind"] == "latency" and r["mechanism"] == "sysv_sem")
+fig = bench_plots.histogram(hist)
+style.show(fig)
+print(f"sysv_sem round trips: median {hist['median_us']:.1f} us, p99 {hist['p99_us']:.0f} us "
+      f"(p99 / median = {hist['p99_us'] / hist['median_us']:.1f})")
+mq = {r["mechanism"]: r for r in records if r["kind"] == "throughput" and not r["skipped"] and r["size"] == 8192}
+print("chapter: message queues ~2 GB/s; measured at 8 KiB:",
+      ", ".join(f"{m} {r['gbps']:.2f} GB/s" for m, r in mq.items() if m.endswith("_mq")))
 
 # %% [markdown]
 # How to read it:
@@ -412,31 +477,41 @@ plt.show()
 # * **Latency**: a round trip is two wake-ups of a sleeping process; a wake-up on the *other*
 #   CPU costs several microseconds more (on a VM the interrupt goes through the hypervisor),
 #   so an unpinned result depends on where the scheduler put each side, and can mix both
-#   cases: the histogram above shows how this run's round trips spread (a second hump is the
-#   other case, or interrupts). `bench.latency(..., pin="same")` or `"cross"` measures one
-#   case at a time.
+#   cases. The histogram shows how this run's round trips spread, and the line under it
+#   gives the median and the 99th percentile: a p99 several times the median means some
+#   round trips paid for something else (a cross-CPU wake-up, an interrupt, another
+#   process on the CPU). Whether they form a second hump depends on the run.
+#   `bench.latency(..., pin="same")` or `"cross"` measures one case at a time.
+# * The chapter's table gives message queues "~2 GB/s" and mmap "~8 GB/s" below shared
+#   memory "~10 GB/s". The line above prints what the queues did here; and a mapping of a
+#   file and a POSIX segment are the same kind of memory (pages of the page cache or of
+#   tmpfs), so they do not differ by a factor: what differs is how the data gets there.
 # * From Python each message also pays the interpreter's overhead (about a microsecond);
 #   the C twin in `bench/` runs the same protocol, and `bench/compare.py` prints the ratio.
 #
-# What the chapter's table hides: the cost per *message*. In C (the twin in `bench/`), a
-# 4-slot ring with one semaphore handshake per message moves well under a million 64-byte
-# messages a second, fewer than a pipe, because nearly every message wakes a sleeping
-# process; a 256-slot ring with a handshake per quarter ring moves tens of millions. The
-# batched ring pays once per *batch*: the producer copies 64 messages into 64 slots with one
-# copy, the consumer checks all of them in place with one comparison, so from Python too it
-# moves tens of millions of checked messages a second. Measure it here:
+# What the chapter's table hides: the cost per *message*. A 4-slot ring with one semaphore
+# handshake per message moves fewer 64-byte messages a second than a pipe, because nearly
+# every message wakes a sleeping process. A 256-slot ring with a handshake per quarter ring
+# pays once per *batch*: the producer copies 64 framed 64-byte messages (4 KiB) into 64
+# slots with one copy, the consumer checks all of them in place with one comparison. So the
+# rates below count 64-byte messages moved in 4 KiB batches, not independent sends
+# (`bench/README.md` records two longer runs of this 256/64 ring on the course's machine:
+# 15 and 25 million messages a second from Python, 25 and 33 million from the C twin).
+# Measure it here; the line "best ring" says what this run did:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 depth = bench.ring_depth(64, depths=(4, 64, 256), max_seconds=0.2, repeats=2, progress=False)
 pipe64 = bench.throughput("pipe", 64, max_seconds=0.2, repeats=2)
 fig = bench_plots.ring_depth(depth + [pipe64])
-plt.show()
+style.show(fig)
 for r in depth:
     print(f"{r['slots']:>4} slots, a handshake every {r['batch']:>3} messages: {r['msgs_per_s']:>10,.0f} messages/s")
 print(f"pipe, 64 B messages: {pipe64['msgs_per_s']:,.0f} messages/s")
 textbook = next(r for r in depth if (r["slots"], r["batch"]) == (4, 1))
 best = max(depth, key=lambda r: r["msgs_per_s"])
+print(f"best ring: {best['msgs_per_s'] / 1e6:.1f} million 64-byte messages a second, "
+      f"moved {best['batch']} at a time ({best['batch'] * 64 // 1024} KiB per handshake)")
 print(f"best ring ({best['slots']}/{best['batch']}) vs textbook ring (4/1): "
       f"{best['msgs_per_s'] / textbook['msgs_per_s']:.1f}x; "
       f"textbook ring vs pipe: {textbook['msgs_per_s'] / pipe64['msgs_per_s']:.2f}x")
@@ -468,7 +543,7 @@ for mech in ("posix_shm", "sysv_shm"):
 # | `semget(key, N, ...)` (a set) | N × `sem_open` (or `sem_init` in shared memory) | **no atomic multi-semaphore operation**: redesign to one lock, or lock ordering |
 # | `semop(..., SEM_UNDO)` | — | **no undo**: a dead holder keeps the lock; use a robust pthread mutex |
 # | `semop` with `sem_op = 0` (wait for zero) | — | no equivalent; use a condition variable or a counter |
-# | `semtimedop` | `sem_timedwait` | POSIX takes an **absolute** `CLOCK_REALTIME` deadline, System V a relative one |
+# | `semtimedop` | `sem_timedwait` | `sem_timedwait` takes an **absolute** deadline on `CLOCK_REALTIME` (sem_timedwait(3)), so a clock change (NTP step, `date -s`) moves it; `semtimedop` takes a relative timeout. glibc ≥ 2.30 has `sem_clockwait(sem, CLOCK_MONOTONIC, &abs)`, adopted by POSIX.1-2024 ([glibc manual](https://www.gnu.org/software/libc/manual/html_node/Waiting-with-Explicit-Clocks.html)) |
 # | `semctl(SETVAL)` at creation | `sem_open(..., value)` | POSIX initialises atomically at creation: the System V init race disappears |
 # | `msgget` / `msgsnd` / `msgrcv` | `mq_open` / `mq_send` / `mq_receive` | message **types** become priorities (highest first); receive-by-type has no equivalent; `mq_receive` needs a buffer ≥ `mq_msgsize` |
 # | `msgctl(IPC_STAT)` | `mq_getattr` | |
@@ -482,7 +557,11 @@ for mech in ("posix_shm", "sysv_shm"):
 # * **You need several semaphores changed atomically, or `SEM_UNDO`**: System V semaphores
 #   (or redesign: one robust mutex in shared memory).
 # * **You need to receive messages selectively by type**: System V queues.
-# * **macOS**: no POSIX message queues, no `sem_timedwait`: System V queues, or sockets.
+# * **macOS**: no POSIX message queues, no `sem_timedwait`, no unnamed semaphores (section 9):
+#   System V queues, or sockets. The chapter advises "privilégier POSIX pour la portabilité
+#   maximale"; in fact, across Linux, macOS and FreeBSD the System V calls (without
+#   `semtimedop`) are the more portable set, and POSIX IPC is the better API where it exists
+#   in full.
 # * **Very many small messages**: neither family's per-message handshake; a ring in shared
 #   memory with batched wake-ups, or a stream socket/pipe (section 10).
 # * **Existing System V code that works**: leave it; it is fully supported. Migrate when you
@@ -517,3 +596,47 @@ for mech in ("posix_shm", "sysv_shm"):
 #    rate ratio below 1, a time ratio above 1): which calls does Python add per message?
 #
 # **Next:** [19.5 memory-mapped files](05_mmap.ipynb).
+#
+# ## References
+#
+# * Overviews: [shm_overview(7)](https://man7.org/linux/man-pages/man7/shm_overview.7.html),
+#   [sem_overview(7)](https://man7.org/linux/man-pages/man7/sem_overview.7.html),
+#   [mq_overview(7)](https://man7.org/linux/man-pages/man7/mq_overview.7.html),
+#   [sysvipc(7)](https://man7.org/linux/man-pages/man7/sysvipc.7.html).
+# * System calls and functions used: [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
+#   [ftruncate(2)](https://man7.org/linux/man-pages/man2/ftruncate.2.html),
+#   [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html),
+#   [sem_open(3)](https://man7.org/linux/man-pages/man3/sem_open.3.html),
+#   [sem_wait(3)](https://man7.org/linux/man-pages/man3/sem_wait.3.html) (`sem_timedwait`),
+#   [sem_post(3)](https://man7.org/linux/man-pages/man3/sem_post.3.html),
+#   [sem_unlink(3)](https://man7.org/linux/man-pages/man3/sem_unlink.3.html),
+#   [mq_open(3)](https://man7.org/linux/man-pages/man3/mq_open.3.html),
+#   [mq_send(3)](https://man7.org/linux/man-pages/man3/mq_send.3.html),
+#   [mq_receive(3)](https://man7.org/linux/man-pages/man3/mq_receive.3.html),
+#   [mq_notify(3)](https://man7.org/linux/man-pages/man3/mq_notify.3.html),
+#   [mq_getattr(3)](https://man7.org/linux/man-pages/man3/mq_getattr.3.html),
+#   [mq_unlink(3)](https://man7.org/linux/man-pages/man3/mq_unlink.3.html),
+#   [shmget(2)](https://man7.org/linux/man-pages/man2/shmget.2.html),
+#   [shmop(2)](https://man7.org/linux/man-pages/man2/shmop.2.html),
+#   [semget(2)](https://man7.org/linux/man-pages/man2/semget.2.html),
+#   [semop(2)](https://man7.org/linux/man-pages/man2/semop.2.html) (`semtimedop`),
+#   [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html),
+#   [msgget(2)](https://man7.org/linux/man-pages/man2/msgget.2.html),
+#   [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html),
+#   [msgctl(2)](https://man7.org/linux/man-pages/man2/msgctl.2.html),
+#   [ftok(3)](https://man7.org/linux/man-pages/man3/ftok.3.html),
+#   [ipcs(1)](https://man7.org/linux/man-pages/man1/ipcs.1.html).
+# * POSIX.1-2017: [Base Specifications, Issue 7](https://pubs.opengroup.org/onlinepubs/9699919799/)
+#   (XSI IPC: `semop`, `msgrcv`...; realtime: `sem_timedwait`, `mq_notify`...); POSIX.1-2024
+#   adds `sem_clockwait`.
+# * M. Kerrisk, *The Linux Programming Interface* (2010): ch. 44 (pipes and FIFOs), 45-48
+#   (System V IPC, message queues, semaphores, shared memory), 51-54 (POSIX IPC, message
+#   queues, semaphores, shared memory), 55 (file locking); W. R. Stevens and S. Rago,
+#   *Advanced Programming in the UNIX Environment*, 3rd ed., ch. 15 (IPC).
+# * Kernel limits: [Documentation/admin-guide/sysctl/kernel.rst](https://docs.kernel.org/admin-guide/sysctl/kernel.html)
+#   (`msgmax`, `msgmnb`, `msgmni`, `sem`, `shmmax`, `shmmni`) and
+#   [fs.rst](https://docs.kernel.org/admin-guide/sysctl/fs.html) (`mqueue/msg_max`,
+#   `msgsize_max`, `queues_max`); [getrlimit(2)](https://man7.org/linux/man-pages/man2/getrlimit.2.html)
+#   (`RLIMIT_MSGQUEUE`).
+# * Other systems: the sources of the portability table (section 9).
+

@@ -26,7 +26,7 @@
 # the strace runner and parser in [`ipclab/tracing.py`](../ipclab/tracing.py); the `/proc`
 # readers in [`ipclab/procinfo.py`](../ipclab/procinfo.py). Where `strace` or `valgrind` is
 # missing, or ptrace is forbidden (many containers), the cells say how to get them and show
-# the logs recorded on the course's machine instead, so the verdicts still read the same.
+# the logs recorded on the course's machine instead, and each verdict says which log it read.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -38,14 +38,16 @@ import signal
 import subprocess
 import sys
 
-from ipclab import doctor, inspect, objects, procinfo, procs, registry, semset, tracing
+from ipclab import doctor, inventory, objects, procinfo, procs, registry, semset, tracing
 from ipclab import trace_demos as td
 
 doctor.setup_notebook("strace", "valgrind", "gcc", "ipcs")
 LIVE_STRACE = tracing.skip_unless_strace()
 LIVE_VALGRIND = doctor.skip_unless("valgrind")
-print("system-call traces:", "live" if LIVE_STRACE else "recorded on the course's machine")
-print("Helgrind reports:  ", "live" if LIVE_VALGRIND else "recorded on the course's machine")
+TRACES = "live" if LIVE_STRACE else "recorded on the course's machine"
+HELGRIND = "live" if LIVE_VALGRIND else "recorded on the course's machine"
+print("system-call traces:", TRACES)
+print("Helgrind reports:  ", HELGRIND)
 
 # %% [markdown]
 # ## 1. The system calls behind each Python line
@@ -106,6 +108,7 @@ def made(steps, fragment):
     """'name + name + ...' of the calls the line containing *fragment* made ('none' if none)."""
     return " + ".join(tracing.calls(steps, fragment)) or "none"
 
+print(f"[{TRACES} strace log] the verdicts below read this log")
 paths = tracing.call_paths(shm_steps, "posix_ipc.SharedMemory(")
 print("shm_open became: openat(/dev/shm/...) + ftruncate:",
       "yes" if made(shm_steps, "posix_ipc.SharedMemory(") == "openat + ftruncate"
@@ -140,6 +143,7 @@ sem_steps, sem_log, source = tracing.trace_or_recorded("posix_sem", LIVE_STRACE)
 print(tracing.format_table(sem_steps))
 
 # %%
+print(f"[{TRACES} strace log] the verdicts below read this log")
 created = tracing.calls(sem_steps, "posix_ipc.Semaphore(")
 print("sem_open became a small file in /dev/shm (openat, write, mmap, link):",
       "yes" if all(c in created for c in ("openat", "write", "mmap", "link")) else "no")
@@ -151,7 +155,7 @@ wake = [c for s in sem_steps if s.pid == sem_steps[0].pid and "sem.release()" in
 mapped = [c for c in tracing.syscalls(sum((s.calls for s in sem_steps), [])) if c.name == "mmap"]
 print("the child that had to wait slept in: futex", "FUTEX_WAIT" if wait and "FUTEX_WAIT" in wait[0].args else "?")
 print("the release that woke it made: futex", "FUTEX_WAKE" if wake and "FUTEX_WAKE" in wake[-1].args else "?")
-print("both futex calls name the semaphore's mapped page in /dev/shm:",
+print("both futex calls name the semaphore's address in the /dev/shm mapping:",
       "yes" if wait and wake and mapped and wait[0].arg(0) == wake[-1].arg(0) == mapped[0].ret else "no")
 
 # %% [markdown]
@@ -159,9 +163,13 @@ print("both futex calls name the semaphore's mapped page in /dev/shm:",
 # process that opens it (glibc creates it under a temporary name and `link`s it, so nobody
 # sees it half-initialised). `sem_wait` and `sem_post` are atomic instructions on that
 # memory; only when a process must **sleep** does it ask the kernel: `futex(addr,
-# FUTEX_WAIT...)`, and the poster wakes it with `futex(addr, FUTEX_WAKE, 1)`. The address is
-# the semaphore's page: the kernel finds the waiters by the physical page, whatever the
-# virtual address in each process. (Futexes marked `_PRIVATE`, which never leave one
+# FUTEX_WAIT...)`, and the poster wakes it with `futex(addr, FUTEX_WAKE, 1)`. How do two
+# processes, which may map the semaphore at different virtual addresses, meet on one futex?
+# For a shared futex the kernel computes a key from the *mapping*, not from the address:
+# the file behind it and the offset of the word in that file ("( inode->i_sequence, page
+# offset within mapping, offset_within_page )", `get_futex_key` in
+# [kernel/futex/core.c](https://github.com/torvalds/linux/blob/master/kernel/futex/core.c));
+# a private futex is keyed by (process address space, virtual address). (Futexes marked `_PRIVATE`, which never leave one
 # process, are Python's own locks; `tracing.group` leaves them out.)
 #
 # ### System V semaphores and queues, POSIX queues
@@ -180,6 +188,7 @@ for name, steps in all_steps.items():
             print(f"  {s.text[:62]:62s} -> {' + '.join(dict.fromkeys(s.names()))}")
 
 # %%
+print(f"[{TRACES} strace log] the verdicts below read these logs")
 sv = all_steps["sysv_sem"]
 print("sem.acquire() became one semop-family call:", "yes" if made(sv, "sem.acquire()") in ("semop", "semtimedop") else "no")
 print("sem.remove() became: semctl(IPC_RMID):",
@@ -201,7 +210,7 @@ print("seg.write() copied with a system call:", "no" if "write" not in made(seg,
 # - `sysv_ipc`'s `write()` asks the kernel the segment's size (`shmctl(IPC_STAT)`) each time,
 #   then copies with `memcpy`: the copy itself, like any access to shared memory, is silent.
 #
-# > **Try it.** In a terminal: `strace -f -e trace=%ipc,futex python -m ipclab.trace_demos demo sysv_msg`
+# > **Try it.** In a terminal: `strace -f -e trace=%ipc,futex python -m ipclab.experiments.trace_demos demo sysv_msg`
 # > (`%ipc` is strace's class of System V calls). Then add `-c`: a count per call instead of a log.
 #
 # ## 2. The mapping seen from outside: `/proc/PID/maps` and `smaps`
@@ -286,14 +295,14 @@ import tempfile
 crash_state = tempfile.mkdtemp(prefix="ipclab-crash-")  # its own registry dir: no other run's sweep touches it
 env = {k: v for k, v in os.environ.items() if k != registry.ENV_RUN}  # a run of its own
 env[registry.ENV_STATE] = crash_state
-crash = subprocess.run([sys.executable, "-m", "ipclab.trace_demos", "crash"], env=env,
+crash = subprocess.run([sys.executable, "-m", "ipclab.experiments.trace_demos", "crash"], env=env,
                        capture_output=True, text=True, timeout=60)
 left = json.loads(crash.stdout)
 print("the creator died of:", signal.Signals(-crash.returncode).name)
 print("its POSIX segment is still in /dev/shm:", os.path.exists("/dev/shm" + left["posix_shm"]))
-row = inspect.sysv_row("shm", left["sysv_shm"])
+row = inventory.sysv_row("shm", left["sysv_shm"])
 print("its System V segment is still listed (/proc/sysvipc/shm):", row is not None, "| attached:", row and row["nattch"])
-print("its semaphore set is still listed:", inspect.sysv_row("sem", left["sysv_sem"]) is not None)
+print("its semaphore set is still listed:", inventory.sysv_row("sem", left["sysv_sem"]) is not None)
 
 # %% [markdown]
 # Finding them with the standard tools (try them in a terminal too). `ipcs` reads
@@ -332,15 +341,15 @@ with objects.posix_sem(0, tag="ready") as ready, objects.posix_sem(0, tag="done"
     with procs.start(td.hold_sysv_shm, [(left["sysv_shm"], ready.name, done.name, 30)],
                      start_method="spawn", timeout=60) as holder:
         td.await_posts(ready, 1, holder, timeout=30)
-        nattch = inspect.sysv_row("shm", left["sysv_shm"])["nattch"]
+        nattch = inventory.sysv_row("shm", left["sysv_shm"])["nattch"]
         who = procinfo.holders(fragment)
         lsof = subprocess.run(["lsof", "-w", "/dev/shm" + left["posix_shm"]], capture_output=True, text=True,
                               timeout=30).stdout if shutil.which("lsof") else ""
         # ipcrm -m on an attached segment: only *marked* for removal, freed at the last detach
         subprocess.run(["ipcrm", "-m", str(left["sysv_shm"])], check=True, timeout=20)  # C: shmctl(shmid, IPC_RMID, NULL)
-        marked = inspect.sysv_row("shm", left["sysv_shm"])
+        marked = inventory.sysv_row("shm", left["sysv_shm"])
         done.release()
-    gone_after_detach = inspect.sysv_row("shm", left["sysv_shm"]) is None
+    gone_after_detach = inventory.sysv_row("shm", left["sysv_shm"]) is None
 print("nattch while the worker is attached:", nattch)
 print("the worker's /proc/PID/maps shows /SYSV<key> (deleted):", "yes" if (holder.pids[0], "mapped") in who else "no")
 print("after ipcrm -m, still there while attached:", marked is not None, "| its key became:", f"0x{marked['key'] & 0xFFFFFFFF:08x}")
@@ -373,17 +382,17 @@ finally:  # whatever happened above, nothing of the crashed run survives this ce
 
 # %%
 print("the crashed run's POSIX segment is gone:", not os.path.exists("/dev/shm" + left["posix_shm"]))
-print("its semaphore set is gone:", inspect.sysv_row("sem", left["sysv_sem"]) is None)
+print("its semaphore set is gone:", inventory.sysv_row("sem", left["sysv_sem"]) is None)
 print("its record is gone:", record_gone)
 
 # %% [markdown]
-# > **Try it.** In a terminal, start `python -m ipclab.trace_demos crash`, then `ipclab ls`
+# > **Try it.** In a terminal, start `python -m ipclab.experiments.trace_demos crash`, then `ipclab ls`
 # > and `ipcs -m -p`: which columns tell you the creator is dead? Then `ipclab clean`.
 #
 # ## 4. Hangs: who waits on what?
 #
 # Two workers take two locks in opposite orders, the classic ABBA deadlock of 19.2. We use a
-# System V set of four semaphores (`ipclab.semset`): locks 0 and 1, plus "ready" (2) and
+# System V set of four semaphores (`ipclab.mechanisms.semset`): locks 0 and 1, plus "ready" (2) and
 # "go" (3) so that both hold their first lock before either asks for the second. The workers'
 # waits have a long timeout; `procs` would kill them at its own deadline. We do not wait for
 # that: we diagnose them from outside, then end them.
@@ -423,7 +432,8 @@ with semset.create(4, values=[1, 1, 0, 0], note="abba") as sems:  # C: semget(IP
 # %%
 workers = dict(zip(pair.pids, ("AB", "BA")))
 print("both workers sleep in:", " and ".join(sorted(set(b or "?" for b in blocked))))
-print("lock values:", [r["value"] for r in table[:2]], "-> both locks taken")
+print("lock values:", [r["value"] for r in table[:2]], "| both locks taken:",
+      "yes" if [r["value"] for r in table[:2]] == [0, 0] else "no")
 print("GETNCNT: one process waits on each lock:", "yes" if [r["ncnt"] for r in table[:2]] == [1, 1] else "no")
 print("GETPID names the other worker as last user of each awaited lock:",
       "yes" if {workers.get(table[1]["pid"]), workers.get(table[0]["pid"])} == {"AB", "BA"} else "no")
@@ -514,6 +524,7 @@ start = racy.text.find("Possible data race")
 print("\n".join(racy.text[start:].splitlines()[:8]))
 
 # %%
+print(f"[{HELGRIND} Helgrind log] the verdicts below read this log")
 source = (tracing.C_DIR / "race_helgrind.c").read_text().splitlines()
 race_line = next(i for i, l in enumerate(source, 1) if "counter++;" in l and "/*" in l)
 print("Helgrind reports a possible data race on counter++ (race_helgrind.c line of counter++):",
@@ -565,7 +576,7 @@ if shutil.which("gcc"):
 #   TSan find races between threads of a C program, not between processes.
 #
 # ## Exercises
-# 1. Trace `python -m ipclab.trace_demos demo posix_sem` yourself with `strace -f -e trace=futex`.
+# 1. Trace `python -m ipclab.experiments.trace_demos demo posix_sem` yourself with `strace -f -e trace=futex`.
 #    Remove the `procinfo.wait_until_blocked` line (in a copy): does the futex pair always
 #    appear? Why not?
 # 2. In section 2, map the segment a third time in worker B (a second `mmap`). What happens
@@ -581,3 +592,33 @@ if shutil.which("gcc"):
 # **Labs:** the debugging skills here are what the labs' graders use: when a lab test times
 # out, its message names the waiting worker; run it by hand and diagnose it with these tools.
 # Back to the [overview](00_overview.ipynb).
+#
+# ## References
+#
+# * Tools: [strace(1)](https://man7.org/linux/man-pages/man1/strace.1.html),
+#   [ipcs(1)](https://man7.org/linux/man-pages/man1/ipcs.1.html), [ipcrm(1)](https://man7.org/linux/man-pages/man1/ipcrm.1.html),
+#   [lsipc(1)](https://man7.org/linux/man-pages/man1/lsipc.1.html), [lsof(8)](https://man7.org/linux/man-pages/man8/lsof.8.html),
+#   [proc(5)](https://man7.org/linux/man-pages/man5/proc.5.html) (`maps`, `smaps`, `syscall`, `wchan`, `stack`),
+#   [Valgrind manual](https://valgrind.org/docs/manual/manual.html) (Helgrind, DRD),
+#   [ThreadSanitizer](https://clang.llvm.org/docs/ThreadSanitizer.html).
+# * Calls traced: [futex(2)](https://man7.org/linux/man-pages/man2/futex.2.html),
+#   [semop(2)](https://man7.org/linux/man-pages/man2/semop.2.html),
+#   [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html) (`GETNCNT`, `GETPID`),
+#   [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html),
+#   [shmop(2)](https://man7.org/linux/man-pages/man2/shmop.2.html),
+#   [shmctl(2)](https://man7.org/linux/man-pages/man2/shmctl.2.html),
+#   [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
+#   [sem_open(3)](https://man7.org/linux/man-pages/man3/sem_open.3.html),
+#   [mq_send(3)](https://man7.org/linux/man-pages/man3/mq_send.3.html),
+#   [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html);
+#   overviews [shm_overview(7)](https://man7.org/linux/man-pages/man7/shm_overview.7.html),
+#   [sem_overview(7)](https://man7.org/linux/man-pages/man7/sem_overview.7.html),
+#   [mq_overview(7)](https://man7.org/linux/man-pages/man7/mq_overview.7.html),
+#   [sysvipc(7)](https://man7.org/linux/man-pages/man7/sysvipc.7.html).
+# * POSIX.1-2017, [Base Specifications, Issue 7](https://pubs.opengroup.org/onlinepubs/9699919799/).
+# * M. Kerrisk, *The Linux Programming Interface* (2010), ch. 44-55 (pipes, System V and
+#   POSIX IPC, memory mappings, file locks); W. R. Stevens and S. Rago, *Advanced
+#   Programming in the UNIX Environment*, 3rd ed., ch. 15 (IPC).
+# * Kernel: `get_futex_key` in [kernel/futex/core.c](https://github.com/torvalds/linux/blob/master/kernel/futex/core.c);
+#   [The /proc filesystem](https://docs.kernel.org/filesystems/proc.html) (smaps fields, Pss);
+#   IPC limits in [Documentation/admin-guide/sysctl/kernel.rst](https://docs.kernel.org/admin-guide/sysctl/kernel.html).
