@@ -13,7 +13,7 @@ import io
 import os
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import nbformat
 import pytest
@@ -188,15 +188,27 @@ def test_code_is_highlighted_and_c_cells_as_c(built):
 
 
 def test_internal_links_resolve(built):
-    broken = []
+    """Every link inside the book reaches a file, and its #anchor is on that page."""
+    broken, ids = [], {}
+
+    def ids_of(path):
+        if path not in ids:
+            ids[path] = {a["id"] for _, a in Tags(path.read_text(encoding="utf-8")).tags if "id" in a}
+        return ids[path]
+
     for f in built.rglob("*.html"):
+        if "_static" in f.relative_to(built).parts:
+            continue
         for a in Tags(f.read_text(encoding="utf-8")).find("a"):
             href = a.get("href", "")
-            if not href or "://" in href or href.startswith(("#", "mailto:", "javascript:")):
+            if not href or "://" in href or href.startswith(("mailto:", "javascript:")):
                 continue
-            target = (f.parent / href.split("#")[0].split("?")[0]).resolve()
+            path, _, anchor = href.partition("#")
+            target = (f.parent / path.split("?")[0]).resolve() if path else f
             if not target.exists():
                 broken.append(f"{f.relative_to(built)} -> {href}")
+            elif anchor and target.suffix == ".html" and unquote(anchor) not in ids_of(target):
+                broken.append(f"{f.relative_to(built)} -> {href} (no such anchor)")
     assert not broken, "\n".join(broken)
 
 

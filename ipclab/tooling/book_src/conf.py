@@ -40,6 +40,8 @@ html_last_updated_fmt = None
 pygments_style = "a11y-high-contrast-light"
 pygments_dark_style = "a11y-high-contrast-dark"
 
+html_context = {"default_mode": "auto"}  # light or dark as the reader's system says (unset, the theme logs an error)
+
 html_theme_options = {
     # overridden per build by ipclab.tooling.book (repository_url, repository_branch, launch_buttons)
     "repository_url": "https://github.com/OWNER/ipclab",
