@@ -36,7 +36,7 @@ from ipclab.mechanisms import msgq
 
 __all__ = ["REQUEST_TYPE", "REQUEST", "REQUEST_SIZE", "REPLY_SIZE", "rpc_client", "rpc_server",
            "single_queue_deadlock", "queue_per_client", "victim_client", "nosy_reader",
-           "stolen_reply", "count_types"]
+           "stolen_reply", "count_types", "try_mq_notify"]
 
 REQUEST_TYPE = 1
 #: A request: the reply type (the client's pid), the key of the queue to reply to (0: this
@@ -203,3 +203,23 @@ def stolen_reply(timeout=1.0, start_method="forkserver"):
             victim_got = victim.join()[0]
     return {"victim_pid": reply_type, "victim_is_child": reply_type != os.getpid(),
             "nosy_was_asleep_in_msgrcv": asleep, "nosy": nosy_got, "victim": victim_got}
+
+
+def try_mq_notify(name):
+    """Worker: try to register for notification on POSIX queue *name*: "registered" or "EBUSY".
+
+    mq_notify(3): only one process can be registered per queue; the next one gets EBUSY.
+    (posix_ipc lets the registered process itself register again, so the test is from
+    another process.)
+    """
+    import posix_ipc
+    import signal
+    q = posix_ipc.MessageQueue(name)
+    try:
+        q.request_notification(signal.SIGUSR2)  # C: mq_notify(q, &(struct sigevent){SIGEV_SIGNAL, SIGUSR2})
+        q.request_notification(None)            # C: mq_notify(q, NULL): give it back
+        return "registered"
+    except posix_ipc.BusyError:
+        return "EBUSY"
+    finally:
+        q.close()

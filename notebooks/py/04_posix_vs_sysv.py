@@ -314,13 +314,11 @@ with objects.sysv_msg(note="poll") as q:
                 time.sleep(0.01)
         g.join()
     print("System V: had to poll, more than once:", polls > 1, "| message:", msg.decode())
-try:
-    with objects.posix_mq(max_messages=4, max_message_size=64, tag="notify2") as q:
-        q.request_notification((lambda _: None, None))
-        q.request_notification((lambda _: None, None))   # a second registration on the same queue
-        print("second mq_notify on one queue: accepted")
-except posix_ipc.BusyError:
-    print("second mq_notify on one queue: EBUSY")
+from ipclab.experiments import queue_pitfalls
+with objects.posix_mq(max_messages=4, max_message_size=64, tag="notify2") as q:
+    q.request_notification((lambda _: None, None))     # this process is the registrant
+    other, = procs.run(queue_pitfalls.try_mq_notify, [(q.name,)], start_method="forkserver", timeout=30)
+    print("another process's mq_notify on the same queue:", other)
 
 # %% [markdown]
 # On Linux a POSIX queue descriptor is also a file descriptor: `select`/`poll`/`epoll` can
