@@ -8,6 +8,7 @@ colour has to be told apart; tie groups are shaded in alternation. Nothing is me
 """
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import LogLocator, NullFormatter
 
 from ipclab.experiments.ranking import rank_label, separated
 from ipclab.presentation.plots import style
@@ -43,6 +44,8 @@ def ranking(records, sizes=None, title="Live ranking: median and range of the ti
                       fontfamily="monospace")
         ax.set_ylim(len(rows) - 0.5, -0.5)
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10))
+        ax.xaxis.set_minor_formatter(NullFormatter())   # decades only: minor labels collide
         ax.set_title(f"{_size_label(size)} messages")
         ax.set_xlabel("GB/s (10^9 bytes/s, log scale)")
         ax.set_ylabel("rank  mechanism")
