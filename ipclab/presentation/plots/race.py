@@ -31,7 +31,7 @@ def lost_updates(results, title="counter++ without a lock: share of the updates 
     ax.set_xticks(ns)
     ax.set_ylim(bottom=0, top=100)
     alt = ("Line chart of the share of increments lost against the number of processes. "
-           + "; ".join(parts) + ". A dotted reference line shows (n-1)/n.")
+           + "; ".join(parts) + ". A wide pale band under the lines marks (n-1)/n.")
     return style.finish(fig, ax, title=title, xlabel="processes (n)", ylabel="lost updates (% of n*m)",
                         alt=alt, loc="upper left")
 
