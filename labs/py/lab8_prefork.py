@@ -1,11 +1,37 @@
 # %% [markdown]
-# # Lab 8 (project): a pre-forked server — the Nginx model
+# # Lab 8 (project): a pre-forked server — the Apache prefork model
 #
-# **Goal.** Build the architecture of chapter 19's Nginx example: a master opens one
-# listening socket and forks N workers; the workers take turns at `accept()` under an
-# *accept lock*, serve their client, and count what they served in *shared memory*; the
-# master reads the statistics and stops everybody gracefully. A worker killed in the
-# middle — even one holding the accept lock — must not stop the service.
+# **Goal.** Build the pre-forked architecture of chapter 19's web-server example: a master
+# opens one listening socket and forks N workers; the workers take turns at `accept()` under
+# a blocking *accept lock*, serve their client, and count what they served in *shared
+# memory*; the master reads the statistics and stops everybody gracefully. A worker killed
+# in the middle — even one holding the accept lock — must not stop the service.
+#
+# **Which server is this?** The chapter calls it Nginx; the blocking, `SEM_UNDO`-protected
+# accept lock is in fact the **Apache prefork** model, whose children serialise `accept()`
+# with a cross-process mutex ([Apache 2.2 `AcceptMutex`](https://httpd.apache.org/docs/2.2/mod/mpm_common.html#acceptmutex),
+# "the method that Apache uses to serialize multiple children accepting requests on network
+# sockets", System V semaphores among the methods; the
+# [`Mutex` directive](https://httpd.apache.org/docs/2.4/mod/core.html#mutex) in 2.4). Nginx
+# differs on both counts: its `accept_mutex` is **off** by default since 1.11.3
+# ([ngx_core_module](https://nginx.org/en/docs/ngx_core_module.html#accept_mutex)), and when
+# on, a worker only *tries* it, a compare-and-swap on a word in shared memory that never
+# blocks ([src/core/ngx_shmtx.c](https://github.com/nginx/nginx/blob/master/src/core/ngx_shmtx.c));
+# and its master passes reload and stop orders to each worker over a socket pair, not with
+# a signal to the group ([src/os/unix/ngx_process_cycle.c](https://github.com/nginx/nginx/blob/master/src/os/unix/ngx_process_cycle.c)).
+#
+# **Why a lock at all, when Linux gives each connection to one process?** A process
+# *blocked in* `accept()` waits on the listening socket exclusively: a new connection wakes
+# **one** of them ("True wake-one mechanism for incoming connections: only one process gets
+# woken up, not the 'whole herd'", `inet_csk_wait_for_connect` in
+# [net/ipv4/inet_connection_sock.c](https://github.com/torvalds/linux/blob/master/net/ipv4/inet_connection_sock.c)).
+# But this lab's workers use `sock.settimeout(POLL)`, and Python implements a socket timeout
+# by making the socket non-blocking and calling `poll()` before `accept()`
+# (`internal_select` in CPython's [Modules/socketmodule.c](https://github.com/python/cpython/blob/main/Modules/socketmodule.c)).
+# `poll` and `epoll` waiters are woken **all together** (that is what `EPOLLEXCLUSIVE`
+# exists to avoid; [epoll_ctl(2)](https://man7.org/linux/man-pages/man2/epoll_ctl.2.html)):
+# every worker wakes, all but one find nothing to accept. That is the thundering herd, and
+# the accept lock prevents it by letting only its holder poll.
 #
 # **Concepts exercised** (notebooks 01, 02 and 05): inheriting file descriptors across
 # `fork`; a System V semaphore set as an accept lock and a statistics lock; `SEM_UNDO`;
@@ -74,7 +100,7 @@ import importlib
 
 import lab8_prefork as lab
 
-from ipclab.labtests import lab8 as tests
+from ipclab.tooling.grading.labtests import lab8 as tests
 
 importlib.reload(lab)
 try:

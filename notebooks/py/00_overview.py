@@ -38,7 +38,7 @@ import time
 import posix_ipc
 import sysv_ipc
 
-from ipclab import doctor, inspect, objects, procs, registry
+from ipclab import doctor, inventory, objects, procs, registry
 from ipclab import overview_demos as demo
 
 doctor.setup_notebook("posix_shm", "posix_mq", "ipcs")
@@ -56,7 +56,7 @@ doctor.setup_notebook("posix_shm", "posix_mq", "ipcs")
 # ```
 #
 # `fork()` copies the parent's address space. Watch: the child overwrites a C `long`
-# (a `ctypes.c_long` in `ipclab.overview_demos`) and reports its address and value; the
+# (a `ctypes.c_long` in `ipclab.experiments.overview_demos`) and reports its address and value; the
 # parent then reads the *same address* in its own memory.
 
 # %%
@@ -77,12 +77,44 @@ print("isolated:", child_value != parent_value)
 # > **Try it.** Change `start_method="fork"` to `"spawn"`. The address may differ now: a
 # > spawned child is a fresh Python that imported the module again. Is it still isolated?
 #
+# ### A word on `fork()` from a notebook
+#
+# The course often starts children with *fork*, from the Jupyter kernel. That kernel is a
+# **multi-threaded** process (ipykernel runs threads beside your code, for the heartbeat and
+# for sending output), as the cell below counts. `fork()` copies the whole address space but
+# only **the calling thread**: "the child process is created with a single thread—the one
+# that called fork()", and until it calls `execve` it "can safely call only
+# async-signal-safe functions" ([fork(2)](https://man7.org/linux/man-pages/man2/fork.2.html)).
+# The reason: a lock that another thread held at the moment of the fork (inside `malloc`,
+# a logging handler, a buffered stream) is copied *locked*, and the thread that would have
+# released it does not exist in the child. CPython 3.12 therefore emits a `DeprecationWarning`
+# when `os.fork()` runs in a process it knows has several threads, and Python 3.14 changed
+# the default start method on Linux from *fork* to *forkserver*
+# ([multiprocessing: contexts and start methods](https://docs.python.org/3/library/multiprocessing.html#contexts-and-start-methods)).
+# A *forkserver* child is itself made by `fork()`, but by a small single-threaded server
+# process started early, not by the kernel with its threads; a *spawn* child is a fresh
+# interpreter (`fork` + `exec`).
+#
+# The course uses *fork* where the lesson **is** inheritance (a pipe's file descriptor, the
+# copy-on-write page above) and where it keeps a demo fast. Its children start in
+# `procs._child_main`, which replaces the inherited output streams with fresh ones on
+# pipes before running a short worker function and ends with `os._exit`, so a child does
+# not wait on a lock of the kernel's threads in the common case; it is still the risk
+# fork(2) describes, which is why every demo also runs with *forkserver* and *spawn*
+# (`procs` checks that the worker lives in an importable module).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import threading
+print("Python threads in this kernel:", threading.active_count(),
+      "| kernel threads (/proc/self/task):", len(os.listdir("/proc/self/task")))
+#
 # ## 2. The map of mechanisms
 #
 # | family | mechanisms | moves data? | where in the course |
 # | --- | --- | --- | --- |
-# | messages | pipes, FIFOs, message queues (System V, POSIX), sockets | copies it through the kernel | 19.3, 19.4 |
-# | shared memory | POSIX `shm_open`+`mmap`, System V `shmget`+`shmat`, file `mmap` | no copy: the same physical pages | 19.1, 19.5 |
+# | messages | pipes, FIFOs, message queues (System V, POSIX), sockets | copies it into the kernel and out again (a system call each way) | 19.3, 19.4 |
+# | shared memory | POSIX `shm_open`+`mmap`, System V `shmget`+`shmat`, file `mmap` | no kernel round trip: both map the same physical pages; the writer's stores are the copy in, the reader usually copies out | 19.1, 19.5 |
 # | synchronisation | semaphores (System V sets, POSIX), mutexes, atomics | no, it orders | 19.1, 19.2 |
 # | signals | `kill`, `sigaction`, `sigtimedwait` | a number, no payload | below |
 #
@@ -128,8 +160,9 @@ with objects.sysv_msg() as q:  # C: msqid = msgget(key, IPC_CREAT | IPC_EXCL | 0
 
 # %% [markdown]
 # ### Shared memory: POSIX `shm_open` + `mmap`
-# No copy through the kernel: both processes map the same physical pages. The child opens
-# the object by its **name** only.
+# No trip through the kernel per message: both processes map the same physical pages, so
+# the child's stores *are* the data the parent then copies out with `bytes(m[:27])`. The
+# child opens the object by its **name** only.
 
 # %%
 with objects.posix_shm(4096, tag="hello") as shm:  # C: fd = shm_open(name, O_CREAT|O_EXCL|O_RDWR, 0600); ftruncate(fd, 4096)
@@ -165,8 +198,17 @@ with objects.posix_sem(0, tag="ready") as ready:
 
 # %% [markdown]
 # Signals tell *that* something happened (stop, reload, a child ended), not *what*: there
-# is no payload beyond the signal number. They are the chapter's fourth family and the
-# broadcast tool of the Nginx master (`kill(-pgid, SIGHUP)`).
+# is no payload beyond the signal number (`sigqueue` can attach one integer). They are the
+# chapter's fourth family. A process can signal a whole process group at once with
+# `kill(-pgid, sig)` ([kill(2)](https://man7.org/linux/man-pages/man2/kill.2.html)).
+#
+# > **The chapter says** the Nginx master broadcasts to its workers with a signal to the
+# > group. **In fact** the master receives the signals (`SIGHUP`: reload, `SIGQUIT`: graceful
+# > stop) and then tells **each worker on its own channel**, a socket pair made before the
+# > fork: `ngx_signal_worker_processes` writes `NGX_CMD_QUIT`, `NGX_CMD_TERMINATE` or
+# > `NGX_CMD_REOPEN` with `ngx_write_channel` to every worker, and falls back to
+# > `kill(pid, signo)` for one worker only if that write fails
+# > ([src/os/unix/ngx_process_cycle.c](https://github.com/nginx/nginx/blob/master/src/os/unix/ngx_process_cycle.c)).
 #
 # > **Try it.** Remove the `pthread_sigmask` line in `wait_for_signal` (in
 # > `ipclab/overview_demos.py`): what does the default action of `SIGUSR1` do to the child,
@@ -178,7 +220,7 @@ with objects.posix_sem(0, tag="ready") as ready:
 # | --- | --- | --- |
 # | naming | numeric key (`ftok()`), opaque id (`semid`, `shmid`, `msqid`) | a name `"/resource"` |
 # | API | `semget`/`semop`/`semctl`, `shmget`/`shmat`, `msgget`/`msgsnd`/`msgrcv` | `sem_open`/`sem_wait`, `shm_open`/`mmap`, `mq_open`/`mq_send` |
-# | lifetime | until `IPC_RMID` or reboot | until `*_unlink` (and last close) or reboot |
+# | lifetime | until `IPC_RMID` (and, for a segment, the last detach) or reboot | until `*_unlink` (and last close or unmap) or reboot |
 # | inspection | `ipcs`, `ipcrm` | `ls /dev/shm`, `ls /dev/mqueue`, `rm` |
 # | strengths | semaphore **sets** with atomic multi-operations, `SEM_UNDO`, typed messages | simple, file-like, timed waits, `mq_notify` |
 #
@@ -188,13 +230,23 @@ with objects.posix_sem(0, tag="ready") as ready:
 # ### Both outlive their creator
 # A child creates one object of each family and exits **without removing them**. They
 # are still there afterwards: kernel objects belong to the system, not to a process.
+#
+# > **The chapter says** POSIX objects "disappear automatically (depending on the type) or
+# > through `unlink()`". **In fact** named POSIX shared memory, semaphores and message queues
+# > have *kernel persistence*: a shared memory object "will exist until the system is shut
+# > down, or until all processes have unmapped the object and it has been deleted with
+# > shm_unlink" ([shm_overview(7)](https://man7.org/linux/man-pages/man7/shm_overview.7.html);
+# > the same holds in [sem_overview(7)](https://man7.org/linux/man-pages/man7/sem_overview.7.html)
+# > and [mq_overview(7)](https://man7.org/linux/man-pages/man7/mq_overview.7.html)). Only an
+# > *unnamed* semaphore (`sem_init`) goes away with the memory that holds it. The cell below
+# > shows the POSIX object still in `/dev/shm` after its creator exited.
 
 # %%
 child = procs.start(demo.create_and_leave, [("orphan",)], start_method="spawn", timeout=20)
 name, key, msqid = child.join()[0]
 try:
     print("POSIX object still in /dev/shm:", os.path.exists("/dev/shm" + name))
-    print("System V queue still listed in /proc/sysvipc/msg:", inspect.sysv_row("msg", msqid) is not None)
+    print("System V queue still listed in /proc/sysvipc/msg:", inventory.sysv_row("msg", msqid) is not None)
     print("their creator is gone:", not os.path.exists(f"/proc/{child.pids[0]}"))
 finally:
     removed = registry.remove_created_by(child.pids)  # C: shm_unlink(name); msgctl(msqid, IPC_RMID, NULL)
@@ -214,7 +266,7 @@ print("removed by us:", sorted(e["kind"] for e in removed))
 with objects.sysv_sem(1) as s, objects.posix_shm(8192, tag="inspect") as shm:
     print(subprocess.run(["ipcs", "-s"], capture_output=True, text=True, timeout=10).stdout)  # reads /proc/sysvipc/sem
     print(subprocess.run(["ls", "-l", "/dev/shm"], capture_output=True, text=True, timeout=10).stdout)
-    print(inspect.format_rows(inspect.course_objects(registry.current().id)))
+    print(inventory.format_rows(inventory.course_objects(registry.current().id)))
 
 # %% [markdown]
 # `ipclab ls` (in a terminal) prints the last table; `ipclab ls --all` shows every user's
@@ -250,22 +302,53 @@ for path in ["kernel/sem", "kernel/shmmax", "kernel/shmmni", "kernel/msgmax", "k
 # ## 5. Real architectures
 #
 # **PostgreSQL.** One process per client connection (a *backend*), all attached to one
-# big shared memory segment: the *shared buffer pool* caching table pages, plus lock
-# tables. Semaphores (System V on older builds, POSIX unnamed ones now) put backends to
-# sleep while they wait for a lock; signals wake them (latches). A crashed backend may have
-# left shared memory inconsistent, so the postmaster restarts them all: the *corruption*
-# warning of this chapter, handled at architecture level.
+# big shared memory area: the *shared buffer pool* caching table pages, plus lock tables.
+# By default that area is an anonymous `mmap` shared with the children, next to a very
+# small System V segment; semaphores put backends to sleep while they wait, POSIX unnamed
+# ones on Linux and FreeBSD, System V ones elsewhere
+# ([PostgreSQL: Managing Kernel Resources](https://www.postgresql.org/docs/current/kernel-resources.html)).
+# A crashed backend may have left shared memory inconsistent, so the postmaster restarts
+# them all: the *corruption* warning of this chapter, handled at architecture level.
+#
+# > **The chapter says** PostgreSQL uses message queues for its background workers. **In
+# > fact** it uses neither System V nor POSIX message queues: background workers attach to
+# > PostgreSQL's shared memory ([Background Worker Processes](https://www.postgresql.org/docs/current/bgworker.html)),
+# > and when a backend and its workers exchange messages (parallel query) they use `shm_mq`,
+# > "a single-reader, single-writer shared memory message queue" built by PostgreSQL itself
+# > in dynamic shared memory, woken through the processes' latches
+# > ([src/backend/storage/ipc/shm_mq.c](https://github.com/postgres/postgres/blob/master/src/backend/storage/ipc/shm_mq.c)).
 #
 # **Nginx.** A master process reads the configuration and forks workers that all accept
 # on the same listening socket. Shared memory zones hold counters and caches common to the
-# workers; an *accept mutex* in shared memory lets one worker at a time accept new
-# connections; the master controls workers with signals (`SIGHUP` reloads, `SIGQUIT` stops
-# gracefully). Lab 8 builds this model.
+# workers. The master is controlled with signals (`SIGHUP` reloads, `SIGQUIT` stops
+# gracefully) and passes the order on to each worker through its channel (section 2).
+#
+# > **The chapter says** Nginx serialises `accept()` with a semaphore. **In fact**
+# > `accept_mutex` is **off** by default since nginx 1.11.3 (every worker is told of new
+# > connections; with `EPOLLEXCLUSIVE` or `reuseport` it is not needed;
+# > [ngx_core_module: accept_mutex](https://nginx.org/en/docs/ngx_core_module.html#accept_mutex)),
+# > and when it is on it is not a blocking semaphore: each worker *tries* it without waiting,
+# > `*mtx->lock == 0 && ngx_atomic_cmp_set(mtx->lock, 0, ngx_pid)`, a compare-and-swap on a
+# > word in shared memory, and a worker that fails simply does not listen for a while
+# > (`accept_mutex_delay`; [src/core/ngx_shmtx.c](https://github.com/nginx/nginx/blob/master/src/core/ngx_shmtx.c),
+# > [src/event/ngx_event_accept.c](https://github.com/nginx/nginx/blob/master/src/event/ngx_event_accept.c)).
+# > The *blocking* accept lock of lab 8 is the Apache **prefork** model: children take a
+# > cross-process mutex around `accept()`
+# > ([Apache 2.2: `AcceptMutex`](https://httpd.apache.org/docs/2.2/mod/mpm_common.html#acceptmutex),
+# > "the method that Apache uses to serialize multiple children accepting requests on
+# > network sockets"; in 2.4 the [`Mutex` directive](https://httpd.apache.org/docs/2.4/mod/core.html#mutex)).
 #
 # **Redis.** Single-threaded for commands, so no locking of data at all; persistence
 # forks a child that writes a snapshot (RDB) of the parent's memory, relying on
 # copy-on-write (section 1 above) to see a frozen image while the parent goes on. Nodes of a
 # cluster talk over TCP sockets.
+#
+# > **The chapter says** Redis uses memory-mapped files for persistence and `mmap` for RDB
+# > snapshots. **In fact** the forked child writes the snapshot with ordinary buffered file
+# > I/O: `rdbSaveInternal` opens a temporary file with `fopen`, writes through Redis's `rio`
+# > layer over that `FILE *`, then `fflush`, `fsync` and `rename` it into place
+# > ([src/rdb.c](https://github.com/redis/redis/blob/unstable/src/rdb.c)). The shared
+# > memory in Redis's persistence is the copy-on-write sharing between parent and child.
 #
 # **Game engines** (the chapter's Unity example) share world state between an engine and
 # tools or scripts through shared memory, synchronised frame by frame.
@@ -288,26 +371,37 @@ for path in ["kernel/sem", "kernel/shmmax", "kernel/shmmni", "kernel/msgmax", "k
 # the bytes checked on arrival, and shows where this ranking holds and where it does not
 # (small messages, handshakes per message, ring depth).
 #
-# Here is the live ranking, measured now on this machine by `ipclab.bench`: a producer and a
-# consumer process per mechanism, three message sizes, the bytes checked on arrival. The
-# runs are very short (0.15 s per point) so this cell stays quick: treat the numbers as
-# noisy, and run `ipclab bench` in a terminal for steadier ones.
+# Here is the live ranking, measured now on this machine by `ipclab.bench.runner`: a producer
+# and a consumer process per mechanism, three message sizes, the bytes checked on arrival.
+# Each point is 0.15 s: a short warm-up, then **three timed phases**. The runs are short so
+# the cell stays quick, and one short run cannot order mechanisms that are close, so the
+# ranking below claims only what the measurement separates: a mechanism gets a rank of its
+# own only if its fastest phase was slower than the slowest phase of every mechanism above
+# it; otherwise it shares their rank ("3-5"). Run `ipclab bench` in a terminal for longer
+# phases.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-import matplotlib.pyplot as plt
-
 from ipclab import bench
-from ipclab.plots import bench as bench_plots
+from ipclab.experiments import ranking
+from ipclab.presentation.plots import overview as overview_plots, style
 
-live = bench.run(sizes=[64, 8192, 1 << 20], max_seconds=0.15, repeats=1, latency_mechanisms=[],
+SIZES = [64, 8192, 1 << 20]
+live = bench.run(sizes=SIZES, max_seconds=0.15, repeats=3, latency_mechanisms=[],
                  start_method="fork", progress=False)
-print(f"{'rank':<5} {'mechanism':<10} {'best GB/s':>9} {'at size':>8}   chapter's row, indicative GB/s")
-for i, row in enumerate(bench.ranking(live), 1):
-    print(f"{i:<5} {row['mechanism']:<10} {row['gbps']:9.2f} {bench.human(row['at_size']):>8}   "
-          f"{row['chapter_row']}, ~{row['chapter_gbps']}")
-fig = bench_plots.bandwidth(live, title="Measured now (0.15 s per point: noisy) vs the chapter's table")
-plt.show()
+for size in SIZES:
+    rows = ranking.separated(live, size)
+    print(f"{bench.human(size)} messages: {max(r['group'] for r in rows)} separated ranks among {len(rows)} mechanisms")
+    for r in rows:
+        print(f"  {ranking.rank_label(r):>5}  {r['mechanism']:<10} median {r['gbps']:8.3f} GB/s  "
+              f"phases {r['gbps_min']:.3f}-{r['gbps_max']:.3f}")
+fig = overview_plots.ranking(live, SIZES, title="Measured now: 3 phases of ~0.04 s per point")
+style.show(fig)
+
+# *Figure:* one panel per message size; each row is a mechanism, fastest at the top, with a
+# dot at the median of its three timed phases and a line from its slowest to its fastest
+# phase; the number on the left is its rank, shared where the lines overlap. The sentence
+# printed under the figure says the same with this run's numbers.
 
 # %%
 measured = [r for r in live if r["kind"] == "throughput" and not r["skipped"]]
@@ -320,8 +414,10 @@ print("sizes skipped because of a kernel limit:",
 # %% [markdown]
 # What to notice: shared memory wins only when messages are large and handshakes rare;
 # for 64-byte messages every mechanism is bounded by the cost per message (a system call,
-# a wake-up, and in Python the interpreter), not by bytes per second; queues stop at their
-# size limit (8 KiB by default). Notebook 04 takes this apart.
+# a wake-up, and in Python the interpreter), not by bytes per second; message queues skip
+# the 1 MiB size because a message may not exceed their limit (`msgmax` and
+# `fs/mqueue/msgsize_max`, 8192 bytes by default). Notebook 04 takes this apart with longer
+# runs.
 #
 # ## 7. Security and permissions
 #
@@ -356,7 +452,7 @@ else:
 # | --- | --- | --- |
 # | race conditions | two unsynchronised read-modify-writes lose updates (`counter++` is three steps) | 19.1: lost updates counted and plotted, you schedule the steps yourself |
 # | deadlocks | circular waits freeze processes | 19.2: dining philosophers caught by a timeout, fixed by an atomic `semop` |
-# | a holder dies | a killed process keeps its lock for ever | 19.2: `SEM_UNDO` gives it back |
+# | a holder dies | a killed process keeps its lock for ever | 19.2: `SEM_UNDO` gives the lock back (not the consistency of the data it guarded) |
 # | leaks | System V objects survive their processes (above) | here, `ipclab clean`, appendix 06 |
 # | corruption | concurrent writes interleave in shared data | 19.1, 19.5 (records under a lock) |
 #
@@ -380,11 +476,14 @@ else:
 # ## Summary
 # - Processes are isolated: the same virtual address holds different values in parent and
 #   child. Communication needs a kernel object.
-# - Four families: messages (copies through the kernel), shared memory (no copy, needs
-#   synchronisation), synchronisation (orders, moves nothing), signals (notifications).
+# - Four families: messages (copied into the kernel and out), shared memory (no kernel
+#   round trip, needs synchronisation), synchronisation (orders, moves nothing), signals
+#   (notifications).
+# - `fork()` from a multi-threaded process copies one thread; Python 3.14 starts children
+#   with *forkserver* by default on Linux.
 # - System V names objects by numeric keys and inspects them with `ipcs`; POSIX by
 #   `"/name"`, visible in `/dev/shm` and `/dev/mqueue`. Both outlive their creators until
-#   removed.
+#   removed (the chapter's "disappear automatically" is wrong for named POSIX objects).
 # - Patterns: producer-consumer, client-server, worker pool, broadcast; PostgreSQL, Nginx
 #   and Redis combine them.
 # - Permissions `0600`, unique names, timeouts on every wait, and cleanup in `finally`.
@@ -404,3 +503,49 @@ else:
 # [19.4 POSIX vs System V](04_posix_vs_sysv.ipynb) ·
 # [19.5 mmap](05_mmap.ipynb) · [Appendix: debugging IPC](06_debugging_ipc.ipynb).
 # Labs: [`labs/`](../labs/) — start with lab 1 after 19.1.
+#
+# ## References
+# - Overview pages: [sysvipc(7)](https://man7.org/linux/man-pages/man7/sysvipc.7.html),
+#   [shm_overview(7)](https://man7.org/linux/man-pages/man7/shm_overview.7.html),
+#   [sem_overview(7)](https://man7.org/linux/man-pages/man7/sem_overview.7.html),
+#   [mq_overview(7)](https://man7.org/linux/man-pages/man7/mq_overview.7.html),
+#   [pipe(7)](https://man7.org/linux/man-pages/man7/pipe.7.html),
+#   [unix(7)](https://man7.org/linux/man-pages/man7/unix.7.html),
+#   [signal(7)](https://man7.org/linux/man-pages/man7/signal.7.html).
+# - Calls used here: [fork(2)](https://man7.org/linux/man-pages/man2/fork.2.html),
+#   [pipe(2)](https://man7.org/linux/man-pages/man2/pipe.2.html),
+#   [socketpair(2)](https://man7.org/linux/man-pages/man2/socketpair.2.html),
+#   [msgget(2)](https://man7.org/linux/man-pages/man2/msgget.2.html),
+#   [msgsnd(2)/msgrcv(2)](https://man7.org/linux/man-pages/man2/msgop.2.html),
+#   [msgctl(2)](https://man7.org/linux/man-pages/man2/msgctl.2.html),
+#   [shm_open(3)/shm_unlink(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
+#   [ftruncate(2)](https://man7.org/linux/man-pages/man2/ftruncate.2.html),
+#   [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html),
+#   [sem_open(3)](https://man7.org/linux/man-pages/man3/sem_open.3.html),
+#   [sem_post(3)](https://man7.org/linux/man-pages/man3/sem_post.3.html),
+#   [sem_timedwait(3)](https://man7.org/linux/man-pages/man3/sem_wait.3.html),
+#   [semget(2)](https://man7.org/linux/man-pages/man2/semget.2.html),
+#   [kill(2)](https://man7.org/linux/man-pages/man2/kill.2.html),
+#   [pthread_sigmask(3)](https://man7.org/linux/man-pages/man3/pthread_sigmask.3.html),
+#   [sigtimedwait(2)](https://man7.org/linux/man-pages/man2/sigtimedwait.2.html),
+#   [ftok(3)](https://man7.org/linux/man-pages/man3/ftok.3.html),
+#   [ipcs(1)](https://man7.org/linux/man-pages/man1/ipcs.1.html),
+#   [ipcrm(1)](https://man7.org/linux/man-pages/man1/ipcrm.1.html).
+# - M. Kerrisk, *The Linux Programming Interface* (No Starch, 2010), chapters 44 (pipes and
+#   FIFOs) to 55 (file locking): 45-48 System V IPC, 49-50 memory mappings, 51-54 POSIX IPC.
+# - W. R. Stevens, S. Rago, *Advanced Programming in the UNIX Environment*, 3rd ed.,
+#   chapter 15 (interprocess communication).
+# - POSIX.1-2017 (The Open Group Base Specifications Issue 7, 2018 edition):
+#   <https://pubs.opengroup.org/onlinepubs/9699919799/>.
+# - The kernel's limits: [Documentation for /proc/sys/kernel](https://docs.kernel.org/admin-guide/sysctl/kernel.html)
+#   (`msgmax`, `msgmnb`, `msgmni`, `sem`, `shmall`, `shmmax`, `shmmni`) and
+#   [mq_overview(7)](https://man7.org/linux/man-pages/man7/mq_overview.7.html) (`/proc/sys/fs/mqueue`).
+# - Systems cited: nginx [ngx_core_module](https://nginx.org/en/docs/ngx_core_module.html),
+#   [ngx_process_cycle.c](https://github.com/nginx/nginx/blob/master/src/os/unix/ngx_process_cycle.c),
+#   [ngx_shmtx.c](https://github.com/nginx/nginx/blob/master/src/core/ngx_shmtx.c);
+#   Apache [AcceptMutex](https://httpd.apache.org/docs/2.2/mod/mpm_common.html#acceptmutex);
+#   PostgreSQL [kernel resources](https://www.postgresql.org/docs/current/kernel-resources.html),
+#   [background workers](https://www.postgresql.org/docs/current/bgworker.html),
+#   [shm_mq.c](https://github.com/postgres/postgres/blob/master/src/backend/storage/ipc/shm_mq.c);
+#   Redis [rdb.c](https://github.com/redis/redis/blob/unstable/src/rdb.c); Python
+#   [multiprocessing start methods](https://docs.python.org/3/library/multiprocessing.html#contexts-and-start-methods).

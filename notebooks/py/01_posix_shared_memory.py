@@ -2,7 +2,10 @@
 # # 19.1 POSIX shared memory, and race conditions made visible
 #
 # Shared memory is the fastest IPC: two processes map **the same physical pages**, so a
-# byte one of them stores is a byte the other loads, with no copy and no system call.
+# byte one of them stores is a byte the other loads, with no system call on the way. The
+# copies do not all disappear: the writer's stores are the copy in, and a reader that
+# builds a Python object (or a private buffer) copies out; what disappears is the trip
+# through the kernel that a pipe or a queue makes for every message.
 # That speed has a price: nothing orders their accesses. This notebook builds shared memory
 # with the POSIX calls, lays data out in it, passes work through a ring buffer, talks to a C
 # program through it, and then *breaks* it on purpose to see races happen, measure them and
@@ -13,12 +16,13 @@
 #    `ftruncate`, `mmap`, `munmap`, `shm_unlink`) from Python and say which C call each line makes;
 # 2. explain the life of the object in `/dev/shm`: it outlives its creator, and an unlinked
 #    object stays usable by those who map it; avoid `multiprocessing.shared_memory`'s
-#    resource-tracker pitfall;
+#    resource-tracker pitfall (still the default in Python 3.13: `track=True`);
 # 3. lay out data with `struct`, `ctypes` and numpy over the same bytes, mind alignment, and
 #    store offsets rather than pointers;
 # 4. write a producer-consumer ring buffer synchronised by three POSIX semaphores;
-# 5. produce, count and explain lost updates, fix them with a semaphore, and say what is
-#    and is not atomic.
+# 5. produce, count and explain lost updates, fix them with a semaphore, say where the
+#    lock's cost goes (measured: library calls, and the kernel only when a process must
+#    sleep), and say what is and is not atomic, from Python and from C11.
 #
 # **Time:** 60 min teaching, 40 min exercises. **Prerequisites:** notebook 00, `fork()`,
 # file descriptors; threads and races (chapter 18).
@@ -29,6 +33,7 @@
 # %%
 # NBVAL_IGNORE_OUTPUT
 import ctypes
+import inspect as pyinspect
 import mmap
 import os
 import pwd
@@ -40,7 +45,8 @@ import numpy as np
 import posix_ipc
 
 from ipclab import doctor, objects, procs, race, shm
-from ipclab.plots import race as race_plots
+from ipclab.experiments import atomicity, lock_cost
+from ipclab.presentation.plots import race as race_plots, style
 
 doctor.setup_notebook("posix_shm", "sem_timedwait", "gcc")
 
@@ -60,7 +66,7 @@ doctor.setup_notebook("posix_shm", "sem_timedwait", "gcc")
 # ```
 #
 # In Python, `posix_ipc.SharedMemory` makes the first two calls and the standard `mmap`
-# module the third. `ipclab.objects` picks a unique name (a fixed `/name` would collide with
+# module the third. `ipclab.core.objects` picks a unique name (a fixed `/name` would collide with
 # another student's) and registers the object so that it is removed even if the cell fails.
 
 # %%
@@ -79,10 +85,13 @@ print(shm.ls(shm_obj.name))
 
 # %% [markdown]
 # The object is a file of a tmpfs mounted on `/dev/shm`: it has a mode (0600, read-write for
-# you only), an owner and a size, and `ls -l /dev/shm` shows it. The pages live in RAM (and
-# swap), never on disk.
+# you only), an owner and a size, and `ls -l /dev/shm` shows it. tmpfs "puts everything into
+# the kernel internal caches": the pages are in RAM, and under memory pressure they can be
+# written to **swap**, which is on disk; they are never written to a file of a disk
+# filesystem, and they do not survive a reboot
+# ([tmpfs](https://docs.kernel.org/filesystems/tmpfs.html)).
 #
-# From now on we use `ipclab.shm.Segment`, a small type over the same calls:
+# From now on we use `ipclab.mechanisms.shm.Segment`, a small type over the same calls:
 # `Segment.create(size)` is `shm_open`+`ftruncate`+`mmap`+`close(fd)`, `Segment.attach(name)` maps an
 # existing object, `seg.close()` is `munmap` and `seg.unlink()` is `shm_unlink`. Keep
 # those two apart: **close** says "*I* am done", **unlink** says "nobody new may open it".
@@ -91,6 +100,12 @@ print(shm.ls(shm_obj.name))
 #
 # A worker process creates an object, writes in it, unmaps it and *exits*. The object stays,
 # contents and all, until someone unlinks it; there is no reference count on the name.
+#
+# > **The chapter says** POSIX objects "disappear automatically (depending on the type)".
+# > **In fact** a POSIX shared memory object has kernel persistence: it "will exist until
+# > the system is shut down, or until all processes have unmapped the object and it has
+# > been deleted with shm_unlink" ([shm_overview(7)](https://man7.org/linux/man-pages/man7/shm_overview.7.html)).
+# > The cell below checks it.
 
 # %%
 name = procs.run(shm.create_and_exit, [("left by a process that has exited",)],
@@ -130,13 +145,20 @@ with shm.Segment.create(4096, tag="unlinked") as a:
 # ## 2. The standard library's `multiprocessing.shared_memory`, and its pitfall
 #
 # Python 3.8 added `multiprocessing.shared_memory.SharedMemory`, the same `shm_open`+`mmap`.
-# It has a trap that bites everyone once. Before Python 3.13, *attaching* to an existing
-# segment registers it with the process's **resource tracker**, a helper process that
-# unlinks "leaked" segments when its process exits. So a process that merely attaches and
-# exits **destroys a segment it does not own**. The fixes: `SharedMemory(name, track=False)`
-# from 3.13; before that, `resource_tracker.unregister(shm._name, "shared_memory")` right
-# after attaching. Below, a *fresh* interpreter attaches and exits, first without, then with
-# the fix (see `ipclab.shm.mp_attach_only`).
+# It has a trap that bites everyone once. *Attaching* to an existing segment registers it
+# with a **resource tracker**, a helper process that unlinks the segments still registered
+# when the processes it serves have all exited. This is still the default in Python 3.13
+# and later (`SharedMemory(name, create=False, size=0, *, track=True)`). Which tracker?
+# "Python processes created from a common ancestor using multiprocessing facilities share a
+# single resource tracker process"; a process started any other way (by `subprocess`, by
+# hand, from C) gets its own, so when it exits its tracker **unlinks a segment it does not
+# own** ([multiprocessing.shared_memory](https://docs.python.org/3/library/multiprocessing.shared_memory.html);
+# a forked or spawned child receives the parent's tracker pipe,
+# [popen_spawn_posix.py](https://github.com/python/cpython/blob/main/Lib/multiprocessing/popen_spawn_posix.py)).
+# The fixes: `SharedMemory(name, track=False)` from 3.13; before that,
+# `resource_tracker.unregister(shm._name, "shared_memory")` right after attaching. Below, a
+# *fresh* interpreter (a `subprocess`, so it has its own tracker) attaches and exits, first
+# without, then with the fix (see `ipclab.mechanisms.shm.mp_attach_only`).
 
 # %%
 for unregister in (False, True):
@@ -334,16 +356,31 @@ print(r)
 print(f"lost {r.lost} of {r.expected} updates ({100 * r.lost / r.expected:.0f}%)")
 
 # %% [markdown]
-# How much is lost depends on how many processes overlap. With the window, almost every
-# increment overlaps one of each other process, so about (n-1)/n of them are lost. Without a
-# window (`window=0`, the bare race) the loss is rarer and depends on the machine, the load
-# and how long the processes run together:
+# How much is lost depends on how the processes overlap. A bound to compare with: if the n
+# processes ran in **lock step**, every round all n loading the same value before any of
+# them stores, each round of n increments would add 1, and (n-1)/n of the updates would be
+# lost. Real rounds drift: a process whose load comes after another's store of the same
+# round builds on it, and that update survives; so with the window the measured share is at
+# most about (n-1)/n, and it comes close only when the sleeps keep the processes in step.
+# Without a window (`window=0`, the bare race) the loss is rarer and depends on the
+# machine, the load and how long the processes run together. The cell prints the measured
+# share next to (n-1)/n:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 results = race.sweep(n_values=(1, 2, 3, 4), m_values=(100,), start_method="fork")
 results += race.sweep(n_values=(1, 2, 3, 4), m_values=(20000,), window=0, start_method="fork")
+for r in results:
+    how = f"window {r.window * 1e3:g} ms" if r.window else "no window    "
+    print(f"{how}, n={r.n_procs}: lost {100 * r.lost / r.expected:5.1f}% | lock-step bound (n-1)/n = "
+          f"{100 * (r.n_procs - 1) / r.n_procs:5.1f}%")
 fig = race_plots.lost_updates(results)
+style.show(fig)
+
+# %% [markdown]
+# *Figure:* the share of increments lost (y) against the number of processes (x), one line
+# per kind of run (with the 0.5 ms window: circles, solid; without: squares, dashed), over a
+# wide pale band that marks (n-1)/n. The sentence printed under it gives this run's values.
 
 # %% [markdown]
 # ### The interleaving timeline: what really happened
@@ -351,28 +388,39 @@ fig = race_plots.lost_updates(results)
 # With `trace=True` each worker records, for every increment, when it loaded, what it read,
 # when it stored and what it wrote. The shared word also carries, in its upper 32 bits, a tag
 # naming the update that wrote it, so each load knows *exactly* which store it saw (see the
-# docstring of `ipclab.race`). `race.analyse` follows the chain of reads back from the final
+# docstring of `ipclab.experiments.race`). `race.analyse` follows the chain of reads back from the final
 # value: updates on the chain counted, all others were overwritten. Each bar below is one
 # read-modify-write, from load to store; red with a × means lost.
 
 # %%
 traced = race.count(n_procs=3, m=6, trace=True, start_method="fork")
 updates = race.analyse(traced)
-print("the trace accounts for every lost update:",
-      "yes" if race.lost_in_trace(updates) == traced.lost else "no")
+by_tag = {u.tag: u for u in updates}                  # each update's tag: which process, which increment
+# A verdict the run could contradict: every lost update overlapped in time (load before the
+# other's store, store after the other's load) a read-modify-write of another process that
+# did not read its value. A broken trace, or a "lost" update with no rival, would print "no".
+rivals = {u.tag: [w for w in updates if w.proc != u.proc and w.read_from != u.tag
+                  and w.t_load < u.t_store and w.t_store > u.t_load] for u in updates if u.lost}
+print("updates were lost:", "yes" if traced.lost > 0 else "no")
+print("each lost update overlapped another process's read-modify-write that did not see it:",
+      "yes" if rivals and all(rivals.values()) else "no")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 print(f"expected {traced.expected}, final {traced.final}, lost {traced.lost}")
-by_tag = {u.tag: u for u in updates}                  # each update's tag: which process, which increment
 for u in updates[:6]:
     w = by_tag.get(u.overwritten_by)
     fate = f"LOST (overwritten by process {w.proc} #{w.i})" if u.lost else "counted"
     print(f"process {u.proc} #{u.i}: loaded {u.read} at {u.t_load * 1e3:.2f} ms, stored {u.wrote} "
           f"at {u.t_store * 1e3:.2f} ms -> {fate}")
 fig = race_plots.timeline(updates, max_updates=18)
+style.show(fig)
 
 # %% [markdown]
+# *Figure:* one row per process; each bar is one read-modify-write, drawn from its load to
+# its store on an axis of event order (not seconds); counted updates are plain green, lost
+# ones hatched red with an × at the store that was overwritten.
+#
 # Overlapping bars of different processes that read the same value are the race: only one of
 # their stores can survive.
 #
@@ -387,39 +435,163 @@ print(f"expected {r_lock.expected}, found {r_lock.final}")
 print("with the lock:", "exact" if r_lock.lost == 0 else "WRONG")
 
 # %% [markdown]
-# Exactness costs two system calls' worth of work per increment when there is contention
-# (the futex behind `sem_wait` sleeps and wakes), and serialises the processes. Measured
-# here without the window, per increment (your numbers will differ; the machine is shared):
+# **What does the lock cost, and where does the time go?** On Linux a POSIX semaphore is a
+# *futex*, a word in the shared mapping: `sem_wait` on a free semaphore and `sem_post` with
+# nobody waiting are atomic instructions in user space, and "the kernel is involved only to
+# arbitrate the contended case" ([futex(7)](https://man7.org/linux/man-pages/man7/futex.7.html)):
+# a `futex(FUTEX_WAIT)` system call when a process must sleep, `FUTEX_WAKE` when a sleeper
+# must be woken. Do not take that on trust; measure it. First one process alone, 100 000
+# acquire+release pairs on a free semaphore, counting its **voluntary context switches**
+# (`voluntary_ctxt_switches` in `/proc/self/status`, [proc_pid_status(5)](https://man7.org/linux/man-pages/man5/proc_pid_status.5.html)):
+# a process that sleeps in the kernel gives the CPU up voluntarily, and that counts one.
+# (It runs in a fresh child: this kernel's other threads could make it wait for the GIL.)
+
+# %%
+per_pair, voluntary, _ = lock_cost.uncontended_in_child(100_000)
+print("one process, a free semaphore, 100000 acquire+release: slept in the kernel:",
+      "yes" if voluntary else "no")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-pairs = [(race.count(n, 20000, window=0, start_method="fork"),
-          race.count(n, 20000, window=0, lock=True, start_method="fork")) for n in (1, 2, 4)]
+print(f"voluntary context switches: {voluntary}; {1e6 * per_pair:.3f} µs per acquire+release pair")
+
+# %% [markdown]
+# Now the counter without the window, 20 000 increments per process, with and without the
+# lock, for 1, 2 and 4 processes: time per increment, voluntary switches during the loops,
+# and, if `strace` is installed and may trace here, the futex system calls of each whole run
+# (`strace -f -c -e trace=futex`; the lock's share is the locked run minus the unlocked one,
+# since the interpreter makes a few futex calls of its own). Your numbers will differ: the
+# machine is shared.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+pairs = lock_cost.sweep((1, 2, 4), m=20_000, start_method="fork")
+futex = {(n, lk): lock_cost.futex_calls(n, 20_000, lk) for n in (1, 2, 4) for lk in (False, True)}
 for a, b in pairs:
-    print(f"n={a.n_procs}: no lock {1e6 * a.elapsed / a.expected:.2f} µs/increment ({a.lost} lost), "
-          f"lock {1e6 * b.elapsed / b.expected:.2f} µs/increment ({b.lost} lost), "
-          f"ratio {b.elapsed / a.elapsed:.1f}x")
-fig = race_plots.lock_cost(pairs)
+    calls = (f"{futex[(a.n_procs, True)] - futex[(a.n_procs, False)]} futex calls added by the lock"
+             if None not in (futex[(a.n_procs, True)], futex[(a.n_procs, False)]) else "strace not available here")
+    print(f"n={a.n_procs}: no lock {a.us_per_increment:.3f} µs/increment ({a.lost} lost), lock "
+          f"{b.us_per_increment:.3f} µs/increment ({b.lost} lost), ratio {b.elapsed / a.elapsed:.1f}x; "
+          f"locked loops: {b.voluntary} voluntary switches for {b.expected} increments; {calls}")
+fig = race_plots.lock_cost(pairs, futex)
+style.show(fig)
+
+# %% [markdown]
+# *Figure:* left, microseconds per increment for 1, 2 and 4 processes, without the lock
+# (plain bars) and with it (hatched), each bar labelled with its value and whether its count
+# was exact or how many updates it lost; right, for the locked runs, voluntary context
+# switches and the futex calls the lock added, per 1000 increments.
+#
+# What the measurements say, on this machine and in this run (the sentences above the
+# figure give the numbers):
+#
+# * **Alone (n = 1)** the lock makes the increment a few times slower, yet the process never
+#   slept and (with strace) the lock added no futex call: the cost is the user-space work,
+#   two calls through `posix_ipc` into `sem_timedwait`/`sem_post` (argument parsing, the
+#   deadline computed from the clock, the GIL released and taken back, an atomic
+#   read-modify-write on the semaphore word), next to an increment that is itself only a few
+#   bytecodes.
+# * **With contention (n = 2, 4)** the processes take turns: the semaphore word and the
+#   counter move between the CPUs' caches on every hand-over, and a process that finds the
+#   semaphore taken calls `futex(FUTEX_WAIT)`, which returns at once if the holder released
+#   it meanwhile and otherwise puts the process to sleep (a voluntary switch); the releaser
+#   then calls `futex(FUTEX_WAKE)`. That is where the system calls and the switches appear,
+#   for a small fraction of the increments.
+# * The count is exact in every locked run; without the lock it is exact only when the
+#   processes happened not to overlap (n = 1 always).
 
 # %% [markdown]
 # ### What is atomic, and what is not
 #
-# * In C, `counter++` on an `int` is **not** atomic: load, add, store. Declaring the counter
-#   `volatile` does not help; it only stops the compiler from keeping it in a register.
-# * C11 `<stdatomic.h>` gives **atomic read-modify-write**: `atomic_fetch_add(&shared->counter, 1)`
-#   compiles to one `lock xadd` on x86-64. It works across processes when the
-#   `atomic_int` lives in shared memory and is lock-free (`atomic_is_lock_free`); a lock-based
-#   atomic would use a process-private lock and be wrong across processes.
-# * An aligned load or store of up to 8 bytes is a single instruction on x86-64 and arm64, so
-#   it cannot be *torn* (this notebook's trace relies on that); the sequence load-add-store
-#   still is not atomic.
-# * **Python offers no atomic read-modify-write on shared memory.** `mmap`, `struct`,
-#   `ctypes` and numpy assignments are plain loads and stores (numpy's `a[0] += 1` is a load,
-#   an add and a store). The GIL is per *process*: it orders threads of one interpreter, never
-#   two processes. `multiprocessing.Value` is not atomic either: `v.value += 1` needs
-#   `with v.get_lock():`, which is a semaphore, as here.
+# **A store can be torn.** Not every Python write to shared memory is one store. A writer
+# process alternates two non-zero 64-bit values, A = 0x5555… and B = 0xAAAA…, in one
+# aligned 8-byte slot; a reader process loads the slot with one aligned 8-byte load, again
+# and again, and counts every value that is neither A nor B, a value **nobody wrote**. The
+# writer uses each of four access paths in turn (`ipclab.experiments.atomicity`):
+
+# %%
+print(pyinspect.getsource(atomicity._store))
+
+# %% [markdown]
+# First a deterministic look inside `struct.pack_into`: pack two fields where the second
+# one is not an integer, so the call fails after it has started writing.
+
+# %%
+first, second = atomicity.zeroing_proof()   # both fields held A; pack_into("=QQ", buf, 0, B, "x") raised
+print("field 1 now holds B (written before the failure):", "yes" if first == atomicity.B else "no")
+print("field 2 was zeroed, although the call failed and nothing was packed there:", "yes" if second == 0 else "no")
+
+# %% [markdown]
+# `pack_into` clears all the bytes it is about to write, then stores the fields one by one
+# (CPython [`Modules/_struct.c`](https://github.com/python/cpython/blob/main/Modules/_struct.c),
+# `s_pack_internal` begins with `memset(buf, '\0', soself->s_size)`). Between the memset and
+# the store, the slot holds 0. Now live, half a second per access path:
+
+# %%
+# pack_into reads on until it has seen one torn value (a one-CPU machine needs longer); the others 0.5 s
+torn = [atomicity.torn_reads(method, seconds=0.5, min_torn=1 if method == "struct.pack_into" else 0,
+                             start_method="fork") for method in atomicity.METHODS]
+for r in torn:
+    print(f"{r.method:<17} torn reads seen: {'yes' if r.torn else 'no'}")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+for r in torn:
+    print(f"{r.method:<17} {r.torn:>9,} torn of {r.reads:>11,} loads ({r.per_million:,.0f} per million; "
+          f"{r.zeros:,} zeros, {r.other:,} other)  — {atomicity.METHODS[r.method]}")
+fig = race_plots.torn_reads(torn)
+style.show(fig)
+
+# %% [markdown]
+# *Figure:* one bar per way of storing, its length the number of loads per million that saw
+# a value no store wrote, with the raw counts written beside it.
+#
+# What each access path does to the 8 bytes (CPython on x86-64 or arm64):
+#
+# | path | what the writer does | torn loads here |
+# | --- | --- | --- |
+# | `struct.pack_into("=Q", buf, off, v)` | memset the 8 bytes to 0, then store the field | yes: the reader sees the 0 |
+# | `ctypes.c_uint64.from_buffer(buf, off).value = v` | one 8-byte store (`memcpy` of 8 bytes in `cfield.c`, compiled to one instruction) | none seen |
+# | numpy `a[i] = v` on an aligned `uint64` element | one 8-byte store | none seen |
+# | `mm[off:off+8] = b` (mmap slice) | `memcpy` of 8 bytes; glibc copies them with whole 8-byte moves | none seen |
+# | numpy `a[i] += 1`, `word.value += 1` | a load, an add, a store: three steps | not torn, but **lost updates** (section 7) |
+#
+# "None seen" is a measurement, not a promise: it holds because CPython happens to compile
+# those stores to one aligned 8-byte instruction, which x86-64 and arm64 perform as a
+# single-copy atomic access (Intel SDM vol. 3A, "Guaranteed Atomic Operations"; Arm
+# Architecture Reference Manual, "single-copy atomicity"). No Python
+# documentation guarantees it, and a multi-field record written with any of these paths can
+# still be read half old, half new: a record needs a lock or a protocol (a seqlock, notebook
+# 07).
+#
+# **In C.** An aligned 8-byte `mov` cannot be torn, but that is a property of the
+# *instruction*, and C source does not promise which instructions you get. In C11 two
+# accesses to the same object from two threads (or processes sharing memory), at least one a
+# write, not both atomic and not ordered by synchronisation, are a **data race**, and "any
+# such data race results in undefined behavior" (C11 §5.1.2.4 ¶25,
+# [N1570](https://www.open-std.org/jtc1/sc22/wg14/www/docs/n1570.pdf)): the compiler may
+# split, merge, re-read or remove such accesses. The guarantee is `_Atomic`: declare
+# `_Atomic uint64_t *p` (or `atomic_ullong`) and use `atomic_load_explicit(p,
+# memory_order_acquire)` / `atomic_store_explicit(p, v, memory_order_release)`; for a
+# read-modify-write, `atomic_fetch_add_explicit(p, 1, memory_order_relaxed)` (one `lock xadd`
+# on x86-64). Across processes the atomic must be lock-free (`atomic_is_lock_free(p)`): a
+# lock-based atomic would use a lock private to each process.
+#
+# **`volatile` is neither.** `volatile` forces the compiler to perform each access as
+# written (no caching in a register, no removal), which is what memory-mapped device
+# registers need. It makes `counter++` no more atomic (still load, add, store) and it orders
+# nothing between threads or processes: no fence is emitted, and the CPU may still reorder
+# (SEI CERT [CON02-C. Do not use volatile as a synchronization primitive](https://wiki.sei.cmu.edu/confluence/display/c/CON02-C.+Do+not+use+volatile+as+a+synchronization+primitive)).
+# Notebook 07 measures both effects with litmus tests in C.
+#
+# **From Python:**
+#
+# * **Python offers no atomic read-modify-write on shared memory.** numpy's `a[0] += 1` and
+#   `word.value += 1` are a load, an add and a store. The GIL is per *process*: it orders
+#   threads of one interpreter, never two processes. `multiprocessing.Value` is not atomic
+#   either: `v.value += 1` needs `with v.get_lock():`, which is a semaphore, as here.
 # * Across processes from Python, use a semaphore (POSIX here, System V in notebook 02), or
-#   call C atomics through a small C library.
+#   call C11 atomics through a small C library (notebook 07).
 #
 # ### You are the scheduler
 #
@@ -455,7 +627,7 @@ with race.Explorer(processes=2, increments=2, start_method="fork") as ex:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from ipclab.widgets import race as race_widgets
+from ipclab.presentation.widgets import race as race_widgets
 
 explorer_ui = race_widgets.ExplorerUI(processes=2, increments=1)
 explorer_ui.widget
@@ -482,14 +654,23 @@ print(race_widgets.verdict(counter_ui.run()).splitlines()[1])
 # * `shm_open` + `ftruncate` + `mmap` create and map an object in `/dev/shm`; `munmap` (close)
 #   and `shm_unlink` (unlink) are separate: the object outlives its creator until unlinked, and
 #   an unlinked object lives on in the processes that map it.
-# * `multiprocessing.shared_memory` before 3.13: an attach-only process destroys the segment
-#   at exit unless it unregisters from the resource tracker (`track=False` from 3.13).
+# * `multiprocessing.shared_memory`: attaching registers the segment with a resource tracker
+#   (still the default, `track=True`, in 3.13+); processes started by multiprocessing share
+#   their parent's tracker, any other process gets its own and its exit unlinks the segment,
+#   unless it attached with `track=False` (3.13+) or unregistered.
 # * A segment is raw bytes: agree on a layout (ctypes mirrors C's padding), store offsets,
 #   never pointers.
 # * Producer-consumer: a ring of slots, `empty`/`full`/`mutex` semaphores, timed waits.
 # * `counter++` is load-add-store: without a lock updates are lost, and you can see which;
-#   with a semaphore the count is exact, at a measurable cost. Python has no cross-process
-#   atomic increment; C11 atomics do.
+#   with a semaphore the count is exact. Uncontended, the lock costs user-space library
+#   calls and no system call (no voluntary switch, no futex call measured); the kernel is
+#   entered only when a process must sleep or wake a sleeper.
+# * `struct.pack_into` zeroes before it writes, so a concurrent reader can see a value
+#   nobody wrote; an aligned `ctypes` or numpy 8-byte store was not torn here, by CPython's
+#   implementation, not by a guarantee. In C a racing plain access is undefined behaviour;
+#   `_Atomic` with `atomic_load_explicit`/`atomic_store_explicit` is the guarantee, and
+#   `volatile` gives neither atomicity nor ordering. Python has no cross-process atomic
+#   increment; C11 atomics do.
 # * Modes: 0600 by default; the umask cuts `shm_open`'s mode; 0666 opens your data to everyone.
 #
 # ## Exercises
@@ -511,3 +692,39 @@ print(race_widgets.verdict(counter_ui.run()).splitlines()[1])
 # yourself, over `shm_open` and three POSIX semaphores, for several producers and consumers,
 # and have it graded. **Lab 5** ([shared LRU cache](../labs/lab5_lrucache.ipynb)) keeps a
 # whole data structure in one segment. **Next:** [19.2 System V semaphores](02_sysv_semaphores.ipynb).
+#
+# ## References
+# - Overview pages: [shm_overview(7)](https://man7.org/linux/man-pages/man7/shm_overview.7.html),
+#   [sem_overview(7)](https://man7.org/linux/man-pages/man7/sem_overview.7.html),
+#   [futex(7)](https://man7.org/linux/man-pages/man7/futex.7.html),
+#   [mq_overview(7)](https://man7.org/linux/man-pages/man7/mq_overview.7.html),
+#   [sysvipc(7)](https://man7.org/linux/man-pages/man7/sysvipc.7.html);
+#   [tmpfs](https://docs.kernel.org/filesystems/tmpfs.html) (the kernel's documentation).
+# - Calls used here: [shm_open(3), shm_unlink(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
+#   [ftruncate(2)](https://man7.org/linux/man-pages/man2/ftruncate.2.html),
+#   [mmap(2), munmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html),
+#   [close(2)](https://man7.org/linux/man-pages/man2/close.2.html),
+#   [fchmod(2)](https://man7.org/linux/man-pages/man2/fchmod.2.html),
+#   [umask(2)](https://man7.org/linux/man-pages/man2/umask.2.html),
+#   [sem_open(3)](https://man7.org/linux/man-pages/man3/sem_open.3.html),
+#   [sem_wait(3), sem_timedwait(3)](https://man7.org/linux/man-pages/man3/sem_wait.3.html),
+#   [sem_post(3)](https://man7.org/linux/man-pages/man3/sem_post.3.html),
+#   [sem_unlink(3)](https://man7.org/linux/man-pages/man3/sem_unlink.3.html),
+#   [futex(2)](https://man7.org/linux/man-pages/man2/futex.2.html),
+#   [fork(2)](https://man7.org/linux/man-pages/man2/fork.2.html),
+#   [proc_pid_status(5)](https://man7.org/linux/man-pages/man5/proc_pid_status.5.html),
+#   [strace(1)](https://man7.org/linux/man-pages/man1/strace.1.html).
+# - M. Kerrisk, *The Linux Programming Interface*, chapters 44-55, here above all 49 (memory
+#   mappings), 51 (introduction to POSIX IPC), 53 (POSIX semaphores) and 54 (POSIX shared memory).
+# - W. R. Stevens, S. Rago, *Advanced Programming in the UNIX Environment*, 3rd ed., chapter 15.
+# - POSIX.1-2017: [shm_open](https://pubs.opengroup.org/onlinepubs/9699919799/functions/shm_open.html),
+#   [sem_timedwait](https://pubs.opengroup.org/onlinepubs/9699919799/functions/sem_timedwait.html),
+#   [mmap](https://pubs.opengroup.org/onlinepubs/9699919799/functions/mmap.html).
+# - The kernel's limits: `/dev/shm`'s size is the tmpfs mount's `size=` option
+#   ([tmpfs](https://docs.kernel.org/filesystems/tmpfs.html)); System V ones in
+#   [/proc/sys/kernel](https://docs.kernel.org/admin-guide/sysctl/kernel.html).
+# - C11: ISO/IEC 9899:2011 §5.1.2.4 (data races) and §7.17 (`<stdatomic.h>`), draft
+#   [N1570](https://www.open-std.org/jtc1/sc22/wg14/www/docs/n1570.pdf); SEI CERT
+#   [CON02-C](https://wiki.sei.cmu.edu/confluence/display/c/CON02-C.+Do+not+use+volatile+as+a+synchronization+primitive).
+# - CPython: [`Modules/_struct.c`](https://github.com/python/cpython/blob/main/Modules/_struct.c)
+#   (`s_pack_internal`), [multiprocessing.shared_memory](https://docs.python.org/3/library/multiprocessing.shared_memory.html).

@@ -32,7 +32,7 @@
 # memory, the lost-update race).
 #
 # **The tool.** The Python package `sysv_ipc` only creates sets of *one* semaphore, so it
-# cannot show the point of the API. The course's `ipclab.semset` calls the C library
+# cannot show the point of the API. The course's `ipclab.mechanisms.semset` calls the C library
 # directly (with `ctypes`): `semget`, `semop`/`semtimedop` and `semctl`, on the kernel's own
 # object — `ipcs`, a C program and `sysv_ipc` all see the same set. Each call shows its C
 # equivalent in a `# C:` comment the first time. Worker functions are in
@@ -52,9 +52,9 @@ import sysv_ipc
 
 from ipclab import doctor, objects, semset
 from ipclab import sysv_demos as demo
-from ipclab.errors import ObjectGone, WaitTimeout
-from ipclab.plots import semaphores as plots
-from ipclab.semset import IPC_NOWAIT, SEM_UNDO
+from ipclab.core.errors import ObjectGone, WaitTimeout
+from ipclab.presentation.plots import semaphores as plots, style
+from ipclab.mechanisms.semset import IPC_NOWAIT, SEM_UNDO
 
 doctor.setup_notebook("gcc", "ipcs")
 
@@ -66,11 +66,11 @@ doctor.setup_notebook("gcc", "ipcs")
 #
 # | key | how | the catch |
 # | --- | --- | --- |
-# | `ftok(path, proj_id)` | built from the file's inode and device numbers and 8 bits of `proj_id` | every user gets the same key for the same file; two files can collide (only 16 bits of the inode are used) |
+# | `ftok(path, proj_id)` | glibc: the low 8 bits of `proj_id`, then the low 8 bits of the file's device number, then the low 16 bits of its inode number | every user gets the same key for the same file; two files can collide (16 bits of inode, 8 of device); the key follows the *inode*, so a file deleted and recreated usually gets another key, and the old key may still name the old set ([ftok(3)](https://man7.org/linux/man-pages/man3/ftok.3.html)) |
 # | `IPC_PRIVATE` (0) | always makes a *new* set, which nobody can open by key | only processes that learn the id (e.g. children after `fork`) can use it |
 # | a number you choose | e.g. `0x1234` in a config file | anyone may already use it |
 #
-# The course draws random keys in its own range (`ipclab.names.sysv_key()`) and creates
+# The course draws random keys in its own range (`ipclab.core.names.sysv_key()`) and creates
 # with `IPC_CREAT | IPC_EXCL`, so a collision is an error (`EEXIST`), not a silent sharing.
 
 # %%
@@ -82,6 +82,8 @@ with objects.course_file(16, tag="ftok") as path:
     print("same file, other proj_id -> other key:", "yes" if k1 != k2 else "no")
     print("the key's top byte is proj_id:", "yes" if (k1 >> 24, k2 >> 24) == (1, 2) else "no")
     print("its low 16 bits are the inode's:", "yes" if k1 & 0xFFFF == os.stat(path).st_ino & 0xFFFF else "no")
+    print("bits 16-23 are the device number's low 8 bits:",
+          "yes" if (k1 >> 16) & 0xFF == os.stat(path).st_dev & 0xFF else "no")
 
 # %% [markdown]
 # **Creating versus opening.** `semget(key, nsems, IPC_CREAT | IPC_EXCL | 0600)` creates a
@@ -160,14 +162,19 @@ print(f"with the semaphore as a mutex: {locked['got']} of {locked['expected']}, 
 # %%
 # NBVAL_IGNORE_OUTPUT
 print(f"without: got {racy['got']}, lost {racy['lost']} in {racy['seconds']:.2f} s")
-print(f"with:    got {locked['got']}, lost {locked['lost']} in {locked['seconds']:.2f} s "
-      f"(two extra system calls per increment)")
+print(f"with:    got {locked['got']}, lost {locked['lost']} in {locked['seconds']:.2f} s")
+
+# %% [markdown]
+# Unlike the futex-based POSIX semaphore of 19.1, a System V `semop` is a system call every
+# time, free or not ([semop(2)](https://man7.org/linux/man-pages/man2/semop.2.html)): the
+# locked run above made two more `semop` calls per increment than the unlocked one
+# (`strace -c -f` on it counts them).
 
 # %% [markdown]
 # ### Timed waits
 #
 # A P on a semaphore nobody will ever give blocks for ever. `semtimedop` takes a timeout
-# and fails with `EAGAIN` when it runs out; `ipclab.semset` turns that into a `WaitTimeout`
+# and fails with `EAGAIN` when it runs out; `ipclab.mechanisms.semset` turns that into a `WaitTimeout`
 # that says what waited for what. (`sysv_ipc`'s wheel on Linux is built without
 # `semtimedop`: its `SEMAPHORE_TIMEOUT_SUPPORTED` is `False` and `acquire(timeout=0.5)`
 # blocks for ever — which is why the course never relies on it.) `IPC_NOWAIT` fails at
@@ -180,7 +187,8 @@ with semset.create(1, values=[0], note="empty") as s:
         s.acquire(0, timeout=0.5)  # C: struct sembuf op = {0, -1, 0}; struct timespec ts = {0, 500000000}; semtimedop(id, &op, 1, &ts);
     except WaitTimeout as e:
         waited, message = time.monotonic() - t0, str(e)
-        print("timed P on an empty semaphore:", type(e).__name__, "| returned:", "yes" if waited < 10 else "no")
+        print("timed P on an empty semaphore:", type(e).__name__)
+        print("it did not give up before its 0.5 s timeout:", "yes" if waited >= 0.499 else "no")
     try:
         s.op([(0, -1, IPC_NOWAIT)])  # C: struct sembuf op = {0, -1, IPC_NOWAIT}; semop(id, &op, 1);
     except semset.WouldBlock as e:
@@ -200,8 +208,12 @@ print("sysv_ipc.SEMAPHORE_TIMEOUT_SUPPORTED =", sysv_ipc.SEMAPHORE_TIMEOUT_SUPPO
 # %%
 # NBVAL_IGNORE_OUTPUT
 timeline = demo.counting_timeline(workers=6, slots=2, work=0.3, start_method="fork", timeout=60)
-plots.counting_timeline(timeline)
-plt.show()
+fig = plots.counting_timeline(timeline)
+style.show(fig)
+
+# %% [markdown]
+# *Figure:* one row per worker, time on the x axis: a grey bar while it waits in P, a
+# dotted blue bar while it holds a unit; never more blue bars overlap than there are units.
 
 # %%
 print(f"at most {timeline['slots']} workers inside at once:", "yes" if timeline["max_inside"] <= timeline["slots"] else "no")
@@ -241,10 +253,12 @@ print("the slots were used fully:", "yes" if timeline["max_inside"] == timeline[
 # NBVAL_IGNORE_OUTPUT
 one_at_a_time = demo.dining(n=5, meals=3, atomic=False, wait=2.0, start_method="fork", timeout=60)
 atomic = demo.dining(n=5, meals=3, atomic=True, wait=2.0, start_method="fork", timeout=60)
-plots.dining([one_at_a_time, atomic])
-plt.show()
+fig = plots.dining([one_at_a_time, atomic])
+style.show(fig)
 for i, r in enumerate(one_at_a_time["results"]):
     print(f"philosopher {i}: {r['outcome']}")
+late = plots.late_meals(one_at_a_time)
+print("after the first timeout, philosophers who ate (a fork came back through SEM_UNDO):", late or "none")
 
 # %%
 if one_at_a_time["deadlock"]:
@@ -254,13 +268,31 @@ print("kernel's view while stuck: every fork at 0 with one process waiting:",
       "yes" if view and all(row["value"] == 0 and row["ncnt"] == 1 for row in view) else "no")
 if not atomic["deadlock"] and atomic["meals"] == 5 * 3:
     print(f"atomic semop: all philosophers ate ({atomic['meals']} meals)")
+print("atomic semop: no philosopher ever held a single fork:",
+      "yes" if not any(w == "left" for r in atomic["results"] for _, w in r["events"]) else "no")
 
 # %% [markdown]
+# *Figure:* two timelines, one row per philosopher: grey while hungry with empty hands,
+# orange and hatched while holding one fork, green and cross-hatched while eating, an X where
+# a wait timed out. Left, one fork at a time; right, both forks in one atomic `semop`. The
+# sentence printed under the figure says what this run did.
+#
 # The orange bars are philosophers holding one fork: with one-at-a-time operations all
-# five hold one, nobody eats, and only the timeout ends it. (When the first one gives up
-# and exits, `SEM_UNDO` returns its fork and a neighbour may get two forks and eat: look
-# at the plot.) With the atomic `semop` there is no orange at all: a philosopher is either
-# waiting with empty hands (grey) or eating (green).
+# five hold one, nobody eats, and only the timeout ends it. The timeouts do not all fire at
+# the same instant: when the first philosopher gives up and exits, `SEM_UNDO` puts its
+# fork back, and a neighbour still waiting may get its second fork and eat before its own
+# timeout. The line printed above the figure says whether that happened in this run. With
+# the atomic `semop` no philosopher ever holds a single fork: it is either waiting with
+# empty hands (grey) or eating (green).
+#
+# **Deadlock-free is not starvation-free.** The atomic `semop` removes hold-and-wait, so the
+# circle of waits cannot form, but nothing in `semop` promises a waiting philosopher its
+# turn ([semop(2)](https://man7.org/linux/man-pages/man2/semop.2.html) describes when a
+# blocked call proceeds, not in what order waiters are served): if its two neighbours eat in
+# alternation, one of its forks is always taken, and it can wait for ever while everyone
+# else eats. That is **starvation**; here the timeout would report it as an error. The cures
+# add an order: a waiter queue or a ticket, or a waiter (a semaphore of n-1 seats) plus a
+# fairness rule.
 #
 # While the philosophers were stuck, the parent asked the kernel about every fork:
 # `semctl(id, i, GETVAL)`, `GETNCNT` (how many wait for it to grow) and `GETPID` (who
@@ -278,7 +310,7 @@ for row in view or []:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from ipclab.widgets import semaphores as sem_widgets
+from ipclab.presentation.widgets import semaphores as sem_widgets
 
 sem_widgets.dining_explorer()
 
@@ -308,8 +340,13 @@ print(line.split(" (")[0])
 # NBVAL_IGNORE_OUTPUT
 no_undo = demo.undo_experiment(False, waiters=2, wait=2.0, start_method="fork", timeout=60)
 with_undo = demo.undo_experiment(True, waiters=2, wait=2.0, start_method="fork", timeout=60)
-plots.undo([no_undo, with_undo])
-plt.show()
+fig = plots.undo([no_undo, with_undo])
+style.show(fig)
+
+# %% [markdown]
+# *Figure:* the mutex's value (0 taken, 1 free) read by the parent every 20 ms, against
+# time; a dotted vertical line marks the SIGKILL of the holder; red dashed without
+# `SEM_UNDO`, green solid with it.
 
 # %%
 print(f"{'':16} {'holder':22} {'value after':12} waiters")
@@ -319,10 +356,33 @@ for r in (no_undo, with_undo):
     print(f"{how:16} {dead:22} {r['value_after']:<12} {', '.join(r['outcomes'])}")
 
 # %% [markdown]
-# `SEM_UNDO` is not free: the kernel keeps an undo record per process and set, and a
-# `SETVAL`/`SETALL` erases everyone's records for that semaphore. Use it for semaphores
-# that a process *holds* (mutexes, slots), not for semaphores that count events between a
-# producer and a consumer: there, one process's V is meant to outlive it.
+# What `SEM_UNDO` gives back, and what it does not ([semop(2)](https://man7.org/linux/man-pages/man2/semop.2.html)):
+#
+# * **The lock, not consistent data.** The kernel adds the dead process's `semadj` back to
+#   the semaphore; it knows nothing of the shared memory the process was updating under the
+#   lock. If it died half-way through an update, the next holder gets the lock *and* the
+#   half-written data. A design that must survive that needs a way to detect it (a
+#   "dirty" flag or a version number written last, a journal) or a robust mutex, whose next
+#   owner is told `EOWNERDEAD` (notebook 07). Lab 8's check `total == sum(served)` depends
+#   on it: both counters change under one lock, and its tests kill a process that holds only
+#   the *accept* lock (no shared data is written under it) and a worker between requests; a
+#   worker killed between `total += 1` and `served[i] += 1` would leave the lock free and
+#   the sum wrong.
+# * **Clamped, not exact.** When the process exits, each `semadj` is added to the value,
+#   and Linux clamps the result to [0, SEMVMX] (SEMVMX = 32767): an undo that would take the
+#   value below 0 stops at 0, one that would pass SEMVMX stops there (`exit_sem` in
+#   [ipc/sem.c](https://github.com/torvalds/linux/blob/master/ipc/sem.c); semop(2), BUGS).
+#   Other Unix systems differ: some ignore such an undo entirely.
+# * **Per process, not inherited.** "The sem_undo structures of a process aren't inherited
+#   by the child produced by fork(2), but they are inherited across an execve(2)" (semop(2),
+#   NOTES): a child that releases a lock its parent took with `SEM_UNDO` leaves the parent's
+#   `semadj` in place, to be applied when the *parent* exits.
+# * **Not free, and erased by `SETVAL`.** The kernel keeps an undo record per process and
+#   set, and a `SETVAL`/`SETALL` erases everyone's records for that semaphore.
+#
+# Use it for semaphores that a process *holds* (mutexes, slots), not for semaphores that
+# count events between a producer and a consumer: there, one process's V is meant to
+# outlive it.
 #
 # > **Try it.** In the table above, why is the value after the kill exactly 1 with
 # > `SEM_UNDO`, even though two waiters took and released the mutex afterwards?
@@ -366,7 +426,7 @@ with semset.create(2, values=[0, 0], note="stat") as s:
 # SEMMSL (semaphores per set), SEMMNS (in the system), SEMOPM (operations per `semop`)
 # and SEMMNI (sets).
 #
-# The set `ipclab.semset` made is the kernel's: `ipcs`, a C program
+# The set `ipclab.mechanisms.semset` made is the kernel's: `ipcs`, a C program
 # ([`ipclab/c/semset_peek.c`](../ipclab/c/semset_peek.c)) and `sysv_ipc` see the same state.
 
 # %%
@@ -376,7 +436,9 @@ with semset.create(3, values=[1, 4, 2], note="inspect") as s:
     print(subprocess.run(["ipcs", "-s", "-i", str(s.id)], capture_output=True, text=True).stdout)
 
 # %%
-src = os.path.join(os.path.dirname(semset.__file__), "c", "semset_peek.c")
+import ipclab
+
+src = os.path.join(os.path.dirname(ipclab.__file__), "c", "semset_peek.c")  # the package's C sources
 with tempfile.TemporaryDirectory() as tmp, semset.create(3, values=[1, 4, 2], note="inspect") as s:
     exe = os.path.join(tmp, "semset_peek")
     subprocess.run(["gcc", "-O2", "-Wall", "-o", exe, src], check=True)
@@ -409,8 +471,8 @@ with tempfile.TemporaryDirectory() as tmp, semset.create(3, values=[1, 4, 2], no
 # | wait for zero | yes (`sem_op = 0`) | no |
 # | undo at process death | yes (`SEM_UNDO`) | no: a dead holder keeps it (use a robust mutex) |
 # | who waits, who went last | `GETNCNT`, `GETZCNT`, `GETPID` | only the value (`sem_getvalue`) |
-# | timed wait | `semtimedop` (Linux) | `sem_timedwait` (absolute time; not on macOS) |
-# | speed | a system call for every P and V | no system call when uncontended (futex) |
+# | timed wait | `semtimedop` (Linux; a relative timeout) | `sem_timedwait`: an absolute `CLOCK_REALTIME` deadline, so setting the clock moves it; glibc's `sem_clockwait` takes `CLOCK_MONOTONIC` ([glibc manual](https://www.gnu.org/software/libc/manual/html_node/Waiting-with-Explicit-Clocks.html)); neither on macOS |
+# | speed | a system call for every P and V | no system call when uncontended (a futex; measured in 19.1: no voluntary switch, no futex call) |
 # | inspection, removal | `ipcs -s`, `ipcrm -s` | `ls /dev/shm/sem.*`, `sem_unlink` |
 #
 # The same timed P, POSIX style:
@@ -432,7 +494,9 @@ with objects.posix_sem(0, tag="empty") as sem:   # C: sem_t *s = sem_open(name, 
 #   one-at-a-time philosophers.
 # - A semaphore at 1 is a mutex (the counter is exact again); at N it admits N processes.
 # - `SEM_UNDO` makes the kernel give back what a dead process held; without it a crash
-#   leaves the semaphore taken for ever.
+#   leaves the semaphore taken for ever. It restores the lock, not the data the lock
+#   guarded; the adjustment is clamped to [0, SEMVMX] and is not inherited by a forked child.
+# - An atomic multi-fork `semop` prevents deadlock, not starvation.
 # - Every wait has a timeout (`semtimedop`): a deadlock becomes an error you can report.
 # - `GETVAL`, `GETALL`, `GETNCNT`, `GETZCNT`, `GETPID`, `IPC_STAT`; `ipcs -s [-i ID]`,
 #   `ipcrm -s`, `/proc/sys/kernel/sem`.
@@ -455,5 +519,34 @@ with objects.posix_sem(0, tag="empty") as sem:   # C: sem_t *s = sem_open(name, 
 #    condition on their inode numbers do the keys collide?
 #
 # **Lab 2:** [`labs/lab2_semsets.ipynb`](../labs/lab2_semsets.ipynb): a deadlock-free dining
-# table on an `ipclab.semset` set (both forks in one atomic `semop`, `SEM_UNDO` surviving a
-# kill). **Lab 8** ([pre-forked server](../labs/lab8_prefork.ipynb)) uses the same accept lock as Nginx. **Next:** [19.3 System V message queues](03_sysv_message_queues.ipynb).
+# table on an `ipclab.mechanisms.semset` set (both forks in one atomic `semop`, `SEM_UNDO` surviving a
+# kill). **Lab 8** ([pre-forked server](../labs/lab8_prefork.ipynb)) serialises `accept()` with a
+# blocking lock held with `SEM_UNDO`: the Apache *prefork* model (Nginx, by contrast, has its
+# accept mutex off by default, and when on it only *tries* an atomic in shared memory; see
+# notebook 00). **Next:** [19.3 System V message queues](03_sysv_message_queues.ipynb).
+#
+# ## References
+# - Overview pages: [sysvipc(7)](https://man7.org/linux/man-pages/man7/sysvipc.7.html),
+#   [sem_overview(7)](https://man7.org/linux/man-pages/man7/sem_overview.7.html).
+# - Calls used here: [ftok(3)](https://man7.org/linux/man-pages/man3/ftok.3.html),
+#   [semget(2)](https://man7.org/linux/man-pages/man2/semget.2.html),
+#   [semop(2), semtimedop(2)](https://man7.org/linux/man-pages/man2/semop.2.html),
+#   [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html),
+#   [shmget(2)](https://man7.org/linux/man-pages/man2/shmget.2.html),
+#   [shmat(2), shmdt(2)](https://man7.org/linux/man-pages/man2/shmop.2.html),
+#   [sem_open(3)](https://man7.org/linux/man-pages/man3/sem_open.3.html),
+#   [sem_timedwait(3)](https://man7.org/linux/man-pages/man3/sem_wait.3.html),
+#   [ipcs(1)](https://man7.org/linux/man-pages/man1/ipcs.1.html),
+#   [ipcrm(1)](https://man7.org/linux/man-pages/man1/ipcrm.1.html).
+# - M. Kerrisk, *The Linux Programming Interface*, chapters 44-55, here above all 45
+#   (introduction to System V IPC) and 47 (System V semaphores).
+# - W. R. Stevens, S. Rago, *Advanced Programming in the UNIX Environment*, 3rd ed., chapter
+#   15 (§15.8 semaphores); the `sem_otime` initialisation handshake is from W. R. Stevens,
+#   *UNIX Network Programming*, vol. 2.
+# - POSIX.1-2017: [semop](https://pubs.opengroup.org/onlinepubs/9699919799/functions/semop.html),
+#   [semget](https://pubs.opengroup.org/onlinepubs/9699919799/functions/semget.html),
+#   [semctl](https://pubs.opengroup.org/onlinepubs/9699919799/functions/semctl.html),
+#   [ftok](https://pubs.opengroup.org/onlinepubs/9699919799/functions/ftok.html).
+# - The kernel's limits: `kernel/sem` (SEMMSL, SEMMNS, SEMOPM, SEMMNI) in
+#   [Documentation for /proc/sys/kernel](https://docs.kernel.org/admin-guide/sysctl/kernel.html);
+#   the undo at exit, `exit_sem` in [ipc/sem.c](https://github.com/torvalds/linux/blob/master/ipc/sem.c).
