@@ -239,9 +239,42 @@ def test_linked_course_files_are_shown_as_code_pages(built):
     assert " ".join(first_def.split()) in Tags(page.read_text(encoding="utf-8")).plain
 
 
+def solution_lines():
+    """Long lines from inside the solution regions of solutions/*.py that its stub does not have."""
+    out = set()
+    for path in (ROOT / "solutions").glob("*.py"):
+        stub = ROOT / "labs" / path.name
+        public = " ".join(stub.read_text().split()) if stub.is_file() else ""
+        inside = False
+        for line in path.read_text().splitlines():
+            if line.strip() in ("### BEGIN SOLUTION", "### END SOLUTION"):
+                inside = line.strip() == "### BEGIN SOLUTION"
+            elif inside and len(line.strip()) >= 40 and " ".join(line.split()) not in public:
+                out.add(" ".join(line.split()))
+    return out
+
+
 def test_no_teacher_material_is_published(built):
-    assert not book.audit(built)
     assert not any((built / d).exists() for d in ("solutions", "grading", "tests"))
+    secret = solution_lines()
+    assert secret or not (ROOT / "solutions").is_dir()
+    for f in built.rglob("*"):
+        if f.is_file() and f.suffix in (".html", ".ipynb", ".md", ".txt", ".js"):
+            text = " ".join(Tags(f.read_text(encoding="utf-8", errors="replace")).plain.split())
+            leaked = [line for line in secret if line in text]
+            assert not leaked, f"{f.relative_to(built)} shows solution code: {leaked[:2]}"
+
+
+def test_a_solution_region_is_never_published(tmp_path):
+    root = tmp_path / "course"
+    (root / "notebooks").mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Lab"),
+        nbformat.v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION\n")]),
+        root / "notebooks" / "00.ipynb")
+    with pytest.raises(IpclabError, match="teacher material"):
+        book.build(tmp_path / "out", root=root)
+    assert not (tmp_path / "out").exists()
 
 
 def test_staging_rewrites_links_and_reports_the_dead_ones(tmp_path):

@@ -25,11 +25,14 @@ What a teacher sets per build, by option or environment variable:
 * ``--binder`` / ``IPCLAB_BINDER_URL``: a BinderHub, default ``https://mybinder.org``
   (``none`` for no Binder button).
 
-The student edition (``ipclab release``) builds its own book from its own folder with
-``student=True``: the built site is then checked for solution regions and hidden tests.
+The student edition (``ipclab release``) builds its own book from its own folder
+(``build(out, root=edition)``): only what the edition holds is published. No book is built if a
+solution region would be in it (:func:`audit`); ``solutions/`` and ``grading/`` (hidden tests)
+are never read.
 """
 
 import io
+import json
 import os
 import re
 import shutil
@@ -49,6 +52,7 @@ CONF_DIR = Path(__file__).with_name("book_src")
 TITLE = "ipclab: Linux shared memory and advanced IPC"
 DEFAULTS = {"repo": "https://github.com/OWNER/ipclab", "branch": "main", "hub": "", "binder": "https://mybinder.org"}
 ENV = {"repo": "IPCLAB_REPO_URL", "branch": "IPCLAB_REPO_BRANCH", "hub": "IPCLAB_HUB_URL", "binder": "IPCLAB_BINDER_URL"}
+MARK = ".ipclab-book"  # left in OUT: a later build may replace that folder whole
 SOLUTION_MARKS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS")
 
 
@@ -67,9 +71,6 @@ class Book:
     problems: list = field(default_factory=list)   # links that lead nowhere, figures without alt text, ...
     settings: Settings = None
 
-    def html(self, page):
-        """The HTML file of *page* (a Page) in the built book."""
-        return self.out / (page.docname + ".html")
 
 
 def _url(name, value):
@@ -113,17 +114,18 @@ def _prepare(out, root):
         raise IpclabError(f"{out} is the course checkout, one of its folders or a folder above it: choose "
                           f"a folder of its own, such as {root / 'site'}")
     if out.exists() and any(out.iterdir()):
-        if not (out / ".buildinfo").is_file():
+        if not (out / MARK).is_file():
             raise IpclabError(f"{out} is not empty and holds no earlier book: choose an empty folder, "
                               "or remove it first")
         shutil.rmtree(out)  # an earlier build: replaced whole, so no page of a removed notebook lingers
 
 
-def build(out=None, root=ROOT, *, repo=None, branch=None, hub=None, binder=None, student=False):
+def build(out=None, root=ROOT, *, repo=None, branch=None, hub=None, binder=None):
     """Build the book of the course at *root* into *out*; return a :class:`Book`.
 
-    *student*: this is the student edition's book (``ipclab release``): the built site is
-    audited and the build fails if a solution region or hidden test is in it.
+    *root* is the course checkout, or the student edition's folder (``ipclab release`` builds
+    that edition's own book from what it holds). Either way nothing is built if a solution
+    region would be published (:func:`audit`); solutions/ and grading/ are never read.
     """
     from sphinx.application import Sphinx
     from sphinx.util.docutils import docutils_namespace, patch_docutils
@@ -138,6 +140,9 @@ def build(out=None, root=ROOT, *, repo=None, branch=None, hub=None, binder=None,
         pages, problems = book_sources.stage(root, src, TITLE)
         if not pages:
             raise IpclabError(f"nothing to publish: no notebooks under {root / 'notebooks'} or {root / 'labs'}")
+        leaks = audit(src)
+        if leaks:
+            raise IpclabError("the book would publish teacher material, nothing built:\n  " + "\n  ".join(leaks))
         status, warnings = io.StringIO(), io.StringIO()
         with patch_docutils(CONF_DIR), docutils_namespace(), warnings_module.catch_warnings():
             warnings_module.simplefilter("ignore", DeprecationWarning)  # the theme's and myst's, not ours to fix
@@ -149,13 +154,8 @@ def build(out=None, root=ROOT, *, repo=None, branch=None, hub=None, binder=None,
         problems += _warnings(warnings.getvalue(), src, problems)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    book = Book(out, pages, problems, s)
-    if student:
-        leaks = audit(out)
-        if leaks:
-            shutil.rmtree(out, ignore_errors=True)
-            raise IpclabError("the student book would leak teacher material, nothing kept:\n  " + "\n  ".join(leaks))
-    return book
+    (out / MARK).write_text("built by `ipclab site`; a new build replaces this folder\n", encoding="utf-8")
+    return Book(out, pages, problems, s)
 
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -172,15 +172,26 @@ def _warnings(text, src, known):
     return out
 
 
-def audit(out):
-    """Why the built book at *out* is not fit for students (empty list if it is)."""
+def audit(src):
+    """Why the staged book at *src* would leak teacher material (empty list if it would not).
+
+    A line that is a solution marker (``### BEGIN SOLUTION``, as :mod:`ipclab.tooling.labgen` reads
+    them) in a notebook, doc or shown file; labgen itself, which names the markers, is exempt.
+    """
     leaks = []
-    for f in Path(out).rglob("*"):
-        if f.is_file() and f.suffix in (".html", ".ipynb", ".py", ".txt", ".js", ".md", ".c"):
-            text = f.read_text(encoding="utf-8", errors="replace")
-            leaks += [f"{f.relative_to(out)} contains {m!r}" for m in SOLUTION_MARKS if m in text]
-        if f.is_relative_to(out) and any(p in ("solutions", "grading") for p in f.relative_to(out).parts):
-            leaks.append(f"{f.relative_to(out)} is teacher material")
+    for f in sorted(Path(src).rglob("*")):
+        rel = f.relative_to(src)
+        if not f.is_file() or rel.as_posix().endswith("tooling/labgen.py"):
+            continue
+        if any(part in ("solutions", "grading") for part in rel.parts):
+            leaks.append(f"{rel} is teacher material")
+            continue
+        text = f.read_text(encoding="utf-8", errors="replace")
+        if f.suffix == ".ipynb":
+            text = "\n".join(c.get("source", "") if isinstance(c.get("source"), str) else "".join(c.get("source", []))
+                             for c in json.loads(text).get("cells", []))
+        found = {line.strip() for line in text.splitlines()} & set(SOLUTION_MARKS)
+        leaks += [f"{rel} contains {m!r}" for m in sorted(found)]
     return leaks
 
 

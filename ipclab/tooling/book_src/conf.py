@@ -53,5 +53,6 @@ html_theme_options = {
     "show_toc_level": 2,
     "home_page_in_toc": False,
     "navigation_with_keys": False,
+    "navbar_persistent": [],         # one search button (the sidebar's), not a second one in a header bar
     "launch_buttons": {"notebook_interface": "jupyterlab"},
 }
