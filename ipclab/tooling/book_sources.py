@@ -36,7 +36,7 @@ PARTS = [
 #: The docs that go in the book, in this order (those that exist).
 DOCS = ["INSTRUCTOR.md", "RELIABILITY.md", "DEPLOY.md"]
 #: Folders whose files a page may link to and the book shows as code pages (never solutions/).
-CODE_DIRS = ("ipclab", "labs", "notebooks", "bench", "docs")
+CODE_DIRS = ("ipclab", "labs", "notebooks", "bench", "docs", "deploy")
 NEVER = {"solutions", "grading", "tests", ".git", ".ci", ".venv", "__pycache__", ".ipynb_checkpoints"}
 LANGUAGES = {".py": "python", ".c": "c", ".h": "c", ".md": "markdown", ".toml": "toml", ".yml": "yaml",
              ".yaml": "yaml", ".json": "json", ".cfg": "ini", ".sh": "bash", ".txt": "text", "": "bash"}
