@@ -297,17 +297,37 @@ class KernelSession:
     """A kernel in a user's server (POST /api/kernels), driven over its websocket channel."""
 
     def __init__(self, hub, user, path="", timeout=60):
-        import websocket  # websocket-client, a dependency of jupyter_server
         self.hub, self.user = hub, user
         base = f"/user/{user}/api/kernels"
         self.kernel_id = hub.api("POST", base, {"name": "python3", "path": path}, timeout=timeout)["id"]
         self.session = uuid.uuid4().hex
-        ws_url = hub.url.replace("http", "ws", 1) + f"{base}/{self.kernel_id}/channels?session_id={self.session}"
-        self.ws = websocket.create_connection(ws_url, timeout=timeout,
-                                              header=[f"Authorization: token {hub.token}"])
+        self.ws_url = hub.url.replace("http", "ws", 1) + f"{base}/{self.kernel_id}/channels?session_id={self.session}"
+        self.timeout = timeout
+        self.ws = None
+        self._connect()
+
+    def _connect(self):
+        """(Re)open the websocket. The server pings every 30 s and drops a client that does not
+        answer; between cells nobody reads, so a session idle for 20 s reconnects first."""
+        import websocket  # websocket-client, a dependency of jupyter_server
+        if self.ws is not None:
+            try:
+                self.ws.close()
+            except Exception:  # noqa: BLE001 - already closed by the server
+                pass
+        self.ws = websocket.create_connection(self.ws_url, timeout=self.timeout,
+                                              header=[f"Authorization: token {self.hub.token}"])
+        self.used = time.monotonic()
 
     def execute(self, code, timeout=180, index=0, allow_error=False):
-        """Run *code*; wait for its reply and idle status; returns a :class:`CellResult`."""
+        """Run *code*; wait for its reply and idle status; returns a :class:`CellResult`.
+
+        Status 'died' if the kernel died meanwhile (the server restarts it), 'timeout' if no
+        reply came within *timeout* seconds.
+        """
+        import websocket
+        if time.monotonic() - self.used > 20 or not self.ws.connected:
+            self._connect()
         msg_id = uuid.uuid4().hex
         self.ws.send(json.dumps({
             "header": {"msg_id": msg_id, "username": self.user, "session": self.session,
@@ -317,28 +337,38 @@ class KernelSession:
                         "allow_stdin": False, "stop_on_error": True}}))
         t0 = time.monotonic()
         out, err, status, idle = [], "", None, False
-        while status is None or not idle:
-            left = t0 + timeout - time.monotonic()
-            if left <= 0:
-                return CellResult(index, "timeout", time.monotonic() - t0, "".join(out), f"no reply in {timeout}s")
-            self.ws.settimeout(left)
-            try:
-                msg = json.loads(self.ws.recv())
-            except Exception as e:  # websocket timeout or closed: the kernel died or hung
-                return CellResult(index, "timeout", time.monotonic() - t0, "".join(out), f"{type(e).__name__}: {e}")
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            kind, content = msg["header"]["msg_type"], msg.get("content", {})
-            if kind == "stream":
-                out.append(content.get("text", ""))
-            elif kind in ("execute_result", "display_data"):
-                out.append(content.get("data", {}).get("text/plain", ""))
-            elif kind == "error":
-                err = f"{content.get('ename')}: {content.get('evalue')}"
-            elif kind == "execute_reply":
-                status = content.get("status")
-            elif kind == "status" and content.get("execution_state") == "idle":
-                idle = True
+        try:
+            while status is None or not idle:
+                left = t0 + timeout - time.monotonic()
+                if left <= 0:
+                    return CellResult(index, "timeout", time.monotonic() - t0, "".join(out), f"no reply in {timeout}s")
+                self.ws.settimeout(left)
+                try:  # control frames come back too, so the deadline is checked even while pinged
+                    opcode, frame = self.ws.recv_data_frame(control_frame=True)
+                except (websocket.WebSocketException, OSError) as e:
+                    return CellResult(index, "timeout", time.monotonic() - t0, "".join(out), f"{type(e).__name__}: {e}")
+                if opcode == websocket.ABNF.OPCODE_CLOSE:
+                    return CellResult(index, "died", time.monotonic() - t0, "".join(out), "the server closed the channel")
+                if opcode != websocket.ABNF.OPCODE_TEXT:
+                    continue
+                msg = json.loads(frame.data.decode() if isinstance(frame.data, bytes) else frame.data)
+                kind, content = msg["header"]["msg_type"], msg.get("content", {})
+                if kind == "status" and content.get("execution_state") in ("restarting", "dead"):
+                    return CellResult(index, "died", time.monotonic() - t0, "".join(out), "the kernel died")
+                if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                if kind == "stream":
+                    out.append(content.get("text", ""))
+                elif kind in ("execute_result", "display_data"):
+                    out.append(content.get("data", {}).get("text/plain", ""))
+                elif kind == "error":
+                    err = f"{content.get('ename')}: {content.get('evalue')}"
+                elif kind == "execute_reply":
+                    status = content.get("status")
+                elif kind == "status" and content.get("execution_state") == "idle":
+                    idle = True
+        finally:
+            self.used = time.monotonic()
         ok = status == "ok" or (allow_error and status == "error")
         return CellResult(index, "ok" if ok else "error", time.monotonic() - t0, "".join(out), err)
 

@@ -153,8 +153,16 @@ async def clean_user(spawner):
     await _end(server_processes(name))
     user = pwd.getpwnam(name)
     python = os.environ.get("IPCLAB_PYTHON", sys.executable)
+    # the registry folder the server used: ours (IpclabSpawner sets it), or ipclab's own
+    # default under XDG_RUNTIME_DIR when another spawner (systemd) provides one
+    dirs = [state_dir(user.pw_dir)] + [d for d in (f"/run/user/{user.pw_uid}/ipclab",) if os.path.isdir(d)]
+    for d in dirs:
+        await _clean_as(spawner, name, user, python, d)
+
+
+async def _clean_as(spawner, name, user, python, state):
     env = {"HOME": user.pw_dir, "USER": name, "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-           "IPCLAB_STATE_DIR": state_dir(user.pw_dir), "LANG": "C.UTF-8"}
+           "IPCLAB_STATE_DIR": state, "LANG": "C.UTF-8"}
     proc = await asyncio.create_subprocess_exec(
         "runuser", "-u", name, "--", python, "-m", "ipclab", "clean", "--live",
         env=env, cwd="/", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)

@@ -66,7 +66,6 @@ if env("IPCLAB_SPAWNER") == "systemd":
         "LimitNOFILE": env("IPCLAB_RLIMIT_NOFILE", "4096"),
     }
     c.SystemdSpawner.extra_paths = [bindir]
-    c.SystemdSpawner.environment = {"IPCLAB_STATE_DIR": "/home/{USERNAME}/.cache/ipclab"}
 else:
     c.JupyterHub.spawner_class = ipclab_hub.IpclabSpawner
 c.Spawner.cmd = [python, "-m", "jupyterhub.singleuser"]  # students must be able to run *python*

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from ipclab.core.errors import BadArgument
 
-__all__ = ["Demand", "sample", "PeakRecorder", "RECORD", "load_record", "limits", "Row", "plan",
+__all__ = ["Demand", "sample", "sample_all", "PeakRecorder", "new_record", "RECORD", "load_record", "limits", "Row", "plan",
            "format_plan", "MARGIN"]
 
 RECORD = Path(__file__).resolve().parent.parent / "data" / "capacity" / "peak.json"
@@ -62,15 +62,14 @@ class Demand:
         return Demand(**{f.name: max(getattr(self, f.name), getattr(other, f.name)) for f in fields(self)})
 
 
-def _sysv(table, uid):
+def _sysv_all(table):
     try:
         with open(f"/proc/sysvipc/{table}") as f:
             header, *lines = f.read().splitlines()
     except OSError:
         return []
     cols = header.split()
-    rows = [dict(zip(cols, line.split())) for line in lines]
-    return [r for r in rows if int(r["uid"]) == uid]
+    return [dict(zip(cols, line.split())) for line in lines]
 
 
 def _mq_charge(name):
@@ -86,30 +85,39 @@ def _mq_charge(name):
         q.close()
 
 
-def _tasks(uid):
-    total = 0
+def _tasks(uids, out):
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
-            if os.stat(f"/proc/{pid}").st_uid != uid:
+            uid = os.stat(f"/proc/{pid}").st_uid
+            if uid not in uids:
                 continue
             with open(f"/proc/{pid}/status") as f:
                 for line in f:
                     if line.startswith("Threads:"):
-                        total += int(line.split()[1])
+                        out[uid].tasks += int(line.split()[1])
                         break
         except (OSError, ValueError):
             continue  # exited while we looked
-    return total
 
 
-def sample(uid=None, with_tasks=True):
-    """What *uid* (default: you) holds right now, read from /proc/sysvipc, /dev/shm, /dev/mqueue, /proc."""
-    uid = os.getuid() if uid is None else uid
-    sems = _sysv("sem", uid)
-    d = Demand(sem_sets=len(sems), sems=sum(int(r["nsems"]) for r in sems),
-               msg_queues=len(_sysv("msg", uid)), shm_segments=len(_sysv("shm", uid)))
+def sample_all(uids, with_tasks=True):
+    """``{uid: Demand}``: what each of *uids* holds now, from one pass over the kernel's tables."""
+    uids = set(uids)
+    out = {u: Demand() for u in uids}
+    for table in ("sem", "msg", "shm"):
+        for r in _sysv_all(table):
+            d = out.get(int(r["uid"]))
+            if d is None:
+                continue
+            if table == "sem":
+                d.sem_sets += 1
+                d.sems += int(r["nsems"])
+            elif table == "msg":
+                d.msg_queues += 1
+            else:
+                d.shm_segments += 1
     for directory in ("/dev/shm", "/dev/mqueue"):
         try:
             entries = list(os.scandir(directory))
@@ -120,7 +128,8 @@ def sample(uid=None, with_tasks=True):
                 st = e.stat(follow_symlinks=False)
             except OSError:
                 continue
-            if st.st_uid != uid:
+            d = out.get(st.st_uid)
+            if d is None:
                 continue
             if directory == "/dev/shm":
                 d.devshm_bytes += st.st_blocks * 512
@@ -128,28 +137,59 @@ def sample(uid=None, with_tasks=True):
                 d.posix_mqs += 1
                 d.mq_bytes += _mq_charge(e.name)
     if with_tasks:
-        d.tasks = _tasks(uid)
-    return d
+        _tasks(uids, out)
+    return out
+
+
+def sample(uid=None, with_tasks=True):
+    """What *uid* (default: you) holds right now, read from /proc/sysvipc, /dev/shm, /dev/mqueue, /proc."""
+    uid = os.getuid() if uid is None else uid
+    return sample_all({uid}, with_tasks)[uid]
+
+
+def _total(demands):
+    return Demand(**{f.name: sum(getattr(d, f.name) for d in demands) for f in fields(Demand)})
 
 
 class PeakRecorder:
-    """Sample one user's holdings in a thread; ``.peak`` is the field-wise maximum seen.
+    """Sample some users' holdings in a thread: ``.peaks[uid]`` per user, ``.together`` for all at once.
 
     IPC tables are read every *interval* seconds, the process table every fifth sample
     (it costs more). A sampled peak is a lower bound of the true one: hence :data:`MARGIN`.
     """
 
-    def __init__(self, uid, interval=0.02):
-        self.uid, self.interval = uid, interval
-        self.peak = Demand()
-        self.samples = 0
+    def __init__(self, uids, interval=0.02):
+        self.uids, self.interval = set([uids] if isinstance(uids, int) else uids), interval
+        self.reset()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"peak-{uid}", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="ipclab-peaks", daemon=True)
+
+    def reset(self, together=True):
+        """Start new per-user peaks (e.g. per notebook), and the all-at-once peak if *together*."""
+        self.peaks = {u: Demand() for u in self.uids}
+        if together:
+            self.together = Demand()
+            self.samples = 0
+
+    @property
+    def peak(self):
+        """The peak of the one user recorded (or the field-wise max over users)."""
+        out = Demand()
+        for d in self.peaks.values():
+            out = out.peak(d)
+        return out
 
     def _loop(self):
+        n = 0
         while not self._stop.is_set():
-            self.peak = self.peak.peak(sample(self.uid, with_tasks=self.samples % 5 == 0))
+            now = sample_all(self.uids, with_tasks=n % 5 == 0)
+            peaks = self.peaks
+            for u, d in now.items():
+                if u in peaks:
+                    peaks[u] = peaks[u].peak(d)
+            self.together = self.together.peak(_total(now.values()))
             self.samples += 1
+            n += 1
             self._stop.wait(self.interval)
 
     def __enter__(self):
@@ -278,7 +318,7 @@ def plan(n, record=None, lim=None, in_use=None):
 
 def _in_use_all():
     """What every user together holds now: the class shares the system-wide tables with it."""
-    sems, msgs, shms = (_rows_all(t) for t in ("sem", "msg", "shm"))
+    sems, msgs, shms = (_sysv_all(t) for t in ("sem", "msg", "shm"))
     d = Demand(sem_sets=len(sems), sems=sum(int(r["nsems"]) for r in sems),
                msg_queues=len(msgs), shm_segments=len(shms))
     try:
@@ -292,16 +332,6 @@ def _in_use_all():
         pass
     d.tasks = sum(1 for p in os.listdir("/proc") if p.isdigit())  # processes, a lower bound of tasks
     return d
-
-
-def _rows_all(table):
-    try:
-        with open(f"/proc/sysvipc/{table}") as f:
-            header, *lines = f.read().splitlines()
-    except OSError:
-        return []
-    cols = header.split()
-    return [dict(zip(cols, line.split())) for line in lines]
 
 
 def format_plan(n, rows, record=None):
