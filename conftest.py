@@ -7,14 +7,14 @@ reported, removed, and the session fails.
 
 import pytest
 
-from ipclab import inspect, registry
+from ipclab import inventory, registry
 
 RUN = registry.current()
 
 
 def pytest_sessionfinish(session, exitstatus):
-    leaked = inspect.course_objects(RUN.id)
+    leaked = inventory.course_objects(RUN.id)
     if leaked:
-        inspect.remove_rows(leaked)
-        print(f"\nLEAK: the suite left {len(leaked)} IPC object(s) behind:\n{inspect.format_rows(leaked)}")
+        inventory.remove_rows(leaked)
+        print(f"\nLEAK: the suite left {len(leaked)} IPC object(s) behind:\n{inventory.format_rows(leaked)}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

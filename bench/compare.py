@@ -1,4 +1,4 @@
-"""Python (ipclab.bench) against its C twin (bench/ipcbench.c): the same exchanges, alternated.
+"""Python (ipclab.bench.runner) against its C twin (bench/ipcbench.c): the same exchanges, alternated.
 
     python bench/compare.py              # about 3 minutes; --seconds 1.5 (~6) for steadier numbers
     python bench/compare.py --tiny       # what CI runs: does everything still work?

@@ -1,20 +1,81 @@
 """ipclab: the helper package of the IPC course (chapter 19: shared memory and advanced IPC).
 
-The notebooks import what they teach from here; the plumbing (processes, names, cleanup,
-inspection) lives in small modules, one job each:
+The package is in layers, one folder each; imports point one way (a test enforces it):
 
-``procs``     start real workers safely      ``names``/``registry``  unique names, cleanup
-``objects``   create 0600 objects, removed   ``inspect``  what exists now, leak checks
-``doctor``    what this machine supports     ``errors``   exceptions that say what to do
+``core``          processes, names, registry, objects, inventory, doctor, errors
+``mechanisms``    the IPC building blocks: shm, semset, msgq, mapping, tracing
+``experiments``   what each notebook runs (races, dining, queue patterns, mmap faults)
+``presentation``  figures (``plots``) and ipywidgets front-ends (``widgets``); they measure nothing
+``tooling``       grading, lab stubs, release, site, notebook build, the ``ipclab`` command
+``bench``         the benchmark (transports, runner, jobs)
+
+Notebooks and labs import the stable short names: ``from ipclab import objects, procs, shm``.
+Each short name below is the one public module it stands for, imported on first use.
 """
 
-from . import errors, names, registry  # noqa: F401
-from .errors import IpclabError  # noqa: F401
+import importlib
 
 __version__ = "0.1.0"
 
+#: short, stable name -> the module it stands for (the documented public surface)
+STABLE_NAMES = {
+    # core
+    "errors": "ipclab.core.errors",
+    "names": "ipclab.core.names",
+    "registry": "ipclab.core.registry",
+    "objects": "ipclab.core.objects",
+    "inventory": "ipclab.core.inventory",
+    "procs": "ipclab.core.procs",
+    "procinfo": "ipclab.core.procinfo",
+    "doctor": "ipclab.core.doctor",
+    # mechanisms
+    "shm": "ipclab.mechanisms.shm",
+    "semset": "ipclab.mechanisms.semset",
+    "msgq": "ipclab.mechanisms.msgq",
+    "mapping": "ipclab.mechanisms.mapping",
+    "tracing": "ipclab.mechanisms.tracing",
+    # experiments
+    "race": "ipclab.experiments.race",
+    "overview_demos": "ipclab.experiments.overview_demos",
+    "sysv_demos": "ipclab.experiments.sysv_demos",
+    "msgq_demos": "ipclab.experiments.msgq_demos",
+    "mmap_demos": "ipclab.experiments.mmap_demos",
+    "trace_demos": "ipclab.experiments.trace_demos",
+    # presentation
+    "plots": "ipclab.presentation.plots",
+    "widgets": "ipclab.presentation.widgets",
+    # tooling
+    "grading": "ipclab.tooling.grading.grading",
+    "labkit": "ipclab.tooling.grading.labkit",
+    "labtests": "ipclab.tooling.grading.labtests",
+    "labgen": "ipclab.tooling.labgen",
+    "release": "ipclab.tooling.release",
+    "notebooks": "ipclab.tooling.notebooks",
+    "book": "ipclab.tooling.book",
+    # bench
+    "bench": "ipclab.bench.runner",
+}
+
+__all__ = ["check", "IpclabError", "STABLE_NAMES", *STABLE_NAMES]
+
+
+def __getattr__(name):
+    """Import a stable name's module on first use (keeps ``import ipclab`` light)."""
+    if name == "IpclabError":
+        from ipclab.core.errors import IpclabError
+        return IpclabError
+    if name in STABLE_NAMES:
+        module = importlib.import_module(STABLE_NAMES[name])
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'ipclab' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
 
 def check(lab, *args, **kw):
-    """Grade your lab module in a notebook: ``ipclab.check("lab1")`` (see :mod:`ipclab.grading`)."""
-    from .grading import check as _check
+    """Grade your lab module in a notebook: ``ipclab.check("lab1")`` (see :mod:`ipclab.tooling.grading.grading`)."""
+    from ipclab.tooling.grading.grading import check as _check
     return _check(lab, *args, **kw)

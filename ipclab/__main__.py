@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from ipclab.tooling.cli import main
 
 sys.exit(main())

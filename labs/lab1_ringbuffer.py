@@ -1,7 +1,7 @@
 # Your file for lab1: replace each `raise NotImplementedError` with your code.
 # The brief is labs/lab1_ringbuffer.ipynb; check your work with ipclab.check("lab1").
 # (Course maintainers: this file is generated from solutions/lab1_ringbuffer.py by
-#  `python -m ipclab.labgen`; edit the solution, not this file.)
+#  `python -m ipclab.tooling.labgen`; edit the solution, not this file.)
 """Lab 1 (19.1): a bounded multi-producer / multi-consumer queue in POSIX shared memory.
 
 The buffer is one POSIX shared memory segment and three POSIX semaphores:
@@ -60,7 +60,7 @@ class RingBuffer:
     def create(cls, capacity, item_size):
         """Create the segment (header + capacity slots) and the three semaphores; return the owner's buffer.
 
-        Use ``ipclab.objects`` (unique 0600 names, registered for cleanup). Raise
+        Use ``ipclab.core.objects`` (unique 0600 names, registered for cleanup). Raise
         ``ValueError`` if capacity or item_size is not a positive int.
         """
         # YOUR CODE HERE

@@ -1,7 +1,7 @@
 # Your file for lab2: replace each `raise NotImplementedError` with your code.
 # The brief is labs/lab2_semsets.ipynb; check your work with ipclab.check("lab2").
 # (Course maintainers: this file is generated from solutions/lab2_semsets.py by
-#  `python -m ipclab.labgen`; edit the solution, not this file.)
+#  `python -m ipclab.tooling.labgen`; edit the solution, not this file.)
 """Lab 2 (19.2): a deadlock-free dining table on one System V semaphore set.
 
 n philosophers sit round a table with n forks; philosopher i eats with forks i and
@@ -14,11 +14,11 @@ takes **both** forks atomically, or waits without taking either.
     put_down(i): semop([(i, +1, SEM_UNDO), ((i+1)%n, +1, SEM_UNDO)])
 
 ``SEM_UNDO`` makes the kernel give the forks back if a philosopher is killed while eating.
-The set comes from :mod:`ipclab.semset` (sysv_ipc cannot do sets, nor timed waits here).
+The set comes from :mod:`ipclab.mechanisms.semset` (sysv_ipc cannot do sets, nor timed waits here).
 """
 
 from ipclab import semset
-from ipclab.semset import SEM_UNDO
+from ipclab.mechanisms.semset import SEM_UNDO
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -31,7 +31,7 @@ class Table:
     """
 
     def __init__(self, sems):
-        self.sems = sems            # an ipclab.semset.SemaphoreSet
+        self.sems = sems            # an ipclab.mechanisms.semset.SemaphoreSet
         self.n = sems.nsems         # number of philosophers = number of forks
 
     @property

@@ -1,7 +1,7 @@
 # Your file for lab3: replace each `raise NotImplementedError` with your code.
 # The brief is labs/lab3_messages.ipynb; check your work with ipclab.check("lab3").
 # (Course maintainers: this file is generated from solutions/lab3_messages.py by
-#  `python -m ipclab.labgen`; edit the solution, not this file.)
+#  `python -m ipclab.tooling.labgen`; edit the solution, not this file.)
 """Lab 3 (19.3): a request/reply service over ONE System V message queue.
 
 Every message carries a *type* (a positive long). One queue serves everyone because the
@@ -78,7 +78,7 @@ class Service:
 
     @classmethod
     def create(cls):
-        """Create a fresh queue with ``ipclab.objects`` (unique key, 0600, registered)."""
+        """Create a fresh queue with ``ipclab.core.objects`` (unique key, 0600, registered)."""
         # YOUR CODE HERE
         raise NotImplementedError("lab3: write Service.create() (see labs/lab3_messages.ipynb)")
 

@@ -1,7 +1,7 @@
 # Your file for lab4: replace each `raise NotImplementedError` with your code.
 # The brief is labs/lab4_recordstore.ipynb; check your work with ipclab.check("lab4").
 # (Course maintainers: this file is generated from solutions/lab4_recordstore.py by
-#  `python -m ipclab.labgen`; edit the solution, not this file.)
+#  `python -m ipclab.tooling.labgen`; edit the solution, not this file.)
 """Lab 4 (19.5): a file of fixed-size records, mapped MAP_SHARED, updated in place by several processes.
 
 The whole file is mapped with ``MAP_SHARED``: a write into the mapping *is* a write into

@@ -1,7 +1,7 @@
 # Your file for lab5: replace each `raise NotImplementedError` with your code.
 # The brief is labs/lab5_lrucache.ipynb; check your work with ipclab.check("lab5").
 # (Course maintainers: this file is generated from solutions/lab5_lrucache.py by
-#  `python -m ipclab.labgen`; edit the solution, not this file.)
+#  `python -m ipclab.tooling.labgen`; edit the solution, not this file.)
 """Lab 5: a shared LRU cache in POSIX shared memory, safe for several processes.
 
 A cache of at most *capacity* entries (a key of 1..key_size bytes -> a value of
@@ -33,7 +33,7 @@ from collections import namedtuple
 import posix_ipc
 
 from ipclab import objects, semset
-from ipclab.semset import SEM_UNDO
+from ipclab.mechanisms.semset import SEM_UNDO
 
 MAGIC = b"IPCLAB5\0"
 HEADER = struct.Struct("<8sIIIIiiQQQ")  # magic, capacity, key_size, value_size, size, head, tail, hits, misses, evictions
@@ -61,7 +61,7 @@ class LRUCache:
 
     def __init__(self, shm, mm, sems, owner):
         self.shm, self.mm = shm, mm   # the posix_ipc.SharedMemory and its mapping
-        self.sems = sems              # an ipclab.semset.SemaphoreSet of 1 semaphore: the lock
+        self.sems = sems              # an ipclab.mechanisms.semset.SemaphoreSet of 1 semaphore: the lock
         self.owner = owner            # True in the creating process
         h = self._header()
         self.capacity, self.key_size, self.value_size = h.capacity, h.key_size, h.value_size

@@ -1,7 +1,7 @@
 # Your file for lab6: replace each `raise NotImplementedError` with your code.
 # The brief is labs/lab6_pool.ipynb; check your work with ipclab.check("lab6").
 # (Course maintainers: this file is generated from solutions/lab6_pool.py by
-#  `python -m ipclab.labgen`; edit the solution, not this file.)
+#  `python -m ipclab.tooling.labgen`; edit the solution, not this file.)
 """Lab 6 (project): a worker pool fed by a task queue, results collected, clean shutdown.
 
 Two POSIX message queues connect one *master* (the process that made the pool) with N

@@ -1,7 +1,7 @@
 # Your file for lab7: replace each `raise NotImplementedError` with your code.
 # The brief is labs/lab7_logger.ipynb; check your work with ipclab.check("lab7").
 # (Course maintainers: this file is generated from solutions/lab7_logger.py by
-#  `python -m ipclab.labgen`; edit the solution, not this file.)
+#  `python -m ipclab.tooling.labgen`; edit the solution, not this file.)
 """Lab 7 (project): a centralised logging service -- many sources, one logger, priorities.
 
 Any number of *source* processes send log records to ONE POSIX message queue; ONE *logger*

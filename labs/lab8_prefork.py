@@ -1,7 +1,7 @@
 # Your file for lab8: replace each `raise NotImplementedError` with your code.
 # The brief is labs/lab8_prefork.ipynb; check your work with ipclab.check("lab8").
 # (Course maintainers: this file is generated from solutions/lab8_prefork.py by
-#  `python -m ipclab.labgen`; edit the solution, not this file.)
+#  `python -m ipclab.tooling.labgen`; edit the solution, not this file.)
 """Lab 8 (project): a pre-forked server -- the Nginx model of chapter 19.
 
 A *master* process opens ONE listening socket (loopback TCP), then forks N *workers*. With
@@ -35,7 +35,7 @@ import struct
 import time
 
 from ipclab import procs, semset
-from ipclab.shm import Segment
+from ipclab.mechanisms.shm import Segment
 
 ACCEPT, STATS = 0, 1                  # the two semaphores of the set
 HEADER = struct.Struct("<IIQ")        # stop, n_workers, total

@@ -56,7 +56,7 @@ class RingBuffer:
     def create(cls, capacity, item_size):
         """Create the segment (header + capacity slots) and the three semaphores; return the owner's buffer.
 
-        Use ``ipclab.objects`` (unique 0600 names, registered for cleanup). Raise
+        Use ``ipclab.core.objects`` (unique 0600 names, registered for cleanup). Raise
         ``ValueError`` if capacity or item_size is not a positive int.
         """
         ### BEGIN SOLUTION

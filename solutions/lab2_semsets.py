@@ -10,11 +10,11 @@ takes **both** forks atomically, or waits without taking either.
     put_down(i): semop([(i, +1, SEM_UNDO), ((i+1)%n, +1, SEM_UNDO)])
 
 ``SEM_UNDO`` makes the kernel give the forks back if a philosopher is killed while eating.
-The set comes from :mod:`ipclab.semset` (sysv_ipc cannot do sets, nor timed waits here).
+The set comes from :mod:`ipclab.mechanisms.semset` (sysv_ipc cannot do sets, nor timed waits here).
 """
 
 from ipclab import semset
-from ipclab.semset import SEM_UNDO
+from ipclab.mechanisms.semset import SEM_UNDO
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -27,7 +27,7 @@ class Table:
     """
 
     def __init__(self, sems):
-        self.sems = sems            # an ipclab.semset.SemaphoreSet
+        self.sems = sems            # an ipclab.mechanisms.semset.SemaphoreSet
         self.n = sems.nsems         # number of philosophers = number of forks
 
     @property

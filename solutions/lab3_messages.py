@@ -74,7 +74,7 @@ class Service:
 
     @classmethod
     def create(cls):
-        """Create a fresh queue with ``ipclab.objects`` (unique key, 0600, registered)."""
+        """Create a fresh queue with ``ipclab.core.objects`` (unique key, 0600, registered)."""
         ### BEGIN SOLUTION
         return cls(objects.create_sysv_msg(note="lab3 service"), owner=True)  # C: msgget(key, IPC_CREAT|IPC_EXCL|0600)
         ### END SOLUTION

@@ -29,7 +29,7 @@ from collections import namedtuple
 import posix_ipc
 
 from ipclab import objects, semset
-from ipclab.semset import SEM_UNDO
+from ipclab.mechanisms.semset import SEM_UNDO
 
 MAGIC = b"IPCLAB5\0"
 HEADER = struct.Struct("<8sIIIIiiQQQ")  # magic, capacity, key_size, value_size, size, head, tail, hits, misses, evictions
@@ -57,7 +57,7 @@ class LRUCache:
 
     def __init__(self, shm, mm, sems, owner):
         self.shm, self.mm = shm, mm   # the posix_ipc.SharedMemory and its mapping
-        self.sems = sems              # an ipclab.semset.SemaphoreSet of 1 semaphore: the lock
+        self.sems = sems              # an ipclab.mechanisms.semset.SemaphoreSet of 1 semaphore: the lock
         self.owner = owner            # True in the creating process
         h = self._header()
         self.capacity, self.key_size, self.value_size = h.capacity, h.key_size, h.value_size

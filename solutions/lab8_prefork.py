@@ -31,7 +31,7 @@ import struct
 import time
 
 from ipclab import procs, semset
-from ipclab.shm import Segment
+from ipclab.mechanisms.shm import Segment
 
 ACCEPT, STATS = 0, 1                  # the two semaphores of the set
 HEADER = struct.Struct("<IIQ")        # stop, n_workers, total

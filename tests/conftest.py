@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from ipclab import inspect, procs
+from ipclab import inventory, procs
 
 sys.path.insert(0, os.path.dirname(__file__))  # tests/workers.py, for spawn and forkserver too
 os.environ["PYTHONPATH"] = os.path.dirname(__file__) + os.pathsep + os.environ.get("PYTHONPATH", "")
@@ -14,7 +14,7 @@ os.environ["PYTHONPATH"] = os.path.dirname(__file__) + os.pathsep + os.environ.g
 @pytest.fixture(autouse=True)
 def no_leaks():
     """Every test must remove what it creates: a leftover fails the test that made it."""
-    with inspect.leak_check():
+    with inventory.leak_check():
         yield
 
 

@@ -12,7 +12,7 @@ import pytest
 
 import workers
 from ipclab import doctor, msgq, names, objects, procs, semset, shm
-from ipclab.errors import BadArgument, IpclabError, LimitReached, ObjectGone
+from ipclab.core.errors import BadArgument, IpclabError, LimitReached, ObjectGone
 
 
 def _main_function():

@@ -1,4 +1,4 @@
-"""ipclab.bench: every mechanism really moves checked bytes, limits skip clearly, CLI JSON, plots.
+"""ipclab.bench.runner: every mechanism really moves checked bytes, limits skip clearly, CLI JSON, plots.
 
 No timing is asserted: the machine is shared and noisy. What is asserted is what must hold
 on any machine: integrity, the protocol's counts, the skips and their reasons, the shapes.
@@ -254,7 +254,7 @@ def test_plots_from_stored_results():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from ipclab.plots import bench as pb
+    from ipclab.presentation.plots import bench as pb
     records = json.loads((ROOT / "bench" / "results-sample.json").read_text())
     for fig in (pb.bandwidth(records), pb.latency(records), pb.ring_depth(records),
                 pb.histogram([r for r in records if r["kind"] == "latency"][0])):

@@ -10,7 +10,7 @@ import pytest
 
 from broken_submissions import lab4 as broken4
 from broken_submissions import lab5 as broken5
-from ipclab import grading, inspect
+from ipclab import grading, inventory
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = [("lab4", broken4, k) for k in sorted(broken4.BROKEN)] + [("lab5", broken5, k) for k in sorted(broken5.BROKEN)]
@@ -26,4 +26,4 @@ def test_broken_submission_fails_its_test(lab, mod, kind, tmp_path):
     assert r.status == status and r.score == 0, rep.text()
     assert r.summary and r.hint and "not implemented" not in r.summary, rep.text()
     runs = {x.run for x in rep.results}
-    assert not [o for o in inspect.course_objects() if o["run"] in runs]
+    assert not [o for o in inventory.course_objects() if o["run"] in runs]

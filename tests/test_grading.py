@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from broken_submissions import lab1 as broken1
-from ipclab import grading, inspect, labgen, registry, release
+from ipclab import grading, inventory, labgen, registry, release
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
@@ -21,8 +21,8 @@ FAST = 0.25  # broken submissions: a quarter of each test's timeout is plenty
 def _nothing_left(report):
     """No object of the grader's runs remains, and their registry records are gone."""
     runs = {r.run for r in report.results}
-    left = [o for o in inspect.course_objects() if o["run"] in runs]
-    assert not left, inspect.format_rows(left)
+    left = [o for o in inventory.course_objects() if o["run"] in runs]
+    assert not left, inventory.format_rows(left)
     assert not [r for r in registry.runs() if r.id in runs]
 
 

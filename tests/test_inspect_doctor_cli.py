@@ -1,4 +1,4 @@
-"""ipclab.inspect, ipclab.doctor and the ipclab command, against the real kernel."""
+"""ipclab.core.inventory, ipclab.core.doctor and the ipclab command, against the real kernel."""
 
 import json
 import os
@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from ipclab import doctor, inspect, objects, registry
-from ipclab.errors import BadArgument, NotSupported
+from ipclab import doctor, inventory, objects, registry
+from ipclab.core.errors import BadArgument, NotSupported
 
 
 def ipclab(*args, env=None):
@@ -19,7 +19,7 @@ def ipclab(*args, env=None):
 def test_list_objects_sees_every_kind_with_mode_and_size():
     with objects.posix_shm(8192, tag="ls") as shm, objects.posix_sem(3, tag="ls") as sem, \
             objects.sysv_shm(4096) as sshm, objects.sysv_sem(0) as ssem, objects.sysv_msg() as q:
-        rows = inspect.list_objects(mine_only=True)
+        rows = inventory.list_objects(mine_only=True)
         by = {(r["kind"], r["name"] or r["id"]): r for r in rows}
         assert by[("posix_shm", shm.name)]["size"] == 8192
         assert ("posix_sem", sem.name) in by
@@ -34,12 +34,12 @@ def test_posix_mq_listed_when_mqueue_is_mounted():
     if not os.path.ismount("/dev/mqueue"):
         pytest.skip("/dev/mqueue not mounted here (ipclab doctor explains); queues still work")
     with objects.posix_mq(tag="ls") as mq:
-        assert any(r["name"] == mq.name for r in inspect.list_objects(mine_only=True))
+        assert any(r["name"] == mq.name for r in inventory.list_objects(mine_only=True))
 
 
 def test_leak_check_catches_and_removes_a_leak():
-    with pytest.raises(inspect.LeakError, match="1 IPC object"):
-        with inspect.leak_check():
+    with pytest.raises(inventory.LeakError, match="1 IPC object"):
+        with inventory.leak_check():
             leaked = objects.create_posix_shm(64, tag="leak")
     assert not os.path.exists("/dev/shm" + leaked.name)
     leaked.close_fd()
@@ -53,7 +53,7 @@ def test_leak_check_ignores_other_runs_objects(tmp_path):
     other = subprocess.Popen([sys.executable, "-c", code], env=env, stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)
     try:
-        with inspect.leak_check():
+        with inventory.leak_check():
             name = other.stdout.readline().strip()   # another run creates meanwhile: not our leak
             assert os.path.exists("/dev/shm" + name)
     finally:
@@ -86,7 +86,7 @@ def test_cli_doctor_ls_json_and_clean():
         text = ipclab("ls").stdout
         assert f"0x{q.key:08x}" in text
         res = ipclab("clean")   # our run is alive: clean must keep its objects
-        assert res.returncode == 0 and inspect.sysv_row("msg", q.id) is not None
+        assert res.returncode == 0 and inventory.sysv_row("msg", q.id) is not None
 
 
 def test_cli_usage_errors():

@@ -10,7 +10,7 @@ import tempfile
 import pytest
 
 import workers_security as ws
-from ipclab import inspect, objects, procs, registry
+from ipclab import inventory, objects, procs, registry
 
 pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="needs root to act as a second user (uid 65534)")
 
@@ -31,7 +31,7 @@ def test_other_user_cannot_touch_a_0600_object(kind):
         verdicts = procs.run(ws.probe, [(ws.NOBODY, kind, ident)], start_method="fork", timeout=20)[0]
         assert verdicts and set(verdicts.values()) == {"denied"}, verdicts
         # and the object is intact for its owner
-        assert any((r["name"] or r["key"]) == ident or r["key"] == ident for r in inspect.course_objects())
+        assert any((r["name"] or r["key"]) == ident or r["key"] == ident for r in inventory.course_objects())
 
 
 def test_0666_really_lets_another_user_in():
@@ -56,15 +56,15 @@ def test_clean_never_touches_another_users_objects():
             # root cleans (its own registry): nobody's dead run is not root's to remove
             code = procs.run(ws.clean_as, [(0, str(registry.state_dir()))], start_method="fork", timeout=30)[0]
             assert code == 0
-            assert os.path.exists("/dev/shm" + name) and inspect.sysv_row("msg", qid)
+            assert os.path.exists("/dev/shm" + name) and inventory.sysv_row("msg", qid)
             # nobody cleans, even with --all: its own objects go, never root's
             assert procs.run(ws.clean_as, [(ws.NOBODY, d, True)], start_method="fork", timeout=30)[0] == 0
-            assert not os.path.exists("/dev/shm" + name) and inspect.sysv_row("msg", qid) is None
-            assert os.path.exists("/dev/shm" + mine.name) and inspect.sysv_row("msg", myq.id)
+            assert not os.path.exists("/dev/shm" + name) and inventory.sysv_row("msg", qid) is None
+            assert os.path.exists("/dev/shm" + mine.name) and inventory.sysv_row("msg", myq.id)
     finally:
-        for r in inspect.list_objects():
+        for r in inventory.list_objects():
             if r["uid"] == ws.NOBODY and r["ours"]:
-                inspect.remove_rows([r])
+                inventory.remove_rows([r])
 
 
 def test_two_users_at_once_do_not_collide():
@@ -72,4 +72,4 @@ def test_two_users_at_once_do_not_collide():
     foreign = procs.run(ws.workload_as, [(ws.NOBODY, dirs[0], 30), (0, dirs[1], 30)],
                         start_method="fork", timeout=60)
     assert foreign == [0, 0]  # neither ever saw the other's objects as its own
-    assert not [r for r in inspect.list_objects() if r["ours"] and r["uid"] == ws.NOBODY]
+    assert not [r for r in inventory.list_objects() if r["ours"] and r["uid"] == ws.NOBODY]

@@ -14,7 +14,7 @@ import time
 import pytest
 from jupyter_client.manager import start_new_kernel
 
-from ipclab import inspect, registry
+from ipclab import inventory, registry
 
 DEMO = """
 import sys
@@ -82,7 +82,7 @@ def test_interrupt_button_kills_workers_and_removes_objects(kernel, tmp_path, me
     assert reply["parent_header"]["msg_id"] == msg_id
     assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
     assert not any(_alive(p) for p in pids)
-    assert not os.path.exists("/dev/shm" + shm_name) and inspect.sysv_row("sem", semid) is None
+    assert not os.path.exists("/dev/shm" + shm_name) and inventory.sysv_row("sem", semid) is None
 
 
 def test_killed_kernel_leaves_nothing_after_the_next_start(kernel, tmp_path):
@@ -91,7 +91,7 @@ def test_killed_kernel_leaves_nothing_after_the_next_start(kernel, tmp_path):
     os.kill(km.provisioner.pid, signal.SIGKILL)  # a hung kernel restarted: no finally, no atexit
     # the workers die with their parent (PR_SET_PDEATHSIG), not left sleeping for a minute
     assert _wait_for(lambda: not any(_alive(p) for p in pids)), "orphan workers survived the kernel"
-    assert os.path.exists("/dev/shm" + shm_name) and inspect.sysv_row("sem", semid)  # the leak is real...
+    assert os.path.exists("/dev/shm" + shm_name) and inventory.sysv_row("sem", semid)  # the leak is real...
     # ...until the next kernel starts ipclab: it recognises the dead run and removes its objects
     # (a fresh kernel, as JupyterLab's restart starts one: a new process, new channels)
     km2, kc2 = start_new_kernel(kernel_name="python3", env=km.test_env, startup_timeout=60)
@@ -101,4 +101,4 @@ def test_killed_kernel_leaves_nothing_after_the_next_start(kernel, tmp_path):
     finally:
         kc2.stop_channels()
         km2.shutdown_kernel(now=True)
-    assert not os.path.exists("/dev/shm" + shm_name) and inspect.sysv_row("sem", semid) is None
+    assert not os.path.exists("/dev/shm" + shm_name) and inventory.sysv_row("sem", semid) is None

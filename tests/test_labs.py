@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from ipclab import grading, labgen, notebooks
-from ipclab.labtests import lab_ids, lab_module
+from ipclab.tooling.grading.labtests import lab_ids, lab_module
 
 ROOT = Path(__file__).resolve().parent.parent
 LABS = lab_ids()

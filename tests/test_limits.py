@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from ipclab import doctor, objects
-from ipclab.errors import LimitReached
+from ipclab.core.errors import LimitReached
 
 needs_unshare = pytest.mark.skipif(os.getuid() != 0 or not shutil.which("unshare"),
                                    reason="needs root and unshare(1) for a private mount namespace")
@@ -26,8 +26,8 @@ def in_namespace(shell_setup, code):
 
 
 FULL_SHM = """
-from ipclab import objects, inspect
-from ipclab.errors import LimitReached
+from ipclab import objects, inventory
+from ipclab.core.errors import LimitReached
 try:
     objects.create_posix_shm(4 * 2**20, tag="big")
 except LimitReached as e:
@@ -85,7 +85,7 @@ def test_posix_mq_over_the_hard_limits_is_explained():
 RLIMIT_MQ = """
 import resource
 from ipclab import objects
-from ipclab.errors import LimitReached
+from ipclab.core.errors import LimitReached
 resource.setrlimit(resource.RLIMIT_MSGQUEUE, (20000, 20000))
 made = []
 try:

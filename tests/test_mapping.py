@@ -1,4 +1,4 @@
-"""ipclab.mapping and the notebook-05 experiments: sharing, copy-on-write, faults, records, SIGBUS."""
+"""ipclab.mechanisms.mapping and the notebook-05 experiments: sharing, copy-on-write, faults, records, SIGBUS."""
 
 import os
 import signal
@@ -6,8 +6,8 @@ import signal
 import pytest
 
 from ipclab import mapping, mmap_demos as demo, objects, procs, registry
-from ipclab.errors import BadArgument, IpclabError, NotSupported, WaitTimeout
-from ipclab.mapping import PAGE
+from ipclab.core.errors import BadArgument, IpclabError, NotSupported, WaitTimeout
+from ipclab.mechanisms.mapping import PAGE
 
 
 @pytest.fixture(autouse=True)

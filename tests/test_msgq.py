@@ -1,4 +1,4 @@
-"""ipclab.msgq in one process: the three receive filters, timeouts, limits, records, framing, state."""
+"""ipclab.mechanisms.msgq in one process: the three receive filters, timeouts, limits, records, framing, state."""
 
 import os
 import shutil
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ipclab import msgq, objects
-from ipclab.errors import BadArgument, IpclabError, LimitReached, ObjectGone, WaitTimeout
+from ipclab.core.errors import BadArgument, IpclabError, LimitReached, ObjectGone, WaitTimeout
 
 LIM = msgq.limits()
 

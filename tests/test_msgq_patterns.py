@@ -1,4 +1,4 @@
-"""ipclab.msgq across real processes: client-server, worker pool, logger, broadcast, blocking and removal."""
+"""ipclab.mechanisms.msgq across real processes: client-server, worker pool, logger, broadcast, blocking and removal."""
 
 import os
 

@@ -1,4 +1,4 @@
-"""ipclab.names and ipclab.registry: unique names, and nothing outlives a run."""
+"""ipclab.core.names and ipclab.core.registry: unique names, and nothing outlives a run."""
 
 import json
 import os
@@ -11,8 +11,8 @@ import posix_ipc
 import pytest
 import sysv_ipc
 
-from ipclab import inspect, names, objects, registry
-from ipclab.errors import BadArgument
+from ipclab import inventory, names, objects, registry
+from ipclab.core.errors import BadArgument
 
 
 def test_posix_names_are_unique_and_carry_user_and_run():
@@ -52,7 +52,7 @@ def test_course_keys_are_positive_and_recognised():
 def test_objects_are_0600_registered_then_struck_off():
     with objects.posix_shm(4096, tag="t") as shm, objects.sysv_sem(1) as sem:
         assert stat.S_IMODE(os.stat("/dev/shm" + shm.name).st_mode) == 0o600
-        rows = {r["kind"]: r for r in inspect.course_objects(registry.current().id)}
+        rows = {r["kind"]: r for r in inventory.course_objects(registry.current().id)}
         assert rows["posix_shm"]["mode"] == 0o600 and rows["sysv_sem"]["mode"] == 0o600
         kinds = {e["kind"] for e in registry.current().entries()}
         assert {"posix_shm", "sysv_sem"} <= kinds
@@ -79,7 +79,7 @@ def test_sysv_id_reuse_is_not_mistaken_for_ours():
     try:
         entry["id"] = stranger.id  # pretend the kernel reused the id
         assert registry.remove_object(entry) is False
-        assert inspect.sysv_row("msg", stranger.id) is not None
+        assert inventory.sysv_row("msg", stranger.id) is not None
     finally:
         stranger.remove()
 
@@ -100,12 +100,12 @@ def test_dead_run_objects_are_swept_by_the_next_run(tmp_path):
     out = subprocess.run([sys.executable, "-c", KILLED_KERNEL], env=env, capture_output=True,
                          text=True, check=True, timeout=60).stdout.split()
     run_id, shm_name, qid = out[0], out[1], int(out[2])
-    assert os.path.exists("/dev/shm" + shm_name) and inspect.sysv_row("msg", qid)
+    assert os.path.exists("/dev/shm" + shm_name) and inventory.sysv_row("msg", qid)
     # the next kernel (new run, same user) recognises the dead run and removes its objects
     sweep = "from ipclab import registry; registry.current()"
     subprocess.run([sys.executable, "-c", sweep], env=env, check=True, timeout=60)
     assert not os.path.exists("/dev/shm" + shm_name)
-    assert inspect.sysv_row("msg", qid) is None
+    assert inventory.sysv_row("msg", qid) is None
     assert not (tmp_path / run_id).exists()
 
 

@@ -1,4 +1,4 @@
-"""ipclab.procinfo (/proc readers) and the workers of notebook 06 (ipclab.trace_demos)."""
+"""ipclab.core.procinfo (/proc readers) and the workers of notebook 06 (ipclab.experiments.trace_demos)."""
 
 import json
 import mmap
@@ -15,9 +15,9 @@ import posix_ipc
 import pytest
 
 import workers
-from ipclab import inspect, objects, procinfo, procs, registry, semset
+from ipclab import inventory, objects, procinfo, procs, registry, semset
 from ipclab import trace_demos as td
-from ipclab.errors import BadArgument, ChildError, WaitTimeout
+from ipclab.core.errors import BadArgument, ChildError, WaitTimeout
 
 PAGE = mmap.PAGESIZE
 KB = PAGE // 1024
@@ -183,18 +183,18 @@ def test_crash_run_leaves_objects_that_clean_removes():
     env = {k: v for k, v in os.environ.items() if k != registry.ENV_RUN}
     env[registry.ENV_STATE] = state
     try:
-        p = subprocess.run([sys.executable, "-m", "ipclab.trace_demos", "crash"], env=env,
+        p = subprocess.run([sys.executable, "-m", "ipclab.experiments.trace_demos", "crash"], env=env,
                            capture_output=True, text=True, timeout=60)
         left = json.loads(p.stdout)
         assert p.returncode == -signal.SIGKILL
         assert os.path.exists("/dev/shm" + left["posix_shm"])
-        assert inspect.sysv_row("shm", left["sysv_shm"])["nattch"] == 0
+        assert inventory.sysv_row("shm", left["sysv_shm"])["nattch"] == 0
         out = subprocess.run([sys.executable, "-m", "ipclab", "clean"], env=env, capture_output=True,
                              text=True, timeout=60).stdout
         assert "3 object(s) removed" in out
         assert not os.path.exists("/dev/shm" + left["posix_shm"])
-        assert inspect.sysv_row("shm", left["sysv_shm"]) is None
-        assert inspect.sysv_row("sem", left["sysv_sem"]) is None
+        assert inventory.sysv_row("shm", left["sysv_shm"]) is None
+        assert inventory.sysv_row("sem", left["sysv_sem"]) is None
     finally:
         for run_dir in Path(state).iterdir():
             registry.remove_run(registry.Run(run_dir.name, run_dir))
@@ -202,5 +202,5 @@ def test_crash_run_leaves_objects_that_clean_removes():
 
 
 def test_trace_demos_cli_usage():
-    p = subprocess.run([sys.executable, "-m", "ipclab.trace_demos", "nope"], capture_output=True, text=True, timeout=60)
+    p = subprocess.run([sys.executable, "-m", "ipclab.experiments.trace_demos", "nope"], capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and "usage" in p.stderr

@@ -1,4 +1,4 @@
-"""ipclab.procs: real children under every start method; crashes, hangs, kills, interrupts."""
+"""ipclab.core.procs: real children under every start method; crashes, hangs, kills, interrupts."""
 
 import os
 import signal
@@ -8,8 +8,8 @@ import time
 import pytest
 
 import workers
-from ipclab import inspect, procs
-from ipclab.errors import BadArgument, ChildError, ChildTimeout
+from ipclab import inventory, procs
+from ipclab.core.errors import BadArgument, ChildError, ChildTimeout
 
 
 def alive(pid):
@@ -96,7 +96,7 @@ def test_objects_of_a_crashed_child_are_removed(kind, start_method):
     with pytest.raises(ChildError):
         procs.run(workers.create_and_crash, n=1, args=(kind,), start_method=start_method)
     run_id = os.environ["IPCLAB_RUN_ID"]
-    assert [r for r in inspect.course_objects(run_id) if r["kind"] == kind] == []
+    assert [r for r in inventory.course_objects(run_id) if r["kind"] == kind] == []
 
 
 def test_unpicklable_result_is_a_clear_error():
@@ -122,7 +122,7 @@ def test_function_from_main_is_refused():
 
 
 def test_current_worker_inside_child():
-    from ipclab.procs import current_worker
+    from ipclab.core.procs import current_worker
     assert current_worker() is None
     assert procs.run(workers.whoami, n=2, start_method="spawn") == [(0, "whoami-0"), (1, "whoami-1")]
 

@@ -1,9 +1,9 @@
-"""ipclab.race: lost updates without a lock and never with it, the trace, the explorer, the widgets."""
+"""ipclab.experiments.race: lost updates without a lock and never with it, the trace, the explorer, the widgets."""
 
 import pytest
 
 from ipclab import race
-from ipclab.errors import BadArgument
+from ipclab.core.errors import BadArgument
 
 
 def test_lost_updates_without_lock(start_method):
@@ -106,7 +106,7 @@ def test_explorer_refuses_out_of_order_and_unknown_steps():
 
 # -- widgets (no browser) ----------------------------------------------------
 def test_counter_controls_callback():
-    from ipclab.widgets import race as wr
+    from ipclab.presentation.widgets import race as wr
     ui = wr.CounterControls()
     ui.n.value, ui.m.value, ui.lock.value = 2, 30, True
     r = ui.run()
@@ -117,7 +117,7 @@ def test_counter_controls_callback():
 
 
 def test_explorer_ui_clicks_reveal_replay_reset():
-    from ipclab.widgets import race as wr
+    from ipclab.presentation.widgets import race as wr
     ui = wr.ExplorerUI(processes=2, increments=1)
     assert ui.explorer is None                 # nothing created until the first click
     for who in "ABABAB":
@@ -135,7 +135,7 @@ def test_explorer_ui_clicks_reveal_replay_reset():
 
 
 def test_explorer_ui_reveal_before_the_end():
-    from ipclab.widgets import race as wr
+    from ipclab.presentation.widgets import race as wr
     ui = wr.ExplorerUI()
     ui.click("A")
     assert ui.reveal() is None and "not finished" in ui.status.value

@@ -18,7 +18,7 @@ import pytest
 
 from ipclab import cli
 
-release = pytest.importorskip("ipclab.release", reason="ipclab release is not there yet")
+release = pytest.importorskip("ipclab.tooling.release", reason="ipclab release is not there yet")
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.py"))

@@ -1,4 +1,4 @@
-"""ipclab.semset against the kernel: values, atomic multi-operations, SEM_UNDO, timeouts, semctl, errors."""
+"""ipclab.mechanisms.semset against the kernel: values, atomic multi-operations, SEM_UNDO, timeouts, semctl, errors."""
 
 import os
 import pickle
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import sysv_ipc
 
-from ipclab import inspect, procs, registry, semset
-from ipclab.errors import BadArgument, LimitReached, ObjectGone, WaitTimeout
+from ipclab import inventory, procs, registry, semset
+from ipclab.core.errors import BadArgument, LimitReached, ObjectGone, WaitTimeout
 
 import workers_semset as w
 
@@ -44,13 +44,13 @@ def test_create_sets_values_mode_and_registers():
     with semset.create(4, values=[3, 0, 7, 1], note="t") as s:
         assert s.getall() == [3, 0, 7, 1]
         assert [s.getval(i) for i in range(4)] == [3, 0, 7, 1]
-        row = inspect.sysv_row("sem", s.id)
+        row = inventory.sysv_row("sem", s.id)
         assert row["nsems"] == 4 and row["perms"] & 0o777 == 0o600
         assert row["key"] & 0xFFFFFFFF == s.key and s.key == s.stat().key
         entries = [e for e in registry.current().entries() if e["kind"] == "sysv_sem" and e["id"] == s.id]
         assert entries and entries[0]["key"] == s.key
-        assert any(r["id"] == s.id for r in inspect.course_objects(registry.current().id))
-    assert inspect.sysv_row("sem", s.id) is None
+        assert any(r["id"] == s.id for r in inventory.course_objects(registry.current().id))
+    assert inventory.sysv_row("sem", s.id) is None
     assert not [e for e in registry.current().entries() if e["kind"] == "sysv_sem" and e["id"] == s.id]
 
 
@@ -257,7 +257,7 @@ def test_ipc_rmid_wakes_waiters_with_object_gone():
             assert _wait_until(lambda: s.ncnt(0) == 1)
             s.remove()
             assert g.join() == ["gone"]
-        assert s.removed and inspect.sysv_row("sem", s.id) is None
+        assert s.removed and inventory.sysv_row("sem", s.id) is None
         s.remove()  # idempotent
 
 

@@ -1,4 +1,4 @@
-"""ipclab.shm: the segment's life cycle and the ring buffer's guarantees, on real processes."""
+"""ipclab.mechanisms.shm: the segment's life cycle and the ring buffer's guarantees, on real processes."""
 
 import os
 import struct
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ipclab import procs, shm
-from ipclab.errors import BadArgument, ChildError, IpclabError, ObjectGone, WaitTimeout
+from ipclab.core.errors import BadArgument, ChildError, IpclabError, ObjectGone, WaitTimeout
 
 import workers_shm
 

@@ -1,4 +1,4 @@
-"""The experiments of notebook 02 (ipclab.sysv_demos): each one's lesson holds on real processes."""
+"""The experiments of notebook 02 (ipclab.experiments.sysv_demos): each one's lesson holds on real processes."""
 
 import pytest
 
@@ -69,7 +69,7 @@ def test_plots_draw_the_results():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from ipclab.plots import semaphores as plots
+    from ipclab.presentation.plots import semaphores as plots
 
     timeline = d.counting_timeline(workers=3, slots=2, work=0.05)
     fig = plots.counting_timeline(timeline)
@@ -86,7 +86,7 @@ def test_plots_draw_the_results():
 def test_dining_widget_callback_headless():
     import matplotlib
     matplotlib.use("Agg")
-    from ipclab.widgets import semaphores as widgets
+    from ipclab.presentation.widgets import semaphores as widgets
 
     fig, line = widgets.run_dining(n=3, atomic=True, wait=5.0, meals=1)
     assert line == "atomic semop: all philosophers ate (3 meals)"

@@ -1,4 +1,4 @@
-"""ipclab.tracing: strace log parsing and grouping (recorded logs), live traces, Helgrind reports."""
+"""ipclab.mechanisms.tracing: strace log parsing and grouping (recorded logs), live traces, Helgrind reports."""
 
 import os
 import signal
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ipclab import inspect, registry, tracing
+from ipclab import inventory, registry, tracing
 from ipclab import trace_demos as td
-from ipclab.errors import NotSupported, WaitTimeout
+from ipclab.core.errors import NotSupported, WaitTimeout
 
 DATA = Path(__file__).parent / "data"
 LOG = (DATA / "strace_f_interleaved.log").read_text()
@@ -195,7 +195,7 @@ def test_run_strace_removes_what_a_crashed_traced_process_left():
             "print(s.name, flush=True); os.kill(os.getpid(), signal.SIGKILL)")
     with pytest.raises(NotSupported, match="failed"):
         tracing.run_strace([sys.executable, "-c", code], timeout=60)
-    assert not [r for r in inspect.course_objects(registry.current().id) if "straced" in r["name"]]
+    assert not [r for r in inventory.course_objects(registry.current().id) if "straced" in r["name"]]
 
 
 @needs_strace

@@ -60,5 +60,5 @@ def unpicklable():
 
 
 def whoami():
-    from ipclab.procs import current_worker
+    from ipclab.core.procs import current_worker
     return current_worker()

@@ -7,8 +7,8 @@ that a peer was gone (the timeout message is returned, so the test can check it 
 import time
 
 from ipclab import msgq, semset, shm
-from ipclab.errors import WaitTimeout
-from ipclab.mapping import RecordStore
+from ipclab.core.errors import WaitTimeout
+from ipclab.mechanisms.mapping import RecordStore
 
 
 def role(name, *args):

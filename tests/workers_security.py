@@ -85,10 +85,10 @@ def workload_as(uid, state_dir, rounds):
     become(uid)
     os.environ["IPCLAB_STATE_DIR"] = state_dir
     os.environ.pop("IPCLAB_RUN_ID", None)
-    from ipclab import inspect, objects, registry
+    from ipclab import inventory, objects, registry
     registry._run = None
     foreign = 0
     for _ in range(rounds):
         with objects.posix_shm(4096, tag="w"), objects.sysv_sem(1), objects.sysv_msg(), objects.posix_sem(0):
-            foreign += sum(1 for r in inspect.course_objects() if r["uid"] != uid)
+            foreign += sum(1 for r in inventory.course_objects() if r["uid"] != uid)
     return foreign

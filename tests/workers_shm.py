@@ -8,7 +8,7 @@ import posix_ipc
 from ipclab import shm
 
 
-put_then_die = shm.put_then_die  # moved to ipclab.shm, where students can reach it
+put_then_die = shm.put_then_die  # moved to ipclab.mechanisms.shm, where students can reach it
 
 
 def segment_roundtrip(segment):

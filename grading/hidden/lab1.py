@@ -1,8 +1,8 @@
 """Hidden tests of lab 1 (teacher only: not in the student release)."""
 
 from ipclab import labkit
-from ipclab.labkit import expect_list
-from ipclab.labtests.lab1 import mpmc, round_trip
+from ipclab.tooling.grading.labkit import expect_list
+from ipclab.tooling.grading.labtests.lab1 import mpmc, round_trip
 
 
 @labkit.test("maximal contention: capacity 1, 3 producers, 3 consumers", points=2, timeout=60,

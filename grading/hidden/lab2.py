@@ -1,7 +1,7 @@
 """Hidden tests of lab 2 (teacher only: not in the student release)."""
 
 from ipclab import labkit
-from ipclab.labtests.lab2 import dinner
+from ipclab.tooling.grading.labtests.lab2 import dinner
 
 
 @labkit.test("two philosophers share both forks", points=1, timeout=60,

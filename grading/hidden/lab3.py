@@ -1,8 +1,8 @@
 """Hidden tests of lab 3 (teacher only: not in the student release)."""
 
 from ipclab import labkit, procs
-from ipclab.labkit import expect, expect_equal
-from ipclab.labtests.lab3 import WORKER_TIMEOUT, clients_and_server, server
+from ipclab.tooling.grading.labkit import expect, expect_equal
+from ipclab.tooling.grading.labtests.lab3 import WORKER_TIMEOUT, clients_and_server, server
 
 
 @labkit.test("an unknown op or a failing handler gets an error reply; the server goes on", points=1,

@@ -1,8 +1,8 @@
 """Hidden tests of lab 4 (teacher only: not in the student release)."""
 
 from ipclab import labkit, objects, procs
-from ipclab.labkit import expect, expect_raises
-from ipclab.labtests.lab4 import (FORMATS, WORKER_TIMEOUT, concurrent_increments, hold, increment,
+from ipclab.tooling.grading.labkit import expect, expect_raises
+from ipclab.tooling.grading.labtests.lab4 import (FORMATS, WORKER_TIMEOUT, concurrent_increments, hold, increment,
                                   lock_holder, raw_hold, record_range, wait_for_holder)
 
 

@@ -1,7 +1,7 @@
 """Hidden tests of lab 5 (teacher only: not in the student release)."""
 
 from ipclab import labkit
-from ipclab.labtests.lab5 import many_processes, run_model
+from ipclab.tooling.grading.labtests.lab5 import many_processes, run_model
 
 
 @labkit.test("edge sizes: capacity 1, then full-length keys and values with zero bytes", points=1, timeout=40,

@@ -1,8 +1,8 @@
 """Hidden tests of lab 6 (teacher only: not in the student release)."""
 
 from ipclab import labkit
-from ipclab.labkit import expect, expect_list, expect_raises
-from ipclab.labtests.lab6 import pool_of, run_map, shutdown
+from ipclab.tooling.grading.labkit import expect, expect_list, expect_raises
+from ipclab.tooling.grading.labtests.lab6 import pool_of, run_map, shutdown
 
 
 @labkit.test("spawn workers (nothing inherited), 30 tasks through small queues", points=2, timeout=60,

@@ -1,8 +1,8 @@
 """Hidden tests of lab 7 (teacher only: not in the student release)."""
 
 from ipclab import labkit
-from ipclab.labkit import expect_raises
-from ipclab.labtests.lab7 import (NAMES, check_counts, check_per_source, read_log, records_for, service,
+from ipclab.tooling.grading.labkit import expect_raises
+from ipclab.tooling.grading.labtests.lab7 import (NAMES, check_counts, check_per_source, read_log, records_for, service,
                                   sources_through_logger, stop)
 
 

@@ -1,8 +1,8 @@
 """Hidden tests of lab 8 (teacher only: not in the student release)."""
 
 from ipclab import labkit, procs
-from ipclab.labkit import expect
-from ipclab.labtests.lab8 import check_stats, client, requests_for, server_of, watch_stats
+from ipclab.tooling.grading.labkit import expect
+from ipclab.tooling.grading.labtests.lab8 import check_stats, client, requests_for, server_of, watch_stats
 
 
 @labkit.test("4 workers, 8 clients x 8 requests: statistics add up", points=2, timeout=60,

@@ -47,7 +47,7 @@ from ipclab.tooling import book_sources
 
 __all__ = ["ROOT", "CONF_DIR", "TITLE", "Settings", "Book", "settings", "build", "audit", "add_arguments", "main"]
 
-ROOT = Path(__file__).resolve().parents[2]
+from ipclab.core.paths import COURSE_ROOT as ROOT  # noqa: E402
 CONF_DIR = Path(__file__).with_name("book_src")
 TITLE = "ipclab: Linux shared memory and advanced IPC"
 DEFAULTS = {"repo": "https://github.com/OWNER/ipclab", "branch": "main", "hub": "", "binder": "https://mybinder.org"}

@@ -38,7 +38,7 @@ doctor.setup_notebook("posix_shm")
 #
 # | method | what it does | C calls behind it |
 # | --- | --- | --- |
-# | `RingBuffer.create(capacity, item_size)` | make the segment (header + slots) and the 3 semaphores with `ipclab.objects`; `ValueError` for a size that is not a positive int | `shm_open(O_CREAT\|O_EXCL)`, `ftruncate`, `mmap`, `sem_open(O_CREAT\|O_EXCL)` |
+# | `RingBuffer.create(capacity, item_size)` | make the segment (header + slots) and the 3 semaphores with `ipclab.core.objects`; `ValueError` for a size that is not a positive int | `shm_open(O_CREAT\|O_EXCL)`, `ftruncate`, `mmap`, `sem_open(O_CREAT\|O_EXCL)` |
 # | `RingBuffer.attach(handle)` | open the same objects in another process (`handle` is `rb.handle`, four names) | `shm_open`, `mmap`, `sem_open` |
 # | `put(data, timeout)` | append 1..item_size bytes; wait while full; `TimeoutError` after *timeout* | `sem_timedwait(empty)`, `sem_wait(mutex)`, copy, `sem_post(mutex)`, `sem_post(full)` |
 # | `get(timeout)` | remove and return the oldest record; wait while empty | the mirror image |
@@ -88,7 +88,7 @@ except NotImplementedError as e:
 # %%
 import matplotlib.pyplot as plt
 
-from ipclab.labtests import lab1 as tests
+from ipclab.tooling.grading.labtests import lab1 as tests
 
 try:
     received = tests.demo(lab, seed=7)

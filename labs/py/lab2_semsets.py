@@ -24,14 +24,14 @@ doctor.setup_notebook()
 #
 # | method | what it does | C call |
 # | --- | --- | --- |
-# | `Table.create(n)` | a set of n semaphores, all 1 (`ipclab.semset.create(n, values=[1]*n)`); `ValueError` for n < 2 | `semget(IPC_CREAT\|IPC_EXCL)`, `semctl(SETALL)` |
+# | `Table.create(n)` | a set of n semaphores, all 1 (`ipclab.mechanisms.semset.create(n, values=[1]*n)`); `ValueError` for n < 2 | `semget(IPC_CREAT\|IPC_EXCL)`, `semctl(SETALL)` |
 # | `Table.attach(handle)` | open the set by id in another process (`semset.SemaphoreSet.attach`) | — |
 # | `pick_up(i, timeout)` | take forks i and (i+1)%n in **one** `op([...], timeout=)` with `SEM_UNDO`; `TimeoutError` (semset's `WaitTimeout` is one) having taken nothing | `semtimedop` |
 # | `put_down(i)` | give both back, with `SEM_UNDO` too | `semop` |
 # | `free_forks()` | every value, e.g. `[1, 0, 0, 1]` | `semctl(GETALL)` |
 # | `destroy()` | remove the set | `semctl(IPC_RMID)` |
 #
-# Why `ipclab.semset` and not `sysv_ipc`: sysv_ipc only makes sets of one semaphore and,
+# Why `ipclab.mechanisms.semset` and not `sysv_ipc`: sysv_ipc only makes sets of one semaphore and,
 # on this platform, its timed `acquire` never times out.
 #
 # ## Hints

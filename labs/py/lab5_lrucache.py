@@ -95,7 +95,7 @@ except NotImplementedError as e:
 # %%
 import matplotlib.pyplot as plt
 
-from ipclab.labtests import lab5 as tests
+from ipclab.tooling.grading.labtests import lab5 as tests
 
 try:
     rows = tests.hit_rates(lab, capacities=(1, 2, 4, 8, 16, 32, 64), n_keys=64, n_ops=600, seed=7)

@@ -66,7 +66,7 @@ import importlib
 
 import lab6_pool as lab
 
-from ipclab.labtests import lab6 as tests
+from ipclab.tooling.grading.labtests import lab6 as tests
 
 importlib.reload(lab)
 try:

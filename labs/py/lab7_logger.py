@@ -91,7 +91,7 @@ except NotImplementedError as e:
 # %%
 import matplotlib.pyplot as plt
 
-from ipclab.labtests import lab7 as tests
+from ipclab.tooling.grading.labtests import lab7 as tests
 
 try:
     lines = tests.demo(lab, seed=7)

@@ -104,11 +104,9 @@ def served(tmp_path_factory):
         thread.join(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def context(browser, served):
+def offline_context(browser, base, **options):
     """A browser context where nothing leaves the local server (offline); outside requests are recorded."""
-    base = served[0]
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    ctx = browser.new_context(**options)
     ctx.outside = []
 
     def route(r):
@@ -118,6 +116,12 @@ def context(browser, served):
             ctx.outside.append(r.request.url)
             r.abort()
     ctx.route("**/*", route)
+    return ctx
+
+
+@pytest.fixture(scope="module")
+def context(browser, served):
+    ctx = offline_context(browser, served[0], viewport={"width": 1280, "height": 900})
     try:
         yield ctx
     finally:
@@ -211,27 +215,32 @@ def test_launch_and_download_links_are_well_formed(context, served):
     page.close()
 
 
-def test_no_serious_accessibility_violation(context, served):
+@pytest.mark.parametrize("scheme, width", [("light", 1280), ("dark", 390)], ids=["light-desktop", "dark-phone"])
+def test_no_serious_accessibility_violation(browser, served, scheme, width):
     if not AXE.is_file():
         pytest.fail(f"axe-core is not installed ({AXE}): run `{AXE_INSTALL}` in the checkout (or set IPCLAB_AXE)")
     base, out, built = served
     targets = ["index.html", "search.html"] + [p.docname + ".html" for p in built.pages]
     targets += sorted(p.relative_to(out).as_posix() for p in (out / book_sources.CODE).rglob("*.html"))[:2]
-    page = context.new_page()
+    ctx = offline_context(browser, base, color_scheme=scheme, viewport={"width": width, "height": 900})
+    page = ctx.new_page()
     serious, moderate = [], 0
-    for rel in targets:
-        page.goto(base + rel)
-        page.add_script_tag(path=str(AXE))
-        violations = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']}))
-            .violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                                   nodes: v.nodes.slice(0, 3).map(n => n.html.slice(0, 160))}))""")
-        for v in violations:
-            if v["impact"] in ("serious", "critical"):
-                serious.append(f"{rel}: {v['impact']} {v['id']} ({v['help']}): {v['nodes']}")
-            else:
-                moderate += 1
-    page.close()
-    print(f"axe-core on {len(targets)} pages: {len(serious)} serious/critical, {moderate} minor/moderate violations")
+    try:
+        for rel in targets:
+            page.goto(base + rel)
+            page.add_script_tag(path=str(AXE))
+            violations = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']}))
+                .violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                       nodes: v.nodes.slice(0, 3).map(n => n.html.slice(0, 160))}))""")
+            for v in violations:
+                if v["impact"] in ("serious", "critical"):
+                    serious.append(f"{rel}: {v['impact']} {v['id']} ({v['help']}): {v['nodes']}")
+                else:
+                    moderate += 1
+    finally:
+        ctx.close()
+    print(f"axe-core ({scheme}, {width} px) on {len(targets)} pages: {len(serious)} serious/critical, "
+          f"{moderate} minor/moderate violations")
     assert not serious, "\n".join(serious)
 
 

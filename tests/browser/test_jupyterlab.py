@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from ipclab import inspect, registry
+from ipclab import inventory, registry
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "labs").glob("*.ipynb"))
@@ -415,7 +415,7 @@ def run_in_lab(browser, server, rel, name, lab=False):
     page_errors = []
     page.on("pageerror", lambda e: page_errors.append(str(e)))
     workspace = f"ipclab-{name}-{secrets.token_hex(3)}"  # a fresh layout: only this notebook open
-    before = {object_key(r) for r in inspect.course_objects(RUN_ID)}
+    before = {object_key(r) for r in inventory.course_objects(RUN_ID)}
     try:
         page.goto(server.url(f"/lab/workspaces/{workspace}/tree/{rel}?token={server.token}"), timeout=60_000)
         page.wait_for_function(
@@ -446,11 +446,11 @@ def run_in_lab(browser, server, rel, name, lab=False):
         problems += [f"page error: {e[:200]}" for e in page_errors]
         # Cells clean up behind themselves (CONTRIBUTING): after run-all, with the kernel still
         # alive, no object of this run may remain (a kernel's exit would hide it).
-        left = [r for r in inspect.course_objects(RUN_ID) if object_key(r) not in before]
+        left = [r for r in inventory.course_objects(RUN_ID) if object_key(r) not in before]
         if left:
             problems.append(f"{len(left)} IPC object(s) left after running every cell:\n"
-                            + inspect.format_rows(left))
-            inspect.remove_rows(left)
+                            + inventory.format_rows(left))
+            inventory.remove_rows(left)
         return cells, problems, shot
     finally:
         try:  # this notebook's kernel goes now, so the leak check sees what its cells left

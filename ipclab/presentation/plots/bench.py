@@ -32,7 +32,7 @@ def bandwidth(records, indicative=None, title="Throughput between two processes 
         ax.plot([r["size"] for r in copies], [r["gbps"] for r in copies], "k:", lw=2,
                 label="memcpy (this machine)")
     if indicative is None:
-        from ipclab.bench.runner.runner import INDICATIVE_GBPS as indicative
+        from ipclab.bench.runner import INDICATIVE_GBPS as indicative
     if rows or copies:
         x_right = max([r["size"] for r in rows + copies])
         by_value = {}

@@ -1,5 +1,0 @@
-"""matplotlib figures from experiment results, one module per topic (no measuring here).
-
-Experiments (``ipclab.race``, ``ipclab.bench``...) return plain results; functions here
-only draw them and return the ``Figure``, so a notebook calls the experiment, then the plot.
-"""

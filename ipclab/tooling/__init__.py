@@ -1,0 +1,3 @@
+"""Course tooling: the grader, lab stubs, the student release, the site, the notebook build
+and the ``ipclab`` command. May import anything below it.
+"""

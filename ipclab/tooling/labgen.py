@@ -1,0 +1,115 @@
+"""Make the lab stubs students edit from the reference solutions: one source of truth.
+
+Each ``solutions/labN_name.py`` marks what the student must write with nbgrader's markers::
+
+    def put(self, data, timeout=None):
+        \"\"\"...the docstring stays: it is the specification...\"\"\"
+        ### BEGIN SOLUTION
+        ...reference code...
+        ### END SOLUTION
+
+``labs/labN_name.py`` is the same file with each region replaced by
+``raise NotImplementedError(...)`` naming the function and the brief to read. Regions must
+sit inside a function (a stub must still import). Commands::
+
+    python -m ipclab.tooling.labgen            # (re)write labs/*.py from solutions/
+    python -m ipclab.tooling.labgen --check    # fail if a stub is not what the generator makes
+"""
+
+import re
+import sys
+from pathlib import Path
+
+from ipclab.core.paths import COURSE_ROOT as ROOT  # noqa: E402
+SOLUTIONS = ROOT / "solutions"
+LABS = ROOT / "labs"
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+HEADER = ("# Your file for {lab}: replace each `raise NotImplementedError` with your code.\n"
+          "# The brief is {brief}; check your work with ipclab.check(\"{lab}\").\n"
+          "# (Course maintainers: this file is generated from solutions/{name} by\n"
+          "#  `python -m ipclab.tooling.labgen`; edit the solution, not this file.)\n")
+_DEF = re.compile(r"^(\s*)(?:async\s+)?def\s+(\w+)|^(\s*)class\s+(\w+)")
+
+
+def _owner(lines, i, indent):
+    """'Class.method' or 'function' enclosing line *i* (the nearest def/class less indented)."""
+    parts, limit = [], indent
+    for line in reversed(lines[:i]):
+        m = _DEF.match(line)
+        if m:
+            ind = len(m.group(1) if m.group(1) is not None else m.group(3))
+            if ind < limit:
+                parts.insert(0, m.group(2) or m.group(4))
+                limit = ind
+                if ind == 0:
+                    break
+    return ".".join(parts)
+
+
+def stub_text(source, name):
+    """The stub for solution file *name* whose text is *source*."""
+    lab = name.split("_", 1)[0]
+    brief = f"labs/{name[:-3]}.ipynb"
+    lines = source.splitlines(keepends=True)
+    out, i = [], 0
+    while i < len(lines):
+        line = lines[i]
+        if line.strip() == BEGIN:
+            indent = line[: len(line) - len(line.lstrip())]
+            if not indent:
+                raise ValueError(f"{name}:{i + 1}: a solution region must be inside a function")
+            owner = _owner(lines, i, len(indent))
+            j = i + 1
+            while j < len(lines) and lines[j].strip() != END:
+                if lines[j].strip() == BEGIN:
+                    raise ValueError(f"{name}:{j + 1}: nested {BEGIN}")
+                j += 1
+            if j == len(lines):
+                raise ValueError(f"{name}:{i + 1}: {BEGIN} without {END}")
+            out.append(f"{indent}# YOUR CODE HERE\n")
+            out.append(f'{indent}raise NotImplementedError("{lab}: write {owner}() (see {brief})")\n')
+            i = j + 1
+            continue
+        if line.strip() == END:
+            raise ValueError(f"{name}:{i + 1}: {END} without {BEGIN}")
+        out.append(line)
+        i += 1
+    return HEADER.format(lab=lab, brief=brief, name=name) + "".join(out)
+
+
+def pairs():
+    """(solution, stub) paths for every lab solution."""
+    return [(s, LABS / s.name) for s in sorted(SOLUTIONS.glob("lab*_*.py"))]
+
+
+def problems():
+    """Why labs/ is not what the generator makes (empty list if in step)."""
+    out = []
+    for sol, stub in pairs():
+        want = stub_text(sol.read_text(), sol.name)
+        if not stub.exists():
+            out.append(f"{stub.relative_to(ROOT)} is missing")
+        elif stub.read_text() != want:
+            out.append(f"{stub.relative_to(ROOT)} differs from what {sol.relative_to(ROOT)} generates")
+    return out
+
+
+def write():
+    LABS.mkdir(exist_ok=True)
+    for sol, stub in pairs():
+        stub.write_text(stub_text(sol.read_text(), sol.name))
+        print(f"wrote {stub.relative_to(ROOT)}")
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if "--check" in argv:
+        bad = problems()
+        print("\n".join(bad) or f"{len(pairs())} lab stubs match their solutions")
+        return 1 if bad else 0
+    write()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
