@@ -3,8 +3,8 @@
 The package is in layers, one folder each; imports point one way (a test enforces it):
 
 ``core``          processes, names, registry, objects, inventory, doctor, errors
-``mechanisms``    the IPC building blocks: shm, semset, msgq, mapping, tracing
-``experiments``   what each notebook runs (races, dining, queue patterns, mmap faults)
+``mechanisms``    the IPC building blocks: shm, semset, msgq, mapping
+``experiments``   what each notebook runs (races, dining, queue patterns, mmap faults, strace)
 ``presentation``  figures (``plots``) and ipywidgets front-ends (``widgets``); they measure nothing
 ``tooling``       grading, lab stubs, release, site, notebook build, the ``ipclab`` command
 ``bench``         the benchmark (transports, runner, jobs)
@@ -33,7 +33,7 @@ STABLE_NAMES = {
     "semset": "ipclab.mechanisms.semset",
     "msgq": "ipclab.mechanisms.msgq",
     "mapping": "ipclab.mechanisms.mapping",
-    "tracing": "ipclab.mechanisms.tracing",
+    "tracing": "ipclab.experiments.tracing",
     # experiments
     "race": "ipclab.experiments.race",
     "overview_demos": "ipclab.experiments.overview_demos",

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from ipclab import bench, cli
-from ipclab import bench_transports as bt
+from ipclab import bench
+from ipclab.tooling import cli
+from ipclab.bench import transports as bt
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = dict(max_seconds=0.06, repeats=2)

@@ -200,7 +200,7 @@ def test_release_is_the_student_edition(tmp_path):
     dest = tmp_path / "student"
     files = {str(p) for p in release.write(dest)}
     assert "labs/lab1_ringbuffer.py" in files and "labs/lab1_ringbuffer.ipynb" in files
-    assert "ipclab/labtests/lab1.py" in files and "ipclab/grading.py" in files
+    assert "ipclab/tooling/grading/labtests/lab1.py" in files and "ipclab/tooling/grading/grading.py" in files
     assert not [f for f in files if f.split("/")[0] in ("solutions", "grading", "tests", ".git")]
     assert release.audit(dest) == []
     assert (dest / "labs" / "lab1_ringbuffer.py").read_text() == (ROOT / "labs" / "lab1_ringbuffer.py").read_text()

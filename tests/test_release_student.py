@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ipclab import cli
+from ipclab.tooling import cli
 
 release = pytest.importorskip("ipclab.tooling.release", reason="ipclab release is not there yet")
 

@@ -20,7 +20,7 @@ import pytest
 
 from ipclab.core.errors import IpclabError
 from ipclab.tooling import book_alt, book_sources
-from ipclab.tooling import book_next as book
+from ipclab.tooling import book
 from ipclab.tooling import cli
 
 ROOT = book.ROOT
@@ -59,7 +59,6 @@ class Tags(HTMLParser):
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("book") / "site"
-    cli.PLUGINS["site"] = ("ipclab.tooling.book_next", "TEMPORARY until the layers move")  # TEMP-BOOK-NEXT
     said = io.StringIO()
     with contextlib.redirect_stdout(said):  # the one command, as a teacher types it
         assert cli.main(["site", str(out), "--repo", REPO, "--branch", "main", "--hub", HUB]) == 0

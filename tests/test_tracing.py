@@ -1,4 +1,4 @@
-"""ipclab.mechanisms.tracing: strace log parsing and grouping (recorded logs), live traces, Helgrind reports."""
+"""ipclab.experiments.tracing: strace log parsing and grouping (recorded logs), live traces, Helgrind reports."""
 
 import os
 import signal

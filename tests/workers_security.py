@@ -75,7 +75,8 @@ def clean_as(uid, state_dir, all_=False):
     become(uid)
     os.environ["IPCLAB_STATE_DIR"] = state_dir
     os.environ.pop("IPCLAB_RUN_ID", None)
-    from ipclab import cli, registry
+    from ipclab import registry
+    from ipclab.tooling import cli
     registry._run = None
     return cli.main(["clean"] + (["--live"] if all_ else []))
 

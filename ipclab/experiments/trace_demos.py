@@ -7,7 +7,7 @@ that, before each line, makes one harmless, recognisable system call::
     access("/ipclab-marker/L57/shm%20%3D%20posix_ipc.SharedMemory(...)", F_OK) = -1 ENOENT
 
 so the strace log says which Python line (number and text) made the calls that follow it.
-:mod:`ipclab.mechanisms.tracing` runs ``python -m ipclab.experiments.trace_demos demo NAME`` under ``strace -f``
+:mod:`ipclab.experiments.tracing` runs ``python -m ipclab.experiments.trace_demos demo NAME`` under ``strace -f``
 and groups the log by these markers. Lines ending in ``# bookkeeping`` (ipclab's registry,
 which removes what a crash leaves) are not marked.
 

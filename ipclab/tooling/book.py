@@ -1,174 +1,225 @@
-"""The course as a static web site: ``ipclab site [OUT]`` (default ``site/``).
+"""The course as a book: ``ipclab site [OUT]`` builds it with Sphinx, myst-nb and sphinx-book-theme.
 
-Why: a class reads the course before (or without) running it, and a teacher publishes it
-(GitHub Pages, a department server). The committed notebooks are already executed, so the
-site is a conversion, not a run: nbconvert's HTML exporter (JupyterLab look) turns each
-notebook and lab brief into a page with its outputs and figures embedded (``data:`` URIs,
-no image files to lose), and an index page links them all. Links between notebooks point
-to the pages; the helper sources a notebook links to (``../ipclab/race.py``) are copied
-along as plain files. Teacher material (``solutions/``, ``grading/``, ``tests/``) is never
-copied. Widgets need a kernel: the site shows their text fallback.
+Why this stack: course sites in the field are MyST + Sphinx (Jupyter Book 1 is the same
+stack). It gives what a reader needs without code of ours: a sidebar table of contents in
+chapter order, previous/next links, full-text search, highlighted code, a launch button
+per notebook (Binder, and a JupyterHub through nbgitpuller) and a download button for the
+``.ipynb``. It builds offline (the theme's assets ship in its wheel; Jupyter Book 2 would
+fetch its theme from the internet at build time).
+
+What goes in (see :mod:`ipclab.tooling.book_sources`): the executed notebooks as committed
+(never re-executed: ``nb_execution_mode = "off"``), the lab briefs, ``notebooks/answers/``
+where the edition has it, and docs/INSTRUCTOR, RELIABILITY, DEPLOY. Figures keep their
+alt text (:mod:`ipclab.tooling.book_alt`). The Sphinx configuration is
+``ipclab/tooling/book_src/conf.py`` (package data, so an installed ipclab builds the book).
+
+What a teacher sets per build, by option or environment variable:
+
+* ``--repo`` / ``IPCLAB_REPO_URL``: the course's git repository (launch and repository
+  buttons), default ``https://github.com/OWNER/ipclab`` as in the README;
+* ``--branch`` / ``IPCLAB_REPO_BRANCH``: default ``main``;
+* ``--hub`` / ``IPCLAB_HUB_URL``: the class's JupyterHub (``https://hub.example.edu``):
+  each notebook page then has a "JupyterHub" launch link that pulls the repository into
+  the student's server with nbgitpuller (the hub must have nbgitpuller installed);
+  without it there is no JupyterHub button;
+* ``--binder`` / ``IPCLAB_BINDER_URL``: a BinderHub, default ``https://mybinder.org``
+  (``none`` for no Binder button).
+
+The student edition (``ipclab release``) builds its own book from its own folder
+(``build(out, root=edition)``): only what the edition holds is published. No book is built if a
+solution region would be in it (:func:`audit`); ``solutions/`` and ``grading/`` (hidden tests)
+are never read.
 """
 
-import html
+import io
+import json
 import os
 import re
 import shutil
+import tempfile
+import warnings as warnings_module
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ipclab.core.errors import IpclabError
+from ipclab.core.paths import COURSE_ROOT as ROOT
+from ipclab.tooling import book_sources
 
-from ipclab.core.paths import COURSE_ROOT as ROOT  # noqa: E402
-SECTIONS = [("notebooks", "Notebooks"), ("labs", "Labs")]
-COPYABLE = ("ipclab", "labs", "notebooks")  # linked files a page may take along (never solutions/)
-NBVAL_MARK = re.compile(r"^\s*# NBVAL_\w+\s*\n?", re.MULTILINE)
-HREF = re.compile(r'href="([^"]*)"')
+__all__ = ["ROOT", "CONF_DIR", "TITLE", "Settings", "Book", "settings", "build", "audit", "add_arguments", "main"]
 
-
-def pages(root=ROOT):
-    """(section, notebook path) for every notebook and lab brief, in reading order."""
-    return [(sec, p) for sec, _ in SECTIONS for p in sorted((Path(root) / sec).glob("*.ipynb"))]
-
-
-def title_of(nb, fallback):
-    """The notebook's first Markdown heading, without the #."""
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            for line in cell.source.splitlines():
-                if line.startswith("#"):
-                    return line.lstrip("#").strip().replace("`", "").replace("**", "")
-    return fallback
+CONF_DIR = Path(__file__).with_name("book_src")
+TITLE = "ipclab: Linux shared memory and advanced IPC"
+DEFAULTS = {"repo": "https://github.com/OWNER/ipclab", "branch": "main", "hub": "", "binder": "https://mybinder.org"}
+ENV = {"repo": "IPCLAB_REPO_URL", "branch": "IPCLAB_REPO_BRANCH", "hub": "IPCLAB_HUB_URL", "binder": "IPCLAB_BINDER_URL"}
+MARK = ".ipclab-book"  # left in OUT: a later build may replace that folder whole
+SOLUTION_MARKS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS")
 
 
-def minutes_of(nb):
-    """The '**Time:** ...' line of a notebook's introduction, or ''."""
-    for cell in nb.cells[:3]:
-        m = re.search(r"\*\*Time:\*\*\s*([^.*\n]+)", cell.source)
-        if m:
-            return m.group(1).strip()
-    return ""
+@dataclass
+class Settings:
+    repo: str
+    branch: str
+    hub: str      # '' for no JupyterHub button
+    binder: str   # '' for no Binder button
 
 
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-WIDGET_NOTE = ("<p><em>An interactive widget is here: run the notebook in JupyterLab "
-               "(<code>./course lab</code>, or on Binder) to use it.</em></p>")
+@dataclass
+class Book:
+    out: Path
+    pages: list                                    # book_sources.Page, reading order
+    problems: list = field(default_factory=list)   # links that lead nowhere, figures without alt text, ...
+    settings: Settings = None
 
 
-def for_readers(nb):
-    """What a reader of a static page needs: no test-harness markers (``# NBVAL_IGNORE_OUTPUT``),
-    and a note where a widget would be (its text form, ``VBox(children=...``, says nothing)."""
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.source = NBVAL_MARK.sub("", cell.source)
-            for out in cell.get("outputs", []):
-                if WIDGET_MIME in out.get("data", {}):
-                    out["data"] = {"text/html": WIDGET_NOTE, "text/plain": "(interactive widget)"}
-    return nb
+
+def _url(name, value):
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise IpclabError(f"--{name} {value!r} is not a web address: give it as https://host/path "
+                          f"(or set {ENV[name]}){'; none turns the button off' if name in ('hub', 'binder') else ''}")
+    return value.rstrip("/")
 
 
-def fix_links(page_html, page_rel, out, root=ROOT, missing=None):
-    """Point .ipynb links at their pages; copy linked course files along; folders go to the index.
+def settings(repo=None, branch=None, hub=None, binder=None):
+    """What the launch and repository buttons point to: arguments, else environment, else defaults."""
+    given = {"repo": repo, "branch": branch, "hub": hub, "binder": binder}
+    got = {k: (v if v is not None else os.environ.get(ENV[k], DEFAULTS[k])).strip() for k, v in given.items()}
+    for k in ("hub", "binder"):
+        if got[k].lower() in ("", "none", "off"):
+            got[k] = ""
+    if not re.fullmatch(r"[\w./-]+", got["branch"]):
+        raise IpclabError(f"--branch {got['branch']!r} is not a branch name (letters, digits, . _ / -)")
+    return Settings(repo=_url("repo", got["repo"]), branch=got["branch"],
+                    hub=got["hub"] and _url("hub", got["hub"]), binder=got["binder"] and _url("binder", got["binder"]))
 
-    Links to notebooks that do not exist are left alone and listed in *missing*.
+
+def _overrides(s):
+    launch = {"notebook_interface": "jupyterlab"}
+    if s.binder:
+        launch["binderhub_url"] = s.binder
+    if s.hub:
+        launch["jupyterhub_url"] = s.hub
+    return {"html_theme_options.repository_url": s.repo,
+            "html_theme_options.repository_branch": s.branch,
+            "html_theme_options.launch_buttons": launch}
+
+
+COURSE_DIRS = {"notebooks", "labs", "docs", "ipclab", "solutions", "grading", "tests", "bench", ".git"}
+
+
+def _prepare(out, root, clear=False):
+    """Refuse an OUT that would overwrite the course; with *clear*, remove an earlier book there."""
+    if out == root or out in root.parents or (out.parent == root and out.name in COURSE_DIRS):
+        raise IpclabError(f"{out} is the course checkout, one of its folders or a folder above it: choose "
+                          f"a folder of its own, such as {root / 'site'}")
+    if out.exists() and any(out.iterdir()):
+        if not (out / MARK).is_file():
+            raise IpclabError(f"{out} is not empty and holds no earlier book: choose an empty folder, "
+                              "or remove it first")
+        if clear:
+            shutil.rmtree(out)  # an earlier build: replaced whole, so no page of a removed notebook lingers
+
+
+def build(out=None, root=ROOT, *, repo=None, branch=None, hub=None, binder=None):
+    """Build the book of the course at *root* into *out*; return a :class:`Book`.
+
+    *root* is the course checkout, or the student edition's folder (``ipclab release`` builds
+    that edition's own book from what it holds). Either way nothing is built if a solution
+    region would be published (:func:`audit`); solutions/ and grading/ are never read.
     """
-    page_dir = (root / page_rel).parent
-    missing = [] if missing is None else missing
+    from sphinx.application import Sphinx
+    from sphinx.util.docutils import docutils_namespace, patch_docutils
 
-    def repl(m):
-        href = m.group(1)
-        if not href or "://" in href or href.startswith(("#", "mailto:", "data:", "/")):
-            return m.group(0)
-        path, _, anchor = href.partition("#")
-        target = (page_dir / path).resolve()
-        try:
-            rel = target.relative_to(root)
-        except ValueError:
-            return m.group(0)
-        index = os.path.relpath(out / "index.html", out / page_dir.relative_to(root))
-        if target.suffix == ".ipynb" and target.is_file():
-            new = Path(path).with_suffix(".html").as_posix()
-        elif target.suffix == ".ipynb":
-            missing.append(f"{page_rel} links {href}, which does not exist")
-            return m.group(0)
-        elif target.is_dir():
-            new = f"{index}#{rel.parts[0]}" if rel.parts else index
-        elif target.is_file() and rel.parts[0] in COPYABLE:
-            (out / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(target, out / rel)
-            new = path
-        else:
-            return m.group(0)
-        return f'href="{new}{"#" + anchor if anchor else ""}"'
-
-    return HREF.sub(repl, page_html)
-
-
-INDEX = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>ipclab: Linux shared memory and advanced IPC</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem;
-       line-height: 1.5; color: #222; }}
-h1 {{ font-size: 1.7rem; }} h2 {{ margin-top: 2rem; border-bottom: 1px solid #ddd; }}
-li {{ margin: .35rem 0; }} .time {{ color: #666; font-size: .9em; }} code {{ background: #f3f3f3; }}
-</style></head><body>
-<h1>ipclab: Linux shared memory and advanced IPC</h1>
-<p>Chapter 19 of a C systems course, taught in Python on real processes and real kernel
-objects. These pages show the notebooks as executed; to run them, clone the repository and
-type <code>./course lab</code> (or open it on Binder).</p>
-{sections}
-</body></html>
-"""
+    root = Path(root).resolve()
+    out = Path(out if out is not None else root / "site").resolve()
+    s = settings(repo, branch, hub, binder)
+    _prepare(out, root)
+    work = Path(tempfile.mkdtemp(prefix="ipclab-book-"))
+    try:
+        src, html = work / "src", work / "html"  # Sphinx builds in the work folder: myst-nb writes beside
+        pages, problems = book_sources.stage(root, src, TITLE)  # its output (../jupyter_execute)
+        if not pages:
+            raise IpclabError(f"nothing to publish: no notebooks under {root / 'notebooks'} or {root / 'labs'}")
+        leaks = audit(src)
+        if leaks:
+            raise IpclabError("the book would publish teacher material, nothing built:\n  " + "\n  ".join(leaks))
+        status, warnings = io.StringIO(), io.StringIO()
+        with patch_docutils(CONF_DIR), docutils_namespace(), warnings_module.catch_warnings():
+            warnings_module.simplefilter("ignore", DeprecationWarning)  # the theme's and myst's, not ours to fix
+            warnings_module.simplefilter("ignore", PendingDeprecationWarning)
+            app = Sphinx(str(src), str(CONF_DIR), str(html), str(work / "doctrees"), "html",
+                         confoverrides=_overrides(s), status=status, warning=warnings,
+                         freshenv=True, warningiserror=False, parallel=0)
+            app.build()
+        if app.statuscode:
+            raise IpclabError(f"Sphinx could not build the book:\n{warnings.getvalue()[-3000:]}")
+        problems += _warnings(warnings.getvalue(), src, problems)
+        _prepare(out, root, clear=True)  # only now: a failed build leaves the earlier book as it was
+        shutil.copytree(html, out, dirs_exist_ok=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    (out / MARK).write_text("built by `ipclab site`; a new build replaces this folder\n", encoding="utf-8")
+    return Book(out, pages, problems, s)
 
 
-def build(out="site", root=ROOT, missing=None):
-    """Write the site to *out*; return the pages written (relative paths), index first.
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
-    Links to notebooks that do not exist are appended to *missing* (a list), if given.
+
+def _warnings(text, src, known):
+    """Sphinx's warnings, one line each, paths relative to the book; a broken link already in *known* once."""
+    out = []
+    for line in ANSI.sub("", text).splitlines():
+        line = line.replace(str(src) + os.sep, "").strip()
+        target = re.search(r"cross-reference target not found: '([^']+)'", line)
+        if "WARNING" in line and not (target and any(f"links {target.group(1)}," in k for k in known)):
+            out.append(line)
+    return out
+
+
+def audit(src):
+    """Why the staged book at *src* would leak teacher material (empty list if it would not).
+
+    A line that is a solution marker (``### BEGIN SOLUTION``, as :mod:`ipclab.tooling.labgen` reads
+    them) in a notebook, doc or shown file; labgen itself, which names the markers, is exempt.
     """
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    root, out = Path(root), Path(out).resolve()
-    if out == root:
-        raise IpclabError(f"{out} is the course checkout itself: choose a folder such as {root / 'site'}")
-    found = pages(root)
-    if not found:
-        raise IpclabError(f"no notebooks under {root / 'notebooks'} or {root / 'labs'}")
-    exporter = HTMLExporter(template_name="lab")
-    out.mkdir(parents=True, exist_ok=True)
-    written, entries = [], {sec: [] for sec, _ in SECTIONS}
-    for sec, path in found:
-        nb = nbformat.read(path, as_version=4)
-        rel = path.relative_to(root)
-        body, _ = exporter.from_notebook_node(for_readers(nb), resources={"metadata": {"name": path.stem}})
-        target = out / rel.with_suffix(".html")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(fix_links(body, rel, out, root, missing), encoding="utf-8")
-        written.append(target.relative_to(out))
-        entries[sec].append((rel.with_suffix(".html").as_posix(), title_of(nb, path.stem), minutes_of(nb)))
-    sections = []
-    for sec, heading in SECTIONS:
-        if entries[sec]:
-            items = "".join(
-                f'<li><a href="{html.escape(href)}">{html.escape(title)}</a>'
-                + (f' <span class="time">({html.escape(time)})</span>' if time else "") + "</li>"
-                for href, title, time in entries[sec])
-            sections.append(f'<h2 id="{sec}">{heading}</h2><ul>{items}</ul>')
-    (out / "index.html").write_text(INDEX.format(sections="\n".join(sections)), encoding="utf-8")
-    return [Path("index.html")] + written
+    leaks = []
+    for f in sorted(Path(src).rglob("*")):
+        rel = f.relative_to(src)
+        if not f.is_file() or rel.as_posix().endswith("tooling/labgen.py"):
+            continue
+        if any(part in ("solutions", "grading") for part in rel.parts):
+            leaks.append(f"{rel} is teacher material")
+            continue
+        text = f.read_text(encoding="utf-8", errors="replace")
+        if f.suffix == ".ipynb":
+            text = "\n".join(c.get("source", "") if isinstance(c.get("source"), str) else "".join(c.get("source", []))
+                             for c in json.loads(text).get("cells", []))
+        found = {line.strip() for line in text.splitlines()} & set(SOLUTION_MARKS)
+        leaks += [f"{rel} contains {m!r}" for m in sorted(found)]
+    return leaks
 
 
 def add_arguments(parser):
     parser.add_argument("out", nargs="?", default=str(ROOT / "site"),
-                        help="folder to write the site to (default: site/ in the checkout)")
+                        help="folder to write the book to (default: site/ in the checkout)")
+    parser.add_argument("--repo", help=f"the course's git repository URL (env {ENV['repo']}; "
+                                       f"default {DEFAULTS['repo']})")
+    parser.add_argument("--branch", help=f"its branch (env {ENV['branch']}; default {DEFAULTS['branch']})")
+    parser.add_argument("--hub", help=f"your JupyterHub's address, for an nbgitpuller launch link "
+                                      f"(env {ENV['hub']}; default: no JupyterHub button)")
+    parser.add_argument("--binder", help=f"a BinderHub address, or none (env {ENV['binder']}; "
+                                         f"default {DEFAULTS['binder']})")
 
 
 def main(args):
-    missing = []
-    written = build(args.out, missing=missing)
-    for line in missing:
+    book = build(args.out, repo=args.repo, branch=args.branch, hub=args.hub, binder=args.binder)
+    for line in book.problems:
         print(f"warning: {line}")
-    print(f"{len(written)} pages written to {Path(args.out).resolve()}; open {Path(args.out) / 'index.html'}")
+    s = book.settings
+    buttons = ", ".join(b for b, on in (("Binder", s.binder), ("JupyterHub", s.hub)) if on) or "none"
+    print(f"{len(book.pages)} pages written to {book.out} (launch buttons: {buttons}; repository {s.repo}); "
+          f"open {book.out / 'index.html'}")
+    if not s.hub:
+        print(f"no JupyterHub launch button: give your hub with --hub https://HUB or {ENV['hub']}")
     return 0

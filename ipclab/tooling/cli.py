@@ -18,7 +18,7 @@ PLUGINS = {
     "grade": ("ipclab.tooling.grading.grading", "grade a lab (or all labs) and print the results table"),
     "release": ("ipclab.tooling.release", "write the student edition of the course to a directory"),
     "notebooks": ("ipclab.tooling.notebooks", "rebuild the executed notebooks from notebooks/py/*.py"),
-    "site": ("ipclab.tooling.book", "build the course as a static HTML site (notebooks, labs, an index)"),
+    "site": ("ipclab.tooling.book", "build the course as a book (Sphinx): pages, search, launch buttons"),
 }
 
 

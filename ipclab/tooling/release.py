@@ -22,8 +22,12 @@ NEVER = {"solutions", "grading", "tests", ".git", ".ci", ".venv", "__pycache__",
 IGNORE = shutil.ignore_patterns(*NEVER, "*.pyc", "*.egg-info", "*.orig", "*.rej")
 
 
-def write(dest, force=False):
-    """Copy the student edition to *dest*; return the list of files written."""
+def write(dest, force=False, site=True):
+    """Copy the student edition to *dest*; return the list of files written.
+
+    *site*: also build the edition's own book into ``dest/site`` from what the edition holds
+    (:mod:`ipclab.tooling.book`), so it shows no solution and no hidden test.
+    """
     dest = Path(dest).resolve()
     if dest == ROOT or ROOT in dest.parents:
         raise IpclabError(f"{dest} is inside the course checkout: choose a folder outside {ROOT}")
@@ -46,6 +50,9 @@ def write(dest, force=False):
     if problems:
         shutil.rmtree(dest)
         raise IpclabError("the release would leak teacher material, nothing written:\n  " + "\n  ".join(problems))
+    if site:
+        from ipclab.tooling import book
+        book.build(dest / "site", root=dest)
     return sorted(p.relative_to(dest) for p in dest.rglob("*") if p.is_file())
 
 
@@ -54,7 +61,7 @@ def audit(dest):
     dest = Path(dest)
     out = [f"{p.relative_to(dest)} must not be released" for p in dest.rglob("*") if p.name in NEVER]
     for p in dest.rglob("*.py"):
-        if p.relative_to(dest) == Path("ipclab", "labgen.py"):  # the tool that names the markers
+        if p.relative_to(dest) == Path("ipclab", "tooling", "labgen.py"):  # the tool that names the markers
             continue
         lines = {line.strip() for line in p.read_text(errors="replace").splitlines()}
         if labgen.BEGIN in lines or labgen.END in lines:
@@ -68,11 +75,14 @@ def audit(dest):
 def add_arguments(parser):
     parser.add_argument("dest", help="an empty folder (outside the course checkout) for the student edition")
     parser.add_argument("--force", action="store_true", help="replace DEST if it is not empty")
+    parser.add_argument("--no-site", action="store_true", help="do not build the edition's book into DEST/site")
 
 
 def main(args):
-    files = write(args.dest, args.force)
+    files = write(args.dest, args.force, site=not args.no_site)
     labs = sorted(p.name for p in files if p.parts[0] == "labs" and p.suffix == ".py" and len(p.parts) == 2)
     print(f"wrote the student edition to {args.dest}: {len(files)} files; labs: {', '.join(labs) or 'none'}")
     print("not included: solutions/, grading/ (hidden tests), tests/, git and CI files")
+    if not args.no_site:
+        print(f"its book (no solutions, no hidden tests): {Path(args.dest) / 'site' / 'index.html'}")
     return 0

@@ -24,7 +24,7 @@
 #
 # **How to read the code.** Each Python call that makes a system call says which one, in a
 # `# C:` comment, the first time it appears. Worker functions live in
-# [`ipclab/overview_demos.py`](../ipclab/overview_demos.py), not in cells: child processes
+# [`ipclab/experiments/overview_demos.py`](../ipclab/experiments/overview_demos.py), not in cells: child processes
 # started with *spawn* or *forkserver* must be able to import them.
 
 # %%
@@ -211,7 +211,7 @@ with objects.posix_sem(0, tag="ready") as ready:
 # > ([src/os/unix/ngx_process_cycle.c](https://github.com/nginx/nginx/blob/master/src/os/unix/ngx_process_cycle.c)).
 #
 # > **Try it.** Remove the `pthread_sigmask` line in `wait_for_signal` (in
-# > `ipclab/overview_demos.py`): what does the default action of `SIGUSR1` do to the child,
+# > `ipclab/experiments/overview_demos.py`): what does the default action of `SIGUSR1` do to the child,
 # > and how does `procs` report it?
 #
 # ## 3. Two standards: System V and POSIX

@@ -27,8 +27,8 @@
 # **Time:** 60 min teaching, 40 min exercises. **Prerequisites:** notebook 00, `fork()`,
 # file descriptors; threads and races (chapter 18).
 #
-# The building blocks are in [`ipclab/shm.py`](../ipclab/shm.py) and
-# [`ipclab/race.py`](../ipclab/race.py); read them after each section.
+# The building blocks are in [`ipclab/mechanisms/shm.py`](../ipclab/mechanisms/shm.py) and
+# [`ipclab/experiments/race.py`](../ipclab/experiments/race.py); read them after each section.
 
 # %%
 # NBVAL_IGNORE_OUTPUT

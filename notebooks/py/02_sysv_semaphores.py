@@ -36,7 +36,7 @@
 # directly (with `ctypes`): `semget`, `semop`/`semtimedop` and `semctl`, on the kernel's own
 # object — `ipcs`, a C program and `sysv_ipc` all see the same set. Each call shows its C
 # equivalent in a `# C:` comment the first time. Worker functions are in
-# [`ipclab/sysv_demos.py`](../ipclab/sysv_demos.py).
+# [`ipclab/experiments/sysv_demos.py`](../ipclab/experiments/sysv_demos.py).
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -27,7 +27,7 @@
 # [sysv_ipc](https://github.com/osvenskan/sysv_ipc)'s `MessageQueue`: every call is a real
 # `msgsnd`/`msgrcv` on a real kernel queue. Each call says, once, in a `# C:` comment, which
 # system call it makes. The processes (workers, clients, loggers) live in
-# [`ipclab/msgq_demos.py`](../ipclab/msgq_demos.py) so that every start method can import
+# [`ipclab/experiments/msgq_demos.py`](../ipclab/experiments/msgq_demos.py) so that every start method can import
 # them.
 
 # %%

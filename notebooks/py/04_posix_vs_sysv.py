@@ -25,9 +25,9 @@
 # **Time:** 45 min teaching, 30 min exercises. **Prerequisites:** 19.1 (POSIX shared
 # memory), 19.2 (System V semaphores), 19.3 (System V message queues).
 #
-# Child processes run functions from [`ipclab/bench_jobs.py`](../ipclab/bench_jobs.py)
+# Child processes run functions from [`ipclab/bench/jobs.py`](../ipclab/bench/jobs.py)
 # (the three jobs, both families, line for line alike) and
-# [`ipclab/bench_transports.py`](../ipclab/bench_transports.py) (the benchmark's two ends).
+# [`ipclab/bench/transports.py`](../ipclab/bench/transports.py) (the benchmark's two ends).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -42,7 +42,7 @@ import posix_ipc
 import sysv_ipc
 
 from ipclab import bench, doctor, inventory, objects, procs, semset
-from ipclab import bench_jobs as jobs
+from ipclab.bench import jobs
 from ipclab.presentation.plots import bench as bench_plots, style
 
 doctor.setup_notebook("posix_shm", "posix_mq", "ipcs", "gcc")

@@ -27,8 +27,8 @@
 #
 # **How to read the code.** Each Python call that makes a system call says which one in a
 # `# C:` comment, the first time it appears. Helpers live in
-# [`ipclab/mapping.py`](../ipclab/mapping.py), the experiments and worker processes in
-# [`ipclab/mmap_demos.py`](../ipclab/mmap_demos.py): child processes started with *spawn*
+# [`ipclab/mechanisms/mapping.py`](../ipclab/mechanisms/mapping.py), the experiments and worker processes in
+# [`ipclab/experiments/mmap_demos.py`](../ipclab/experiments/mmap_demos.py): child processes started with *spawn*
 # must be able to import them. Every file is a course file (`objects.course_file`): unique
 # name, mode 0600, removed at the end of its cell even if the cell fails.
 

@@ -22,9 +22,9 @@
 #
 # **Time:** 50 min teaching, 30 min exercises. **Prerequisites:** 19.1–19.3.
 #
-# Workers and the traced scripts live in [`ipclab/trace_demos.py`](../ipclab/trace_demos.py);
-# the strace runner and parser in [`ipclab/tracing.py`](../ipclab/tracing.py); the `/proc`
-# readers in [`ipclab/procinfo.py`](../ipclab/procinfo.py). Where `strace` or `valgrind` is
+# Workers and the traced scripts live in [`ipclab/experiments/trace_demos.py`](../ipclab/experiments/trace_demos.py);
+# the strace runner and parser in [`ipclab/experiments/tracing.py`](../ipclab/experiments/tracing.py); the `/proc`
+# readers in [`ipclab/core/procinfo.py`](../ipclab/core/procinfo.py). Where `strace` or `valgrind` is
 # missing, or ptrace is forbidden (many containers), the cells say how to get them and show
 # the logs recorded on the course's machine instead, and each verdict says which log it read.
 

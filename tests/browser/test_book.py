@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from ipclab.tooling import book_sources
-from ipclab.tooling import book_next as book
+from ipclab.tooling import book
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "build" / "screenshots"

@@ -471,6 +471,8 @@ class Box:
             flags |= CLONE_NEWNET
         _unshare(flags, "unshare(IPC, mount, PID, UTS, net namespaces)")
         _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount may propagate to the host
+        if flags & CLONE_NEWNET:
+            _loopback_up()
         self._build_fs()
         self._set_ipc_limits()
         self._start_init()
@@ -606,20 +608,14 @@ class Box:
 
     # guests
 
-    def spawn(self, argv, *, env=None, cwd=None, stdin=None, stdout=None, stderr=None, pass_fds=(),
-              limits=None):
+    def guest_spec(self, limits=None):
+        """What :func:`spawn_guest` needs to start a guest in this box (JSON; also from workers)."""
+        return {"root": self.root, "mode": self.mode, "uid": self.uid, "gid": self.gid,
+                "limits": asdict(limits or self.limits), "work": self.config.get("work")}
+
+    def spawn(self, argv, **kw):
         """Start *argv* as a guest (box uid, box root, rlimits); a :class:`subprocess.Popen`."""
-        lim = limits or self.limits
-        spec = {"root": self.root, "mode": self.mode, "uid": self.uid, "gid": self.gid,
-                "limits": asdict(lim), "argv": list(argv), "cwd": cwd or (WORK if self.mode != "none" else self.config.get("work") or "/"),
-                "env": guest_env(env), "pass_fds": list(pass_fds)}
-        if self.mode == "none":
-            return subprocess.Popen([sys.executable, "-I", "-S", HERE, "--stage2", json.dumps(spec)],
-                                    stdin=stdin, stdout=stdout, stderr=stderr, pass_fds=pass_fds,
-                                    start_new_session=True)
-        return subprocess.Popen([sys.executable, "-I", "-S", HERE, "--stage2", json.dumps(spec)],
-                                stdin=stdin if stdin is not None else subprocess.DEVNULL,
-                                stdout=stdout, stderr=stderr, pass_fds=pass_fds, env={})
+        return spawn_guest(self.guest_spec(kw.pop("limits", None)), argv, **kw)
 
     # looking inside
 
@@ -643,17 +639,18 @@ class Box:
         return out
 
     def guests(self):
-        """Host pids of processes running under the box's identity (student code)."""
+        """Host pids of the box's processes running guest code (box uid; or no capabilities)."""
         out = []
         for pid in self.census():
             try:
                 with open(f"/proc/{pid}/status") as f:
-                    uids = next(line for line in f if line.startswith("Uid:")).split()[1:]
-            except (OSError, StopIteration):
+                    status = dict(line.split(":", 1) for line in f if ":" in line)
+            except OSError:
                 continue
-            if self.mode != "userns-self" and int(uids[0]) == self._host_uid():
-                out.append(pid)
-            elif self.mode == "userns-self":
+            if self.mode == "userns-self":
+                if int(status.get("CapEff", "1").strip(), 16) == 0:
+                    out.append(pid)
+            elif int(status["Uid"].split()[0]) == self._host_uid():
                 out.append(pid)
         return out
 
@@ -677,6 +674,30 @@ class Box:
             except (ProcessLookupError, ChildProcessError):
                 pass
             self.init_pid = None
+
+
+def spawn_guest(spec, argv, *, env=None, cwd=None, stdin=None, stdout=None, stderr=None, pass_fds=()):
+    """Start *argv* as a guest of the box described by *spec* (see :meth:`Box.guest_spec`).
+
+    The privileged stage (``sandbox.py --stage2``) gives the guest its own mount namespace
+    and /proc, pivots into the box root, drops to the box identity, sets the rlimits and
+    PR_SET_PDEATHSIG, then execs *argv*. Descriptors in *pass_fds* become 3, 4, ...
+    """
+    spec = dict(spec, argv=list(argv), env=guest_env(env), pass_fds=list(pass_fds),
+                cwd=cwd or (WORK if spec["mode"] != "none" else spec.get("work") or "/"))
+    return subprocess.Popen([sys.executable, "-I", "-S", HERE, "--stage2", json.dumps(spec)],
+                            stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                            stdout=stdout, stderr=stderr, pass_fds=pass_fds, env={},
+                            start_new_session=spec["mode"] == "none")
+
+
+def _loopback_up():
+    """Bring up ``lo`` in a new network namespace (it starts down): SIOCGIFFLAGS / SIOCSIFFLAGS."""
+    import struct
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16sH14s", b"lo", 0, b"")
+        flags = struct.unpack("16sH14s", fcntl.ioctl(s, 0x8913, req))[1]
+        fcntl.ioctl(s, 0x8914, struct.pack("16sH14s", b"lo", flags | 0x1, b""))
 
 
 def box_leaks(shm_dir="/dev/shm", mq_dir="/dev/mqueue"):

@@ -16,7 +16,7 @@ and how to fix it, and :func:`recorded` offers the log recorded on the course's 
 It also runs a small C program under Valgrind's Helgrind (:func:`helgrind`) and parses
 its report (:func:`parse_helgrind`): the tool the chapter names for races in C.
 
-Defined in :mod:`ipclab.mechanisms.tracing`; taught in ``notebooks/06_debugging_ipc.ipynb``.
+Defined in :mod:`ipclab.experiments.tracing`; taught in ``notebooks/06_debugging_ipc.ipynb``.
 """
 
 import os

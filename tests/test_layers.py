@@ -1,0 +1,91 @@
+"""The house: ipclab's layers import one way, with no cycles, and stable names resolve (issue 22).
+
+Allowed directions (a module may import its own layer and those listed):
+tooling -> anything; presentation -> experiments, bench, mechanisms, core; experiments ->
+mechanisms, core; bench -> mechanisms, core; mechanisms -> core; core -> core only.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import ipclab
+
+PKG = Path(ipclab.__file__).resolve().parent
+ALLOWED = {
+    "core": {"core"},
+    "mechanisms": {"mechanisms", "core"},
+    "experiments": {"experiments", "mechanisms", "core"},
+    "bench": {"bench", "mechanisms", "core"},
+    "presentation": {"presentation", "experiments", "bench", "mechanisms", "core"},
+    "tooling": {"tooling", "presentation", "experiments", "mechanisms", "core", "bench"},
+}
+
+
+def _modules():
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(PKG)
+        if len(rel.parts) > 1 and rel.parts[0] in ALLOWED:
+            yield rel.parts[0], ".".join(("ipclab",) + rel.with_suffix("").parts), path
+
+
+def _imports(path, top_level_only=False):
+    """Every ipclab module named by an import in *path* (``top_level_only``: not inside functions)."""
+    tree = ast.parse(path.read_text())
+    nodes = tree.body if top_level_only else ast.walk(tree)
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ipclab"):
+            assert node.level == 0, f"{path}: relative import; use the full ipclab.* path"
+            yield node.module
+            for alias in node.names:
+                yield f"{node.module}.{alias.name}"
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("ipclab"):
+                    yield alias.name
+
+
+def _layer(module):
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in ALLOWED else None
+
+
+@pytest.mark.parametrize("layer,module,path", list(_modules()), ids=lambda x: x if isinstance(x, str) else "")
+def test_imports_point_one_way(layer, module, path):
+    wrong = sorted({m for m in _imports(path) if _layer(m) and _layer(m) not in ALLOWED[layer]})
+    assert not wrong, f"{module} ({layer}) imports {wrong}: allowed layers are {sorted(ALLOWED[layer])}"
+
+
+def test_no_import_cycles_at_module_level():
+    graph = {}
+    known = {m for _, m, _ in _modules()}
+    for _, module, path in _modules():
+        graph[module] = {m for m in _imports(path, top_level_only=True) if m in known and m != module}
+    state = {}
+
+    def visit(node, stack):
+        state[node] = "open"
+        for nxt in graph[node]:
+            if state.get(nxt) == "open":
+                raise AssertionError("import cycle: " + " -> ".join(stack[stack.index(nxt):] + [nxt]))
+            if nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = "done"
+
+    for node in graph:
+        if node not in state:
+            visit(node, [node])
+
+
+def test_stable_names_resolve_to_layer_modules():
+    for short, full in ipclab.STABLE_NAMES.items():
+        assert getattr(ipclab, short).__name__ == full
+        assert _layer(full), f"{short} -> {full} is outside the layers"
+
+
+def test_no_module_shadows_the_standard_library():
+    import sys
+    names = {p.stem for p in PKG.rglob("*.py")} | {p.name for p in PKG.rglob("*") if p.is_dir()}
+    clash = sorted(names & set(sys.stdlib_module_names))
+    assert not clash, f"ipclab modules named like standard-library modules: {clash}"
