@@ -31,11 +31,12 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ipclab.core.errors import BadArgument
+from ipclab.core.paths import DATA_DIR
 
 __all__ = ["Demand", "sample", "sample_all", "PeakRecorder", "new_record", "RECORD", "load_record", "limits", "Row", "plan",
            "format_plan", "MARGIN"]
 
-RECORD = Path(__file__).resolve().parent.parent / "data" / "capacity" / "peak.json"
+RECORD = DATA_DIR / "capacity" / "peak.json"
 #: demand is the measured peak times this: sampling every few ms can miss a short peak,
 #: and a student may open a second notebook while the first still holds its objects
 MARGIN = 1.5

@@ -179,6 +179,16 @@ def _human(name, value):
     return value
 
 
+def class_report(n):
+    """``ipclab doctor --class N``: (rows, text) saying whether this machine holds N students at once.
+
+    The limits against the measured per-student peak: see :mod:`ipclab.core.capacity`.
+    """
+    from ipclab.core import capacity
+    rows = capacity.plan(n)
+    return rows, capacity.format_plan(n, rows)
+
+
 def setup_notebook(*needs):
     """The first cell of every notebook: versions, platform, and whether *needs* are met.
 

@@ -24,6 +24,10 @@ PLUGINS = {
 
 def _doctor(args):
     from ipclab.core import doctor
+    if args.class_size is not None:  # does this machine hold a class? (exit 1 if not)
+        rows, text = doctor.class_report(args.class_size)
+        print(json.dumps([r.as_dict() for r in rows], indent=2) if args.json else text)
+        return 0 if all(r.ok for r in rows) else 1
     items = doctor.checks()
     if args.json:
         print(json.dumps([c.__dict__ for c in items], indent=2, default=str))
@@ -67,6 +71,8 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("doctor", help="what this machine supports, its limits, and advice")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--class", dest="class_size", type=int, metavar="N",
+                   help="do the kernel limits hold N students running the course at once?")
     p.set_defaults(func=_doctor)
     p = sub.add_parser("ls", help="list the IPC objects that exist now (yours by default)")
     p.add_argument("--all", action="store_true", help="every user's objects, not just yours")
