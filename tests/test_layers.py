@@ -89,3 +89,20 @@ def test_no_module_shadows_the_standard_library():
     names = {p.stem for p in PKG.rglob("*.py")} | {p.name for p in PKG.rglob("*") if p.is_dir()}
     clash = sorted(names & set(sys.stdlib_module_names))
     assert not clash, f"ipclab modules named like standard-library modules: {clash}"
+
+
+def test_cli_imports_a_plugin_only_when_its_command_runs():
+    import subprocess
+    import sys
+    code = ("import sys; from ipclab.tooling import cli; cli.main(['ls', '--json']);"
+            "print(sorted(m for m in sys.modules if m.startswith('ipclab.tooling.') or m.startswith('ipclab.bench')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.strip().splitlines()[-1] == "['ipclab.tooling.cli']"
+
+
+def test_cli_says_which_plugin_failed_to_import(monkeypatch, capsys):
+    from ipclab.tooling import cli
+    monkeypatch.setitem(cli.PLUGINS, "bench", ("ipclab.no_such_module", "x"))
+    with pytest.raises(SystemExit) as e:
+        cli.main(["bench"])
+    assert "cannot import ipclab.no_such_module" in str(e.value)

@@ -66,7 +66,17 @@ def _clean(args):
     return 0
 
 
-def build_parser():
+def _plugin(name, module):
+    """Import a plugin's module; a missing dependency is said plainly, never hidden as 'invalid choice'."""
+    import importlib
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise SystemExit(f"ipclab {name}: cannot import {module}: {e}. "
+                         "Install the course with its dependencies (./course lab, or pip install -e .).") from e
+
+
+def build_parser(command=None):
     parser = argparse.ArgumentParser(prog="ipclab", description="Helpers for the ipclab IPC course.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("doctor", help="what this machine supports, its limits, and advice")
@@ -85,18 +95,18 @@ def build_parser():
     p.add_argument("--all", dest="live", action="store_true", help=argparse.SUPPRESS)  # the old name
     p.set_defaults(func=_clean)
     for name, (module, help_) in PLUGINS.items():
-        try:
-            mod = __import__(module, fromlist=["main"])
-        except ImportError:
-            continue
         p = sub.add_parser(name, help=help_)
-        mod.add_arguments(p)
-        p.set_defaults(func=mod.main)
+        if name == command:  # only the command that runs is imported (and may fail loudly)
+            mod = _plugin(name, module)
+            mod.add_arguments(p)
+            p.set_defaults(func=mod.main)
     return parser
 
 
 def main(argv=None):
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
