@@ -137,3 +137,15 @@ def test_the_stored_per_student_peak_is_fresh_and_consistent():
         if changed:
             warnings.warn(f"notebooks changed since the peak was measured ({', '.join(changed)}): "
                           "re-measure with `sudo python bench/classroom.py --users 1 --record`")
+
+
+def test_doctor_class_on_the_command_line():
+    run = lambda *a: subprocess.run([sys.executable, "-m", "ipclab", "doctor", *a],  # noqa: E731
+                                    capture_output=True, text=True, timeout=60)
+    r = run("--class", "3", "--json")
+    rows = json.loads(r.stdout)
+    assert r.returncode == (0 if all(x["ok"] for x in rows) else 1)
+    assert {x["limit"].split(" ")[0] for x in rows} >= {"SEMMNI", "SEMMNS", "MSGMNI", "/dev/shm", "RLIMIT_MSGQUEUE"}
+    assert all(x["ok"] or x["fix"] for x in rows), "every limit that does not hold says how to fix it"
+    r = run("--class", "0")
+    assert r.returncode == 1 and "number of students" in r.stderr
