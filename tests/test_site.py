@@ -11,6 +11,7 @@ no teacher material is published; the student edition's book holds no solution.
 import contextlib
 import io
 import os
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -239,11 +240,12 @@ def test_linked_course_files_are_shown_as_code_pages(built):
 
 
 def solution_lines():
-    """Long lines from inside the solution regions of solutions/*.py that its stub does not have."""
+    """Long lines from inside the solution regions of solutions/*.py that nothing public has
+    (not the stubs, not the ipclab package): if one is in the book, a solution leaked."""
+    public = " ".join(" ".join(f.read_text(errors="replace").split())
+                      for d in ("labs", "ipclab") for f in (ROOT / d).rglob("*.py"))
     out = set()
     for path in (ROOT / "solutions").glob("*.py"):
-        stub = ROOT / "labs" / path.name
-        public = " ".join(stub.read_text().split()) if stub.is_file() else ""
         inside = False
         for line in path.read_text().splitlines():
             if line.strip() in ("### BEGIN SOLUTION", "### END SOLUTION"):
@@ -262,6 +264,30 @@ def test_no_teacher_material_is_published(built):
             text = " ".join(Tags(f.read_text(encoding="utf-8", errors="replace")).plain.split())
             leaked = [line for line in secret if line in text]
             assert not leaked, f"{f.relative_to(built)} shows solution code: {leaked[:2]}"
+
+
+def test_the_student_edition_builds_its_own_book(tmp_path):
+    """`ipclab release` writes DEST/site from what the edition holds: no solution, no hidden test."""
+    from ipclab.tooling import release
+    dest = tmp_path / "edition"
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said):
+        assert cli.main(["release", str(dest)]) == 0
+    site = dest / "site"
+    assert (site / "index.html").is_file() and "site" in said.getvalue()
+    assert [p.rel for p in book_sources.pages(dest)] == [p.rel for p in PAGES if (dest / p.rel).is_file()]
+    for p in book_sources.pages(dest):
+        assert (site / (p.docname + ".html")).is_file()
+    title = re.compile(r'labkit\.test\(\s*"([^"]+)"')
+    hidden = {t for f in (ROOT / "grading" / "hidden").glob("*.py") for t in title.findall(f.read_text())}
+    visible = {t for f in (dest / "ipclab").rglob("labtests/*.py") for t in title.findall(f.read_text())}
+    secret_tests, secret_code = hidden - visible, solution_lines()
+    for f in site.rglob("*"):
+        if f.is_file() and f.suffix in (".html", ".ipynb", ".md", ".txt", ".js"):
+            text = " ".join(Tags(f.read_text(encoding="utf-8", errors="replace")).plain.split())
+            assert not [t for t in secret_tests if t in text], f"{f.relative_to(site)} names a hidden test"
+            assert not [line for line in secret_code if line in text], f"{f.relative_to(site)} shows solution code"
+    assert release.write is not None and not (dest / "jupyter_execute").exists()
 
 
 def test_a_solution_region_is_never_published(tmp_path):
