@@ -106,3 +106,16 @@ def test_cli_says_which_plugin_failed_to_import(monkeypatch, capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["bench"])
     assert "cannot import ipclab.no_such_module" in str(e.value)
+
+
+def test_ruff_finds_no_error():
+    """The lint CI runs (rules in pyproject.toml); skipped with its reason if ruff is not installed."""
+    import shutil
+    import subprocess
+    import sys
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(ruff).exists():
+        pytest.skip("ruff is not installed (pip install ruff, or ./course test installs it)")
+    root = PKG.parent
+    r = subprocess.run([ruff, "check", "."], cwd=root, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout[-3000:]
