@@ -217,6 +217,8 @@ def main(argv=None):
                 report["run_seconds"] = time.monotonic() - t1
                 per_student = rec.peak if args.users > 1 else Demand_max(per_nb.values())
                 together = rec.together
+                if rec.errors:
+                    raise SystemExit(f"the object sampler failed {len(rec.errors)} time(s): {rec.errors[0]}")
             report["memory_idle_servers"] = idle
             report["memory_peak"] = mem.peak
             report["peak_per_student"] = asdict(per_student)
@@ -224,7 +226,7 @@ def main(argv=None):
             report["load_average"] = os.getloadavg()
             fill(report, results, uids)
             if args.record:
-                record(per_student, per_nb, notebooks)
+                record(per_student, per_nb, notebooks, sorted({f["notebook"] for f in report["failures"]}))
     finally:
         hd.remove_unix_users(users)
         if not args.keep:
@@ -281,11 +283,13 @@ def fill(report, results, uids):
                                    f"{ratios.get(closest, 0):.1%}" if closest else first)
 
 
-def record(per_student, per_nb, notebooks):
+def record(per_student, per_nb, notebooks, incomplete):
+    """Store the per-student peak; notebooks that failed part-way are listed (their peak is a floor)."""
     path = capacity.RECORD
     path.parent.mkdir(parents=True, exist_ok=True)
     rec = capacity.new_record(per_student, per_nb, commit(), users=1,
                               note=f"bench/classroom.py --users 1 --record over {', '.join(notebooks)}")
+    rec["incomplete"] = incomplete
     path.write_text(json.dumps(rec, indent=2) + "\n")
     print(f"recorded the per-student peak in {path.relative_to(ROOT)}")
 

@@ -124,6 +124,9 @@ def test_the_stored_per_student_peak_is_fresh_and_consistent():
         assert known, f"the record's commit {rec['commit']} is not in this repository's history"
     notebooks = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
     assert sorted(rec["notebooks"]) == notebooks, "the record does not cover exactly the course's notebooks"
+    assert not rec.get("incomplete"), (f"notebooks {rec['incomplete']} failed part-way while the peak was "
+                                       "measured, so it is a floor: fix them, then re-measure with "
+                                       "`sudo python bench/classroom.py --users 1 --record`")
     per_nb = [capacity.Demand(**d) for d in rec["notebooks"].values()]
     top = capacity.Demand()
     for d in per_nb:

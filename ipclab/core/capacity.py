@@ -77,7 +77,7 @@ def _mq_charge(name):
     """RLIMIT_MSGQUEUE bytes a queue costs: max_messages * (max_message_size + overhead)."""
     import posix_ipc
     try:
-        q = posix_ipc.MessageQueue("/" + name, read=False, write=False)
+        q = posix_ipc.MessageQueue("/" + name, read=True, write=False)  # O_RDONLY: receives nothing
     except (posix_ipc.Error, OSError):
         return 0  # removed meanwhile, or not ours to open
     try:
@@ -161,6 +161,7 @@ class PeakRecorder:
 
     def __init__(self, uids, interval=0.02):
         self.uids, self.interval = set([uids] if isinstance(uids, int) else uids), interval
+        self.errors = []
         self.reset()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="ipclab-peaks", daemon=True)
@@ -183,7 +184,12 @@ class PeakRecorder:
     def _loop(self):
         n = 0
         while not self._stop.is_set():
-            now = sample_all(self.uids, with_tasks=n % 5 == 0)
+            try:
+                now = sample_all(self.uids, with_tasks=n % 5 == 0)
+            except Exception as e:  # noqa: BLE001 - kept and shown by whoever reads the peak
+                self.errors.append(repr(e))
+                self._stop.wait(self.interval)
+                continue
             peaks = self.peaks
             for u, d in now.items():
                 if u in peaks:
