@@ -170,6 +170,7 @@ def test_no_jupyterhub_button_unless_a_hub_is_given(tmp_path, monkeypatch):
     monkeypatch.setenv(book.ENV["hub"], "https://jupyter.example.org/")
     assert book.settings().hub == "https://jupyter.example.org"
     assert book.settings(binder="none").binder == ""
+    assert book.settings(repo="https://git.example.edu/course/ipclab.git/").repo == "https://git.example.edu/course/ipclab"
     with pytest.raises(IpclabError, match="https://"):
         book.settings(hub="jupyter.example.org")
     with pytest.raises(IpclabError, match="branch"):

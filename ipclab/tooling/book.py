@@ -19,9 +19,12 @@ What a teacher sets per build, by option or environment variable:
   buttons), default ``https://github.com/OWNER/ipclab`` as in the README;
 * ``--branch`` / ``IPCLAB_REPO_BRANCH``: default ``main``;
 * ``--hub`` / ``IPCLAB_HUB_URL``: the class's JupyterHub (``https://hub.example.edu``):
-  each notebook page then has a "JupyterHub" launch link that pulls the repository into
-  the student's server with nbgitpuller (the hub must have nbgitpuller installed);
-  without it there is no JupyterHub button;
+  each notebook page then has a "JupyterHub" launch link
+  (``HUB/hub/user-redirect/git-pull?repo=REPO&urlpath=lab/tree/NAME/PATH&branch=BRANCH``)
+  that pulls the repository into the student's server with nbgitpuller (installed on the
+  hub); nbgitpuller clones into a folder named after the repository URL's last part
+  (``repo.split('/')[-1]`` in jupyterhub/nbgitpuller ``nbgitpuller/handlers.py``), hence
+  NAME. Without a hub there is no JupyterHub button;
 * ``--binder`` / ``IPCLAB_BINDER_URL``: a BinderHub, default ``https://mybinder.org``
   (``none`` for no Binder button).
 
@@ -90,7 +93,9 @@ def settings(repo=None, branch=None, hub=None, binder=None):
             got[k] = ""
     if not re.fullmatch(r"[\w./-]+", got["branch"]):
         raise IpclabError(f"--branch {got['branch']!r} is not a branch name (letters, digits, . _ / -)")
-    return Settings(repo=_url("repo", got["repo"]), branch=got["branch"],
+    repo = _url("repo", got["repo"])
+    repo = repo[:-len(".git")] if repo.endswith(".git") else repo  # the folder nbgitpuller makes is NAME.git else
+    return Settings(repo=repo, branch=got["branch"],
                     hub=got["hub"] and _url("hub", got["hub"]), binder=got["binder"] and _url("binder", got["binder"]))
 
 
@@ -222,4 +227,7 @@ def main(args):
           f"open {book.out / 'index.html'}")
     if not s.hub:
         print(f"no JupyterHub launch button: give your hub with --hub https://HUB or {ENV['hub']}")
+    if s.repo == DEFAULTS["repo"]:
+        print(f"the launch and repository buttons point to the placeholder {s.repo}: give yours with --repo "
+              f"or {ENV['repo']}")
     return 0
