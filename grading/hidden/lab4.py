@@ -11,7 +11,7 @@ from ipclab.tooling.grading.labtests.lab4 import (FORMATS, WORKER_TIMEOUT, concu
 def exact_ranges(lab, rng):
     count = rng.randint(5, 10)
     i = rng.randrange(1, count - 1)
-    with objects.course_file(tag="lab4") as path:
+    with labkit.shared_file(tag="lab4") as path:
         store = lab.Store.create(path, rng.choice(FORMATS), count)
         try:
             start, length = record_range(lab, store, i)

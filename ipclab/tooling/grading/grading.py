@@ -1,13 +1,19 @@
-"""Grade a lab: run each of its tests against the student's module, safely, and explain.
+"""Grade a lab: run each of its tests against the student's module, in a box, and explain.
 
-Why a process per test: a submission may deadlock on a semaphore, loop, fork wildly,
-crash or leave IPC objects behind. Each test therefore runs in a fresh Python process
-(its own session and process group, a copy of the student's file in an empty folder, a
-fresh ipclab run) with a hard timeout. Afterwards everything it started is killed (the
-session, plus any process carrying its token that escaped it) and every IPC object its run
-created is removed and reported: one bad test scores zero, the others still run, and the
-machine is left as it was. Tests come from the installed ``ipclab.tooling.grading.labtests`` (visible) and
-``grading/hidden`` (hidden, teacher only), never from the student's folder.
+The student's code never decides its own grade (issue 16). For each test the grader (this
+process, which never imports student code) starts a keeper (:mod:`.runner`) that builds a
+*box* (:mod:`.sandbox`: another uid, its own IPC, mount, PID and network namespaces, a
+private ``/dev/shm`` and ``/dev/mqueue``, rlimits) and runs the test in a trusted process
+inside it; the test drives the student's module through a proxy (:mod:`.remote`) whose
+calls execute in boxed *agents* that can see only the submitted file and Python. The
+verdict, the leaks (every object left in the box, whatever its name) and the processes
+left running are reported by the trusted side; at the deadline every process of the box
+dies with its PID namespace, after showing where it was stuck (faulthandler).
+
+Per test: memory, processes, file size, CPU and output are capped; per submission a time
+budget (``--budget``) bounds the whole; a module that does not import is reported once.
+Where no isolation is possible the grades still come, marked *not tamper-proof*, and the
+teacher's outputs (Gradescope, CSV) are refused unless ``--unsafe``.
 
 Three faces, one report:
 
@@ -15,34 +21,39 @@ Three faces, one report:
   was expected and what happened, a hint);
 * ``ipclab grade [lab1 ...]`` prints the same table and a total;
   ``--format gradescope`` writes Gradescope's ``results.json``; ``--batch DIR --csv F``
-  grades a folder of submissions (one sub-folder per student) into one CSV.
+  grades a folder of submissions (one sub-folder per student) into one CSV, written as it goes.
 """
 
 import csv
 import html
+import io
 import json
 import os
 import secrets
 import shutil
-import signal
-import subprocess
+import stat
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ipclab.core import inventory, names, registry
-from ipclab.tooling.grading import labkit
 from ipclab.core.errors import BadArgument
+from ipclab.core.paths import PACKAGE_DIR
+from ipclab.tooling.grading import labkit, sandbox
+
+__all__ = ["TestResult", "LabReport", "Budget", "grade_lab", "check", "batch", "gradescope", "main",
+           "add_arguments", "lab_id", "lab_tests", "find_submission", "copy_submission", "BadSubmission"]
 
 from ipclab.core.paths import COURSE_ROOT as ROOT  # noqa: E402
 LABS_DIR = ROOT / "labs"
 HIDDEN_DIR = ROOT / "grading" / "hidden"
-TOKEN_VAR = "IPCLAB_GRADE_TOKEN"
-MAX_PROCS = 64          # more live processes than this in one test: "forks wildly", killed
-POLL = 0.25             # how often a running test is watched (seconds)
+MAX_PROCS = 64          # processes (and threads) of the box's uid in one test
+MAX_SUBMISSION = 1024 * 1024  # bytes: a .py file larger than this is refused
+BUDGET = float(os.environ.get("IPCLAB_GRADE_BUDGET", "900"))  # seconds per submission (all labs)
+IMPORT_TIMEOUT = float(os.environ.get("IPCLAB_GRADE_IMPORT_TIMEOUT", "20"))
 TIMEOUT_SCALE = float(os.environ.get("IPCLAB_GRADE_TIMEOUT_SCALE", "1"))  # slow machines: 2, 3...
 OUTPUT_TAIL = 12        # lines of the test's own output shown with a failure
 GRADESCOPE_VISIBILITY = {"visible": "visible", "hidden": "after_published"}
@@ -70,7 +81,8 @@ class TestResult:
     stray: int = 0
     output_tail: list = field(default_factory=list)
     seconds: float = 0.0
-    run: str = ""          # the ipclab run the test used (its objects are gone afterwards)
+    run: str = ""          # kept for old readers of the JSON
+    stacks: list = field(default_factory=list)  # where the student's processes were, at a timeout
 
     @property
     def passed(self):
@@ -87,6 +99,9 @@ class TestResult:
             out += ["  " + leak for leak in self.leaks[:6]]
         if self.stray:
             out.append(f"your code left {self.stray} process(es) running after the test; the grader killed them")
+        if self.stacks:
+            out.append("where your processes were when the time ran out (most recent call first):")
+            out += ["  " + line for line in self.stacks]
         if not self.passed and self.output_tail:
             out.append("last lines your code printed:")
             out += ["  | " + line for line in self.output_tail]
@@ -116,6 +131,9 @@ class LabReport:
     hidden_count: int = 0      # hidden tests the teacher runs for this lab
     hidden_run: bool = False   # were they run here?
     note: str = ""
+    isolation: str = ""        # full | partial | none (see sandbox.isolation_level)
+    import_error: str = ""     # shown once, instead of once per test
+    isolation_reason: str = ""
 
     @property
     def score(self):
@@ -144,6 +162,8 @@ class LabReport:
     def text(self):
         head = f"{self.lab} · {self.title} — {self.submission} (seed {self.seed})"
         lines = [head]
+        if self.import_error:
+            lines += ["  " + x for x in self.import_error.splitlines()]
         width = min(max([len(r.title) for r in self.results] + [20]) + 14, 80)
         for r in self.results:
             tag = "" if r.visibility == "visible" else " [hidden]"
@@ -153,6 +173,8 @@ class LabReport:
             lines.append(f"  {label.ljust(width, '.')} {_num(r.score):>3}/{_num(r.points):<3} {mark}")
             lines += ["       " + x for x in r.explanation()]
         lines.append("  " + self.verdict())
+        if self.isolation and self.isolation != "full":
+            lines.append("  note: this grade is not tamper-proof here (" + self.isolation_reason + ")")
         return "\n".join(lines)
 
     __str__ = text
@@ -239,149 +261,128 @@ def _display(path):
     return str(path)
 
 
-# -- running one test in its own process -----------------------------------------
+# -- submissions: regular files only ---------------------------------------------------
 
-def _new_run(run_id):
-    path = registry.state_dir() / run_id
-    path.mkdir(mode=0o700)
-    meta = {"pid": os.getpid(), "start": registry.proc_start_time(os.getpid()), "created": time.time(),
-            "note": "grading"}
-    (path / "meta.json").write_text(json.dumps(meta))
-    return registry.Run(run_id, path)
+class BadSubmission(BadArgument):
+    """The submitted path is not a plain file of reasonable size (symlink, device, fifo, huge)."""
 
 
-def _proc_stat(pid):
+def copy_submission(path, module, root=None):
+    """Copy *path* (refusing symlinks and non-regular files) alone into a fresh folder; that folder.
+
+    *root* is the folder the student submitted: no component between it and the file may
+    be a symlink either (a symlinked folder could point at the solutions).
+    """
+    path = Path(path)
+    if root is not None:
+        root = Path(root)
+        rel = path.relative_to(root) if path.is_absolute() == root.is_absolute() else None
+        p = root
+        for part in (rel.parts[:-1] if rel else ()):
+            p = p / part
+            if p.is_symlink():
+                raise BadSubmission(f"{_display(p)} is a symbolic link: submit the folder itself, not a link")
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            rest = f.read().rsplit(b")", 1)[1].split()
-        return rest[0].decode(), int(rest[3]), int(rest[19])  # state, session, starttime
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _has_token(pid, token):
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        if path.is_symlink():
+            raise BadSubmission(f"{_display(path)} is a symbolic link, not your file: submit the .py file itself") from None
+        raise BadSubmission(f"cannot read {_display(path)}: {e.strerror}") from None
     try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            return token in f.read()
-    except OSError:
-        return False
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise BadSubmission(f"{_display(path)} is not a regular file (a device, a fifo, a folder?): "
+                                "submit the .py file itself")
+        if st.st_size > MAX_SUBMISSION:
+            raise BadSubmission(f"{_display(path)} is {st.st_size} bytes, over the {MAX_SUBMISSION}-byte limit")
+        data = os.read(fd, MAX_SUBMISSION + 1)
+    finally:
+        os.close(fd)
+    work = Path(tempfile.mkdtemp(prefix="ipclab-sub-"))
+    work.chmod(0o755)
+    copy = work / f"{module}.py"
+    copy.write_bytes(data)
+    copy.chmod(0o644)
+    return work
 
 
-def _tree(sid, token, since):
-    """Live pids of a test: its session, or started after *since* and carrying its token."""
-    me = os.getpid()
-    out = []
-    tok = f"{TOKEN_VAR}={token}".encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        st = _proc_stat(entry)
-        if st is None or st[0] in ("Z", "X"):
-            continue
-        if st[1] == sid or (st[2] >= since and _has_token(entry, tok)):
-            out.append(int(entry))
-    return out
+# -- running one test in its own box -------------------------------------------------------
+
+class Budget:
+    """A total time budget for one submission (all its labs and tests)."""
+
+    def __init__(self, seconds=None):
+        self.seconds = BUDGET if seconds is None else float(seconds)
+        self.end = time.monotonic() + self.seconds
+        self.lock = threading.Lock()
+
+    def left(self):
+        return self.end - time.monotonic()
 
 
-def _kill_tree(sid, token, since):
-    """Stop then kill every process of the test until none is left; returns how many were found."""
-    seen = set()
-    for _ in range(50):
-        pids = _tree(sid, token, since)
-        if not pids:
-            break
-        seen.update(pids)
-        for sig in (signal.SIGSTOP, signal.SIGKILL):  # stop first: a fork loop cannot outrun us
-            for pid in pids:
-                try:
-                    os.kill(pid, sig)
-                except (ProcessLookupError, PermissionError):
-                    pass
-        time.sleep(0.05)
-    return len(seen)
+def _binds():
+    return sandbox.default_binds() + [str(PACKAGE_DIR)]
 
 
-def _leaks(run):
-    """Describe, remove and forget every object the test's run left behind."""
-    rows = inventory.course_objects(run.id)
-    desc = [f"{r['kind']} {r['name'] or hex(r['key'] or 0)}" for r in rows]
-    inventory.remove_rows(rows)
-    registry.remove_run(run)
-    return desc
+def _hidden_paths(hidden_dir=None):
+    return [str(p) for p in {HIDDEN_DIR, ROOT / "solutions", Path(hidden_dir or HIDDEN_DIR)}]
 
 
-def _tail(path):
-    try:
-        text = Path(path).read_text(errors="replace")
-    except OSError:
-        return []
+def _limits(timeout, iso_mode):
+    return sandbox.Limits(timeout=timeout, nproc=MAX_PROCS if iso_mode != "userns-self" else 4 * MAX_PROCS)
+
+
+def _keeper(config, timeout, iso):
+    """Run the keeper (one box) with *config*; its Outcome."""
+    cfg = dict(config, mode=iso.mode, binds=_binds(), hide=_hidden_paths(config.get("hidden_dir")))
+    sup = sandbox.Supervisor([sys.executable, "-m", "ipclab.tooling.grading.runner"], cfg, _limits(timeout, iso.mode))
+    return sup.run(timeout)
+
+
+def _tail(text):
     lines = [line for line in text.splitlines() if line.strip()]
     return [line[:160] for line in lines[-OUTPUT_TAIL:]]
 
 
-def run_test(spec, fn, student_copy, seed, lab, number, visibility="visible", timeout_scale=None):
-    """Run test *fn* (from module *spec*) on *student_copy* in a killable process; a TestResult."""
+def _stack_lines(text, module, limit=24):
+    """The useful lines of faulthandler dumps: thread headers and frames, the student's first."""
+    keep = [line.rstrip() for line in text.splitlines()
+            if line.strip().startswith(("File ", "Thread ", "Current thread", "Stack "))]
+    return [line[:160] for line in keep][:limit]
+
+
+def run_test(spec, fn, work, module, seed, lab, number, visibility="visible", timeout_scale=None,
+             budget=None, iso=None, hidden_dir=None):
+    """Run test *fn* (from *spec*) on the submission copied in *work*, in a box; a TestResult."""
     meta = fn._labtest
+    iso = iso or sandbox.isolation_level()
     timeout = meta["timeout"] * (timeout_scale or TIMEOUT_SCALE)
     res = TestResult(lab, number, meta["name"], meta["title"], meta["points"], 0, "failed",
                      hint=meta["hint"], visibility=visibility)
-    run = _new_run(names.new_run_id())
-    res.run = run.id
-    token = secrets.token_hex(8)
-    work = Path(tempfile.mkdtemp(prefix="ipclab-grade-"))
-    result_path, log_path = work / "result.json", work / "output.txt"
-    env = dict(os.environ, **{registry.ENV_RUN: run.id, TOKEN_VAR: token,
-                              "PYTHONPATH": os.pathsep.join([str(ROOT)] + [
-                                  p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]),
-                              "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"})
-    with open("/proc/uptime") as f:  # clock ticks since boot, to compare with /proc/PID/stat
-        since = int(float(f.read().split()[0]) * os.sysconf("SC_CLK_TCK")) - 1
-    t0 = time.monotonic()
-    killed_for = ""
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ipclab.tooling.grading.labkit", spec, meta["name"], str(student_copy), str(seed), str(result_path)],
-            cwd=student_copy.parent, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        try:
-            while proc.poll() is None:
-                if time.monotonic() - t0 > timeout:
-                    killed_for = "timeout"
-                    break
-                if len(_tree(proc.pid, token, since)) > MAX_PROCS:
-                    killed_for = "forkbomb"
-                    break
-                time.sleep(POLL)
-        finally:
-            if not killed_for and proc.poll() is not None:  # exited: give helpers (resource tracker...) a moment
-                grace = time.monotonic() + 1.0
-                while _tree(proc.pid, token, since) and time.monotonic() < grace:
-                    time.sleep(0.05)
-            stray = _kill_tree(proc.pid, token, since)
-            proc.wait()
-    res.seconds = round(time.monotonic() - t0, 2)
-    res.stray = 0 if killed_for else stray
-    if res.stray > MAX_PROCS:
-        killed_for = "forkbomb"
-    try:
-        verdict = json.loads(result_path.read_text())
-    except (OSError, ValueError):
-        verdict = None
-    if killed_for == "timeout":
+    left = budget.left() if budget else timeout
+    if left <= 1:
+        res.summary = "not run: the time budget for this submission is used up"
+        return res
+    timeout = min(timeout, left)
+    config = {"work": str(work), "module": module, "test_spec": spec, "test_name": meta["name"], "seed": seed,
+              "import_timeout": min(IMPORT_TIMEOUT, timeout), "hidden_dir": str(hidden_dir or HIDDEN_DIR)}
+    oc = _keeper(config, timeout, iso)
+    res.seconds = oc.seconds
+    final = next((m for m in reversed(oc.messages) if "verdict" in m), None)
+    errors = [m["error"] for m in oc.messages if "error" in m]
+    if oc.timed_out:
         res.status = "timeout"
         res.summary = (f"did not finish within {timeout:g} s and was killed: a deadlock (a wait "
                        "nobody will wake), an infinite loop, or a blocking call without a timeout?")
-    elif killed_for == "forkbomb":
-        res.status = "forkbomb"
-        res.summary = f"started more than {MAX_PROCS} processes at once and was killed (a fork loop?)"
-    elif verdict is None:
-        rc = proc.returncode
-        res.status = "crashed"
-        how = (f"was killed by {signal.Signals(-rc).name}" if rc < 0 else f"exited with code {rc}")
-        res.summary = f"the test process {how} before it could report (os._exit, sys.exit or a crash in your code?)"
+        res.stacks = _stack_lines(oc.stacks, module)
+    elif final is None:
+        res.status = "error"
+        res.summary = "the grader could not run this test: " + (errors[0] if errors else oc.log.strip()[-300:])
     else:
-        res.status, res.summary, res.lines = verdict["status"], verdict["summary"], verdict["lines"]
-    res.leaks = _leaks(run)
+        v = final["verdict"]
+        res.status, res.summary, res.lines = v.get("status", "error"), v.get("summary", ""), v.get("lines", [])
+        res.leaks = [f"{kind} {name}" for kind, name in final.get("leaks", [])]
+        res.stray = int(final.get("strays", 0))
     if res.status == "passed" and res.leaks:
         res.status = "leak"
         res.summary = "the result is right, but " + _leak_sentence(res.leaks) + ": remove what you create (close + unlink / IPC_RMID)"
@@ -391,48 +392,92 @@ def run_test(spec, fn, student_copy, seed, lab, number, visibility="visible", ti
                        "join (or kill and reap) every process you start")
     res.score = res.points if res.status == "passed" else 0
     if res.status != "passed":
-        res.output_tail = _tail(log_path)
-    shutil.rmtree(work, ignore_errors=True)
+        res.output_tail = _tail(oc.output)
+        if oc.truncated:
+            res.output_tail.append(f"[output truncated: {oc.output_bytes} bytes in all, only the start and end kept]")
     return res
+
+
+def probe_import(work, module, budget=None, iso=None):
+    """None if the submission imports in a box, else the message (shown once for the whole lab)."""
+    iso = iso or sandbox.isolation_level()
+    timeout = min(IMPORT_TIMEOUT + 10, budget.left() if budget else IMPORT_TIMEOUT + 10)
+    if timeout <= 1:
+        return "not run: the time budget for this submission is used up"
+    oc = _keeper({"work": str(work), "module": module, "probe": True, "import_timeout": IMPORT_TIMEOUT},
+                 timeout, iso)
+    final = next((m for m in reversed(oc.messages) if "verdict" in m), None)
+    if oc.timed_out:
+        return f"importing your module did not finish within {timeout:g} s"
+    if final is None:
+        errors = [m["error"] for m in oc.messages if "error" in m]
+        return "the grader could not start your module: " + (errors[0] if errors else oc.log.strip()[-300:])
+    v = final["verdict"]
+    if v.get("status") == "passed":
+        return None
+    lines = [v.get("summary", "")] + ["  " + x for x in v.get("lines", [])[-6:]]
+    tail = _tail(oc.output)
+    if tail:
+        lines += ["last lines your code printed:"] + ["  | " + x for x in tail]
+    return "\n".join(lines)
 
 
 # -- grading a lab ------------------------------------------------------------------
 
+def _select(tests, only, lab):
+    numbered = [(i + 1, t) for i, t in enumerate(tests)]
+    if only is None or only == "":
+        return numbered
+    key = str(only).strip()
+    picked = [(i, t) for i, t in numbered if (key.isdigit() and int(key) == i) or key == t[1].__name__]
+    if not picked:
+        raise BadArgument(f"no test of {lab} is number or named {only!r}; its tests are: " +
+                          "; ".join(f"{i}. {t[1].__name__} ({t[1]._labtest['title']})" for i, t in numbered))
+    return picked
+
+
 def grade_lab(lab, submission=None, *, include_hidden=True, only=None, seed=None, hidden_dir=None, jobs=1,
-              timeout_scale=None):
+              timeout_scale=None, budget=None, root=None):
     """Grade one lab of one submission (a file or a folder) and return its :class:`LabReport`."""
     from ipclab.tooling.grading import labtests
     lab = lab_id(lab)
     mod = labtests.lab_module(lab)
     tests = lab_tests(lab, include_hidden, hidden_dir)
-    numbered = [(i + 1, t) for i, t in enumerate(tests)]
-    if only:
-        numbered = [(i, t) for i, t in numbered
-                    if str(only) == str(i) or str(only).lower() in t[1].__name__.lower()
-                    or str(only).lower() in t[1]._labtest["title"].lower()]
-        if not numbered:
-            raise BadArgument(f"no test of {lab} matches {only!r}; its tests are: " +
-                              "; ".join(f"{i}. {t[1]._labtest['title']}" for i, t in enumerate(tests, 1)))
+    numbered = _select(tests, only, lab)
     seed = secrets.randbelow(10**6) if seed is None else int(seed)
+    budget = budget or Budget()
+    iso = sandbox.isolation_level()
     hidden_count = getattr(mod, "HIDDEN", 0)
     hidden_run = any(t[2] == "hidden" for t in tests)
     path = find_submission(mod.MODULE, submission)
     report = LabReport(lab, mod.TITLE, mod.MODULE, _display(path or submission or f"labs/{mod.MODULE}.py"), seed, [],
-                       hidden_count, hidden_run)
+                       hidden_count, hidden_run, isolation=iso.level, isolation_reason=iso.reason)
+
+    def zero(summary, status="failed"):
+        return [TestResult(lab, i, t[1].__name__, t[1]._labtest["title"], t[1]._labtest["points"], 0,
+                           status, summary=summary, visibility=t[2]) for i, t in numbered]
     if path is None:
         report.note = f"no {mod.MODULE}.py found in {submission or 'this folder or labs/'}"
-        report.results = [TestResult(lab, i, t[1].__name__, t[1]._labtest["title"], t[1]._labtest["points"], 0,
-                                     "failed", summary=f"missing {mod.MODULE}.py", visibility=t[2])
-                          for i, t in numbered]
+        report.results = zero(f"missing {mod.MODULE}.py")
         return report
-    work = Path(tempfile.mkdtemp(prefix="ipclab-sub-"))
     try:
-        copy = work / f"{mod.MODULE}.py"  # alone in its folder: nothing else of the student's is importable
-        shutil.copyfile(path, copy)
+        work = copy_submission(path, mod.MODULE, root or (submission if submission and Path(submission).is_dir() else None))
+    except BadSubmission as e:
+        report.note = str(e)
+        report.results = zero("not run: " + str(e))
+        return report
+    try:
+        problem = probe_import(work, mod.MODULE, budget, iso)
+        if problem:
+            report.note = problem.splitlines()[0]
+            report.import_error = problem
+            report.results = zero("not run: your module does not import (see above)")
+            return report
 
         def one(item):
             i, (spec, fn, vis) = item
-            return run_test(spec, fn, copy, seed * 1000 + i, lab, i, vis, timeout_scale)
+            return run_test(spec, fn, work, mod.MODULE, seed * 1000 + i, lab, i, vis, timeout_scale,
+                            budget, iso, hidden_dir)
 
         if jobs > 1:
             with ThreadPoolExecutor(jobs) as pool:
@@ -445,11 +490,11 @@ def grade_lab(lab, submission=None, *, include_hidden=True, only=None, seed=None
 
 
 def check(lab, only=None, *, submission=None, seed=None, jobs=1):
-    """In a notebook: grade *lab*'s visible tests (or those matching *only*) on your module; shows the table.
+    """In a notebook: grade *lab*'s visible tests (or test number/name *only*) on your module; shows the table.
 
-    ``check("lab1")`` grades every visible test, ``check("lab1", "fifo")`` or
-    ``check("lab1", 2)`` one of them. Your module is ``labs/<module>.py`` (or the folder
-    the notebook runs in); tests run in separate processes, so a hang costs a timeout,
+    ``check("lab1")`` grades every visible test, ``check("lab1", 2)`` or
+    ``check("lab1", "wrap_around")`` one of them. Your module is ``labs/<module>.py`` (or
+    the folder the notebook runs in); tests run in boxes, so a hang costs a timeout,
     not your kernel.
     """
     report = grade_lab(lab, submission, include_hidden=False, only=only, seed=seed, jobs=jobs)
@@ -490,9 +535,42 @@ def gradescope(reports):
             "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
 
 
-def batch(folder, labs, csv_path, *, include_hidden=True, hidden_dir=None, jobs=1, echo=print):
-    """Grade every sub-folder of *folder* (one per student) on *labs*; write one CSV row each."""
-    students = sorted(p for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith("."))
+def _write_csv_atomically(path, header, rows):
+    """Write the whole CSV to a temporary file beside *path*, then rename it over *path*."""
+    path = Path(path)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=header)
+    w.writeheader()
+    w.writerows(rows)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent.resolve()))
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(buf.getvalue())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib_suppress():
+            os.unlink(tmp)
+        raise
+
+
+class contextlib_suppress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return True
+
+
+def batch(folder, labs, csv_path, *, include_hidden=True, hidden_dir=None, jobs=1, echo=print, budget=None):
+    """Grade every sub-folder of *folder* (one per student) on *labs*; the CSV is rewritten after each.
+
+    Each student gets a fresh budget and fresh boxes: nothing one submission does reaches
+    another's grade. Student folders that are symlinks are refused (graded 0, with a note).
+    """
+    folder = Path(folder)
+    students = sorted(p for p in folder.iterdir() if (p.is_dir() or p.is_symlink()) and not p.name.startswith("."))
     if not students:
         raise BadArgument(f"{folder} has no sub-folders: batch mode expects one folder per student")
     header = ["student"] + [c for lab in labs for c in (lab, f"{lab}_max")] + ["total", "max_total", "leaks", "notes"]
@@ -500,21 +578,26 @@ def batch(folder, labs, csv_path, *, include_hidden=True, hidden_dir=None, jobs=
     for s in students:
         row = {"student": s.name}
         notes, leaks = [], 0
+        b = Budget(budget)
         for lab in labs:
-            rep = grade_lab(lab, s, include_hidden=include_hidden, hidden_dir=hidden_dir, jobs=jobs)
+            if s.is_symlink():
+                from ipclab.tooling.grading import labtests
+                rep = grade_lab(lab, folder / ".ipclab-no-such-folder", include_hidden=include_hidden,
+                                hidden_dir=hidden_dir, budget=b)
+                rep.note = f"{s.name} is a symbolic link, not a folder: not graded"
+            else:
+                rep = grade_lab(lab, s, include_hidden=include_hidden, hidden_dir=hidden_dir, jobs=jobs, budget=b,
+                                root=s)
             row[lab], row[f"{lab}_max"] = _num(rep.score), _num(rep.max_score)
             leaks += sum(len(r.leaks) for r in rep.results)
             bad = [f"{lab}.{r.number} {r.status}" for r in rep.results if not r.passed]
-            notes += [rep.note] if rep.note else bad
+            notes += [f"{lab}: {rep.note}"] if rep.note else bad
         row["total"] = _num(sum(float(row[lab]) for lab in labs))
         row["max_total"] = _num(sum(float(row[f"{lab}_max"]) for lab in labs))
-        row["leaks"], row["notes"] = leaks, "; ".join(notes)
+        row["leaks"], row["notes"] = leaks, "; ".join(notes)[:2000]
         rows.append(row)
+        _write_csv_atomically(csv_path, header, rows)
         echo(f"{s.name}: {row['total']}/{row['max_total']}")
-    with open(csv_path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=header)
-        w.writeheader()
-        w.writerows(rows)
     return rows
 
 
@@ -523,7 +606,7 @@ def batch(folder, labs, csv_path, *, include_hidden=True, hidden_dir=None, jobs=
 def add_arguments(parser):
     parser.add_argument("labs", nargs="*", help="lab1 ... lab8, or 'all' (the default)")
     parser.add_argument("--submission", "-s", help="the student's module file, or a folder holding it (default: labs/)")
-    parser.add_argument("--only", help="only the test with this number, or whose name/title contains this")
+    parser.add_argument("--only", help="only the test with this number (or this exact function name)")
     parser.add_argument("--seed", type=int, help="replay a run with the seed it printed")
     parser.add_argument("--no-hidden", action="store_true", help="skip hidden tests even if grading/hidden exists")
     parser.add_argument("--hidden-dir", help=f"folder of hidden tests (default {HIDDEN_DIR})")
@@ -533,23 +616,46 @@ def add_arguments(parser):
     parser.add_argument("--batch", metavar="DIR", help="grade each sub-folder of DIR (one per student)")
     parser.add_argument("--csv", default="grades.csv", help="with --batch: the CSV to write (default grades.csv)")
     parser.add_argument("--jobs", "-j", type=int, default=1, help="tests run at once (default 1)")
+    parser.add_argument("--budget", type=float, default=None,
+                        help=f"seconds for a whole submission, all labs (default {BUDGET:g}, or $IPCLAB_GRADE_BUDGET)")
+    parser.add_argument("--unsafe", action="store_true",
+                        help="write Gradescope/CSV output even where student code cannot be isolated")
+
+
+def _atomic_write_text(path, text):
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent.resolve()))
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 def main(args):
     from ipclab.tooling.grading import labtests
     labs = labtests.lab_ids() if not args.labs or args.labs == ["all"] else [lab_id(x) for x in args.labs]
     hidden = not args.no_hidden
+    iso = sandbox.isolation_level()
+    teacher_output = bool(args.batch) or args.format == "gradescope"
+    if teacher_output and not iso.tamper_proof and not getattr(args, "unsafe", False):
+        print(f"ipclab grade: refusing to write {'a CSV' if args.batch else 'Gradescope results'}: student code "
+              f"cannot be isolated here ({iso}), so a submission could change its own grade. Run as root "
+              "(Gradescope's container does), or give your user subordinate ids (apt install uidmap; "
+              "usermod --add-subuids/--add-subgids), or pass --unsafe to accept grades that are not tamper-proof.",
+              file=sys.stderr)
+        return 2
     if args.batch:
-        batch(args.batch, labs, args.csv, include_hidden=hidden, hidden_dir=args.hidden_dir, jobs=args.jobs)
+        batch(args.batch, labs, args.csv, include_hidden=hidden, hidden_dir=args.hidden_dir, jobs=args.jobs,
+              budget=args.budget)
         print(f"wrote {args.csv}")
         return 0
     submission = args.submission
     if submission is None and args.format == "gradescope" and Path("/autograder/submission").is_dir():
         submission = "/autograder/submission"
     reports = []
+    budget = Budget(args.budget)
     for lab in labs:
         rep = grade_lab(lab, submission, include_hidden=hidden, only=args.only, seed=args.seed,
-                        hidden_dir=args.hidden_dir, jobs=args.jobs)
+                        hidden_dir=args.hidden_dir, jobs=args.jobs, budget=budget)
         reports.append(rep)
         if args.format == "text":
             print(rep.text(), flush=True)
@@ -559,10 +665,10 @@ def main(args):
             print(f"TOTAL {_num(total)}/{_num(max_total)}")
     elif args.format == "json":
         text = json.dumps([r.to_dict() for r in reports], indent=2)
-        Path(args.output).write_text(text) if args.output else print(text)
+        _atomic_write_text(args.output, text) if args.output else print(text)
     else:
         out = args.output or ("/autograder/results/results.json" if Path("/autograder/results").is_dir()
                               else "results.json")
-        Path(out).write_text(json.dumps(gradescope(reports), indent=2))
+        _atomic_write_text(out, json.dumps(gradescope(reports), indent=2))
         print(f"wrote {out}: {_num(total)}/{_num(max_total)}")
     return 0 if total == max_total else 1

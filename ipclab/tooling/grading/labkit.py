@@ -15,24 +15,29 @@ It fails by raising :class:`Fail` (through the ``expect_*`` helpers); any other 
 is reported with the last lines of its traceback. Workers the test starts live in the
 test module (importable) and reach the student's module with :func:`student`.
 
-``python -m ipclab.tooling.grading.labkit ...`` is the child side used by :mod:`ipclab.tooling.grading.grading`; nothing
-else should call it.
+When graded, a test runs in a trusted process that never imports the student's module:
+``lab`` (and :func:`student` in a worker) is a proxy to a boxed process that did
+(:mod:`ipclab.tooling.grading.remote`, :mod:`ipclab.tooling.grading.runner`). Write tests
+as if ``lab`` were the module; files the student's code must open come from
+:func:`shared_file`, and a worker that must die *as the student's process* calls
+:func:`kill_student`.
 """
 
-import ctypes
+import contextlib
 import importlib
 import importlib.util
 import itertools
 import json
 import os
 import random
-import resource
 import signal
 import sys
 import traceback
 
 _order = itertools.count()
-_student = None  # the student's module, once loaded in a test process
+_student = None  # the student's module, when a notebook cell hands it over (use_student)
+_grading = None  # when graded: how to start agents (guest spec, module, output fd)
+_agents = {}     # pid -> the agent serving this process
 
 
 class Fail(AssertionError):
@@ -67,10 +72,74 @@ def use_student(module):
 
 
 def student():
-    """The student's module inside a test process (for worker functions)."""
-    if _student is None:
+    """The student's module: in a graded test, a proxy to the boxed process of *this* process."""
+    if _student is not None:
+        return _student
+    if _grading is None:
         raise RuntimeError("no student module loaded: labkit.student() works only inside a graded test")
-    return _student
+    return _agent().module
+
+
+def _agent():
+    from ipclab.tooling.grading import remote
+    pid = os.getpid()
+    agent = _agents.get(pid)
+    if agent is None:
+        for old in list(_agents):  # a forked worker: the parent's agents are not ours to use
+            del _agents[old]
+        out = _grading["out_fd"]
+        try:
+            os.fstat(out)
+        except OSError:  # a spawned worker: reopen the test process's output pipe
+            try:
+                out = os.open(f"/proc/{_grading['owner']}/fd/{_grading['out_fd']}", os.O_WRONLY)
+            except OSError:
+                out = 2
+        agent = _agents[pid] = remote.Agent(_grading["spec"], _grading["module"], out_fd=out,
+                                            import_timeout=_grading["import_timeout"])
+    return agent
+
+
+def enter_grading(config):
+    """Called by the runner in the trusted test process: agents are started as *config* says."""
+    global _grading
+    _grading = config
+    os.environ[GRADING_VAR] = json.dumps(config)
+
+
+GRADING_VAR = "IPCLAB_GRADING"
+if os.environ.get(GRADING_VAR):  # a spawned or forkserver worker of a graded test
+    _grading = json.loads(os.environ[GRADING_VAR])
+
+
+def kill_student(sig=signal.SIGKILL):
+    """Kill the process running the student's code for this worker, and reap it.
+
+    Use it where a test needs the student's process to die holding something (a lock, a
+    semaphore with SEM_UNDO): on return the kernel has finished its exit.
+    """
+    agent = _agents.get(os.getpid())
+    if agent is not None:
+        agent.kill(sig)
+        del _agents[os.getpid()]
+
+
+def close_agents():
+    """Let this process's agents exit (and kill those that do not)."""
+    agent = _agents.pop(os.getpid(), None)
+    if agent is not None:
+        agent.close()
+
+
+@contextlib.contextmanager
+def shared_file(size=0, tag="file"):
+    """A fresh file the student's code may open (in the box's /dev/shm, owned by the box's uid)."""
+    from ipclab.core import objects
+    directory = "/dev/shm" if _grading else None
+    with objects.course_file(size, tag=tag, directory=directory) as path:
+        if _grading and _grading["spec"]["mode"] != "none":
+            os.chown(path, _grading["spec"]["uid"], _grading["spec"]["gid"])
+        yield path
 
 
 # -- explaining a failure -------------------------------------------------------
@@ -165,7 +234,7 @@ def random_tag(rng, n=6):
     return "".join(rng.choice("abcdefghijkmnpqrstuvwxyz23456789") for _ in range(n))
 
 
-# -- the child side: run one test -------------------------------------------------
+# -- running a test (in the trusted test process) ---------------------------------------------
 
 def load_test_module(spec):
     """Import a test module: a dotted name (visible tests) or a file path (hidden tests)."""
@@ -179,76 +248,52 @@ def load_test_module(spec):
     return importlib.import_module(spec)
 
 
-def load_student(path):
-    """Import the student's file as a top-level module of its own name (its folder holds only it)."""
-    global _student
-    folder, fname = os.path.split(os.path.abspath(path))
-    sys.path.insert(0, folder)
-    _student = importlib.import_module(fname[:-3])
-    return _student
+def _last_line(exc):
+    return f"{type(exc).__name__}: {exc}"[:300]
 
 
-def _die_with_parent():
-    try:
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _short_tb(exc, keep=6):
-    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    text = "".join(lines).rstrip().splitlines()
-    return text[-keep:]
-
-
-def _verdict(exc):
-    """(status, summary, lines) for an exception raised by a test."""
+def verdict_of(exc):
+    """(status, summary, lines) for an exception raised by a test (never the test's own source)."""
     from ipclab.core.errors import ChildError, ChildTimeout
+    from ipclab.tooling.grading import remote
+    student_tb = getattr(exc, "student_traceback", None) or []
     if isinstance(exc, Fail):
         return "failed", exc.summary, exc.lines
+    if isinstance(exc, remote.StudentImportError):
+        return "failed", str(exc), student_tb
     if isinstance(exc, NotImplementedError):
         return "failed", f"not implemented yet: {exc}", []
+    if isinstance(exc, remote.StudentCrashed):
+        return "crashed", f"{exc} (os._exit, a crash, or a limit of the box: memory, processes, file size?)", []
+    if isinstance(exc, remote.StudentExit):
+        return "failed", str(exc), student_tb
     if isinstance(exc, ChildTimeout):
         return "failed", "worker processes were still running at their deadline and were killed " \
                          "(deadlock? a wait nobody wakes? a lost post?)", [str(exc)[:400]]
     if isinstance(exc, ChildError):
-        tb = (exc.child_traceback or "").strip().splitlines()
+        tb = (getattr(exc, "child_traceback", None) or "").strip().splitlines()
         last = tb[-1] if tb else str(exc).splitlines()[0]
         if "NotImplementedError" in last:
             return "failed", "a worker process called code not implemented yet: " + last.split(":", 1)[-1].strip(), []
-        return "failed", f"a worker process failed: {last}", (tb[-6:] if tb else [str(exc)[:300]])
-    return "failed", f"{type(exc).__name__}: {exc}", _short_tb(exc)
+        if "StudentCrashed" in last:
+            return "crashed", "in a worker: " + last.split(":", 1)[-1].strip(), []
+        return "failed", f"a worker process failed: {last}", [line for line in tb if "File " not in line][-4:]
+    if isinstance(exc, remote.CannotSend):
+        return "error", f"the test could not talk to your code: {exc}", []
+    if student_tb:
+        return "failed", f"your code raised {getattr(exc, 'student_type', type(exc).__name__)}: {exc}", student_tb[-6:]
+    return "failed", _last_line(exc), []
 
 
-def run_one(test_spec, test_name, student_path, seed, result_path):
-    """Run one test in this (fresh) process and write its verdict as JSON to *result_path*."""
-    _die_with_parent()
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    result = {"status": "error", "summary": "", "lines": []}
+_verdict = verdict_of  # the old name
+
+
+def run_trusted(fn, seed):
+    """Run test *fn* on the student's module (a proxy when graded); the verdict as a dict."""
     try:
-        tests = load_test_module(test_spec)
-        fn = getattr(tests, test_name)
-        try:
-            lab = load_student(student_path)
-        except Exception as e:  # noqa: BLE001
-            result.update(status="failed", summary=f"your module does not import: {type(e).__name__}: {e}",
-                          lines=_short_tb(e))
-            return
-        try:
-            fn(lab, random.Random(seed))
-            result.update(status="passed")
-        except BaseException as e:  # noqa: BLE001
-            status, summary, lines = _verdict(e)
-            result.update(status=status, summary=summary, lines=lines)
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        with open(result_path, "w") as f:
-            json.dump(result, f)
-
-
-if __name__ == "__main__":
-    from ipclab.tooling.grading import labkit as _real  # run as the real module, so tests see labkit.student()
-    _, spec, name, path, seed, out = sys.argv
-    _real.run_one(spec, name, path, int(seed), out)
-    os._exit(0)
+        lab = student()
+        fn(lab, random.Random(seed))
+        return {"status": "passed", "summary": "", "lines": []}
+    except BaseException as e:  # noqa: BLE001
+        status, summary, lines = verdict_of(e)
+        return {"status": status, "summary": summary, "lines": [str(x)[:300] for x in lines][:40]}

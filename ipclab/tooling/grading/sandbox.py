@@ -608,6 +608,18 @@ class Box:
 
     # guests
 
+    def own_proc(self):
+        """In a process forked inside the box: a private mount namespace whose /proc shows the box's PIDs.
+
+        The keeper's /proc is the host's; a trusted process inside the box's PID namespace
+        knows its children by their box pids, so it needs a /proc of that namespace.
+        """
+        if self.mode == "none":
+            return
+        _unshare(CLONE_NEWNS, "unshare(mount namespace) for the test process")
+        _mount(None, "/", None, MS_REC | MS_PRIVATE)
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
     def guest_spec(self, limits=None):
         """What :func:`spawn_guest` needs to start a guest in this box (JSON; also from workers)."""
         return {"root": self.root, "mode": self.mode, "uid": self.uid, "gid": self.gid,
@@ -650,17 +662,9 @@ class Box:
             if self.mode == "userns-self":
                 if int(status.get("CapEff", "1").strip(), 16) == 0:
                     out.append(pid)
-            elif int(status["Uid"].split()[0]) == self._host_uid():
+            elif int(status["Uid"].split()[0]) == self.uid:  # /proc shows ids as our namespace sees them
                 out.append(pid)
         return out
-
-    def _host_uid(self):
-        if self.mode == "userns":
-            for line in open("/proc/self/uid_map"):
-                inner, outer, count = map(int, line.split())
-                if inner <= self.uid < inner + count:
-                    return outer + self.uid - inner
-        return self.uid
 
     def leaks(self):
         return box_leaks(self.shm, self.mq if getattr(self, "has_mqueue", False) else None)

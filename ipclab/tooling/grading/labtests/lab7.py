@@ -40,6 +40,7 @@ def source_then_die(handle, name, records):
     src = student().Source.attach(handle, name)
     for level, text in records:
         src.log(level, text, timeout=10)
+    labkit.kill_student()  # the source's own process dies (and is reaped) first
     os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -69,7 +70,7 @@ def read_log(path):
 @contextlib.contextmanager
 def service(lab, capacity=8, start=True, start_method="fork"):
     """(logger, path) for one test; on a failure the logger is killed and the queue removed."""
-    with objects.course_file(tag="log") as path:
+    with labkit.shared_file(tag="log") as path:
         logger = lab.Logger.create(path, capacity=capacity)
         expect(logger is not None, "Logger.create() returned None: return cls(...)")
         try:
