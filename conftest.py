@@ -18,3 +18,19 @@ def pytest_sessionfinish(session, exitstatus):
         inventory.remove_rows(leaked)
         print(f"\nLEAK: the suite left {len(leaked)} IPC object(s) behind:\n{inventory.format_rows(leaked)}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+NEEDS_OTHER_USER = "IPCLAB_NEEDS_OTHER_USER"
+
+
+def pytest_runtest_setup(item):
+    """A notebook cell marked IPCLAB_NEEDS_OTHER_USER skips, with the reason, where no second
+    user exists (not root, no subordinate uids): the cell before it says the same to the student."""
+    cell = getattr(item, "cell", None)  # nbval's cell items
+    if cell is not None and NEEDS_OTHER_USER in cell.get("source", ""):
+        from ipclab.core import asuser
+        from ipclab.core.errors import NotSupported
+        try:
+            asuser.other_user()
+        except NotSupported as why:
+            pytest.skip(f"no second user on this machine: {why}")

@@ -21,3 +21,21 @@ def no_leaks():
 @pytest.fixture(params=procs.START_METHODS)
 def start_method(request):
     return request.param
+
+
+# The fast tier (`./course test --fast`, README) leaves these files out: fault injection, real
+# kernels, slow grading, whole-course builds, classes of users. Each is still in every full run.
+SLOW_FILES = {
+    "test_fault_injection.py",   # 200 SIGKILL injections
+    "test_kernel_faults.py",     # real Jupyter kernels interrupted and killed
+    "test_broken_lab45.py",      # broken submissions graded to their time limits
+    "test_classroom.py",         # a JupyterHub with three Unix users
+    "test_concurrent_runs.py",   # two test runs at once
+    "test_release_student.py",   # the student edition, built and tested
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)

@@ -303,10 +303,11 @@ def test_c_twin_removes_its_system_v_queue_when_a_child_is_killed(tmp_path):
     while len(children) < 2 and time.monotonic() < deadline:   # both sides started and moving
         time.sleep(0.05)
         children = _children_of(run.pid)
-    time.sleep(0.3)
     def queues_of(pids):
         rows = [line.split() for line in open("/proc/sysvipc/msg").read().splitlines()[1:]]
         return [r[1] for r in rows if int(r[5]) in pids or int(r[6]) in pids]   # lspid, lrpid
+    while not queues_of(children) and time.monotonic() < deadline + 10:  # a message went through
+        time.sleep(0.05)
     assert queues_of(children), "the run's queue should exist while it runs"
     for pid in children:
         os.kill(pid, signal.SIGKILL)

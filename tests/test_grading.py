@@ -12,6 +12,7 @@ import pytest
 
 from broken_submissions import lab1 as broken1
 from ipclab import grading, inventory, labgen, registry, release
+from ipclab.core.errors import BadArgument, IpclabError
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
@@ -123,9 +124,9 @@ def test_check_one_question_and_a_missing_module(tmp_path):
     assert [r.name for r in rep.results] == ["wrap_around"]
     rep = grading.check("lab1", submission=tmp_path)
     assert rep.score == 0 and "no lab1_ringbuffer.py" in rep.verdict()
-    with pytest.raises(Exception, match="no test of lab1"):
+    with pytest.raises(BadArgument, match="no test of lab1"):
         grading.check("lab1", "no-such-test", submission=SOLUTIONS)
-    with pytest.raises(Exception, match="no lab"):
+    with pytest.raises(BadArgument, match="no lab"):
         grading.check("lab99")
 
 
@@ -211,7 +212,7 @@ def test_release_is_the_student_edition(tmp_path):
                           env=dict(os.environ, PYTHONPATH=str(dest)))
     assert proc.returncode == 0, proc.stderr
     assert "visible tests passed" in proc.stdout and str(dest) in proc.stdout
-    with pytest.raises(Exception, match="not empty"):
+    with pytest.raises(IpclabError, match="not empty"):
         release.write(dest)
-    with pytest.raises(Exception, match="inside the course"):
+    with pytest.raises(IpclabError, match="inside the course"):
         release.write(ROOT / "build" / "x")

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from ipclab import doctor, objects
-from ipclab.core.errors import LimitReached
+from ipclab.core.errors import BadArgument, LimitReached
 
 needs_unshare = pytest.mark.skipif(os.getuid() != 0 or not shutil.which("unshare"),
                                    reason="needs root and unshare(1) for a private mount namespace")
@@ -108,7 +108,7 @@ def test_rlimit_msgqueue_is_named_not_too_many_open_files():
 
 def test_semaphore_value_over_the_maximum_is_refused():
     import sysv_ipc
-    with pytest.raises(Exception, match="SEMVMX"):
+    with pytest.raises(BadArgument, match="SEMVMX"):
         objects.create_sysv_sem(sysv_ipc.SEMAPHORE_VALUE_MAX + 1)
 
 

@@ -21,6 +21,20 @@ def alive(pid):
         return f.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def until(predicate, seconds=10):
+    """Poll *predicate* until it holds or *seconds* pass (synchronisation, never a timing claim)."""
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _pids_in(path, n):
+    return path.exists() and len(path.read_text().split()) >= n
+
+
 def test_results_in_order(start_method):
     assert procs.run(workers.square, [(i,) for i in range(5)], start_method=start_method) == [0, 1, 4, 9, 16]
 
@@ -62,7 +76,7 @@ def test_one_failure_stops_the_others(tmp_path):
     t0 = time.monotonic()
     group = procs.start(workers.sleeper, [(60, str(tmp_path / "p"))] * 2, start_method="fork", timeout=30)
     victim = group.pids[0]
-    time.sleep(0.5)
+    assert until(lambda: _pids_in(tmp_path / "p", 2))  # both are running their function
     os.kill(victim, signal.SIGKILL)
     with pytest.raises(ChildError, match="killed by SIGKILL"):
         group.join()
@@ -74,8 +88,8 @@ def test_grandchildren_are_killed_too(tmp_path):
     pidfile = tmp_path / "grandchild"
     with pytest.raises(ChildTimeout):
         procs.run(workers.spawn_grandchild_and_hang, n=1, args=(str(pidfile),), start_method="fork", timeout=2)
-    time.sleep(0.2)
-    assert not alive(int(pidfile.read_text()))
+    grandchild = int(pidfile.read_text())
+    assert until(lambda: not alive(grandchild))
 
 
 def test_keyboard_interrupt_kills_children(tmp_path):
@@ -128,8 +142,8 @@ def test_current_worker_inside_child():
 
 
 def test_outcomes_let_survivors_finish(tmp_path):
-    group = procs.start(workers.sleeper, [(0.2,), (60,)], start_method="fork", timeout=30)
-    time.sleep(0.1)
+    group = procs.start(workers.sleeper, [(0.2,), (60, str(tmp_path / "p"))], start_method="fork", timeout=30)
+    assert until(lambda: _pids_in(tmp_path / "p", 1))
     os.kill(group.pids[1], signal.SIGKILL)
     assert group.join(fail_fast=False, raise_errors=False) == [("ok", None), ("killed", "SIGKILL")]
 

@@ -46,6 +46,30 @@ def sysv_row(table, ident):
     return next((r for r in sysv_rows(table) if r["id"] == ident), None)
 
 
+def _same_key(recorded, seen):
+    """Compare System V keys as the unsigned 32-bit key_t they are.
+
+    /proc/sysvipc prints a key with the high bit set (ftok with proj_id >= 128) as a negative
+    int, sysv_ipc reports it negative too, while a key given as 0x9c000001 is positive: the
+    same key, two spellings.
+    """
+    return recorded is not None and (recorded & 0xFFFFFFFF) == (seen & 0xFFFFFFFF)
+
+
+def _mq_qsize(directory, fname):
+    """Bytes queued in a POSIX queue: QSIZE from its /dev/mqueue file (mq_overview(7)).
+
+    The file's own size is that of its one status line (``QSIZE:10 NOTIFY:0 ...``), the
+    same for every queue, so it says nothing about the queue.
+    """
+    try:
+        with open(os.path.join(directory, fname)) as f:
+            fields = dict(item.split(":", 1) for item in f.read().split())
+        return int(fields["QSIZE"])
+    except (OSError, ValueError, KeyError):
+        return None  # gone meanwhile, or not readable by us (another user's 0600 queue)
+
+
 def _registered():
     """(kind, ident) -> (run id, entry) for every object recorded in this user's registry."""
     out = {}
@@ -66,7 +90,7 @@ def list_objects(mine_only=False):
             size = {"shm": r.get("size"), "sem": r.get("nsems"), "msg": r.get("cbytes")}[table]
             rows.append({"kind": kind, "name": "", "key": r["key"] & 0xFFFFFFFF, "id": r["id"],
                          "uid": r["uid"], "owner": _user(r["uid"]), "mode": r["perms"] & 0o777,
-                         "size": size, "ours": entry.get("key") == r["key"], "run": run,
+                         "size": size, "ours": _same_key(entry.get("key"), r["key"]), "run": run,
                          "note": entry.get("note", "")})
     for directory, kind in POSIX_DIRS.items():
         if not os.path.isdir(directory):
@@ -83,7 +107,8 @@ def list_objects(mine_only=False):
             run, entry = reg.get((k, name), (None, {}))
             rows.append({"kind": k, "name": name, "key": None, "id": None, "uid": st.st_uid,
                          "owner": _user(st.st_uid), "mode": stat.S_IMODE(st.st_mode),
-                         "size": st.st_size, "ours": parsed is not None and parsed[0] == st.st_uid,
+                         "size": _mq_qsize(directory, fname) if k == "posix_mq" else st.st_size,
+                         "ours": parsed is not None and parsed[0] == st.st_uid,
                          "run": run or (parsed[1] if parsed else None), "note": entry.get("note", "")})
     if mine_only:
         rows = [r for r in rows if r["uid"] == os.getuid()]
@@ -100,7 +125,7 @@ def format_rows(rows):
     """A fixed-width text table of rows, the same one ``ipclab ls`` prints."""
     head = ("kind", "name/key", "id", "owner", "mode", "size", "ours", "run", "note")
     body = [(r["kind"], r["name"] or f"0x{r['key']:08x}", "" if r["id"] is None else str(r["id"]),
-             r["owner"], f"{r['mode']:04o}", str(r["size"]), "yes" if r["ours"] else "",
+             r["owner"], f"{r['mode']:04o}", "?" if r["size"] is None else str(r["size"]), "yes" if r["ours"] else "",
              r["run"] or "", r["note"]) for r in rows]
     widths = [max([len(h)] + [len(b[i]) for b in body]) for i, h in enumerate(head)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [head] + body]

@@ -68,8 +68,12 @@ def check_posix_name(name):
 
 
 def check_sysv_key(key):
-    """Validate a System V key: an int in [0, 2**32); 0 is IPC_PRIVATE."""
-    if not isinstance(key, int) or isinstance(key, bool) or not 0 <= key < 2**32:
+    """Validate a System V key and return it unsigned: an int in [0, 2**32); 0 is IPC_PRIVATE.
+
+    A negative key down to -2**31 is accepted as the same key_t: sysv_ipc.ftok() returns one
+    whenever proj_id >= 128 sets the high bit.
+    """
+    if not isinstance(key, int) or isinstance(key, bool) or not -2**31 <= key < 2**32:
         raise BadArgument(f"System V key {key!r} must be an integer from 0 (IPC_PRIVATE) to "
                           "0xFFFFFFFF; use ipclab.core.names.sysv_key() or ftok() to get one")
-    return key
+    return key & 0xFFFFFFFF

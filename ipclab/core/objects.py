@@ -51,7 +51,7 @@ def _fresh_posix(kind, tag, create, note=""):
             obj = create(name)
         except posix_ipc.ExistentialError:
             continue  # O_EXCL: someone has this name; draw another
-        registry.register(kind, name=name, note=note or tag)
+        registry.register_or_undo(kind, lambda: _unlink_and_close(kind, obj), name=name, note=note or tag)
         return obj
     raise LimitReached(f"no free POSIX name after {_KEY_TRIES} tries; run `ipclab clean`")
 
@@ -88,7 +88,9 @@ def create_posix_sem(value=0, tag="sem", mode=DEFAULT_MODE, note=""):
         name, posix_ipc.O_CREX, mode=mode, initial_value=value), note)
 
 
-_UNLINK_BY_NAME = {"posix_sem": posix_ipc.unlink_semaphore, "posix_mq": posix_ipc.unlink_message_queue}
+_UNLINK_BY_NAME = {"posix_shm": posix_ipc.unlink_shared_memory, "posix_sem": posix_ipc.unlink_semaphore,
+                   "posix_mq": posix_ipc.unlink_message_queue}
+_CLOSE = {"posix_shm": "close_fd", "posix_sem": "close", "posix_mq": "close"}
 
 
 def _unlink_and_close(kind, obj):
@@ -101,7 +103,7 @@ def _unlink_and_close(kind, obj):
     with contextlib.suppress(posix_ipc.ExistentialError):
         _UNLINK_BY_NAME[kind](obj.name)
     with contextlib.suppress(posix_ipc.ExistentialError):
-        obj.close()
+        getattr(obj, _CLOSE[kind])()
     registry.unregister(kind, name=obj.name)
 
 
@@ -159,7 +161,7 @@ def _sysv_create(kind, factory, key, note):
                                   "leave key=None for a fresh course key, or remove the old "
                                   "object (`ipcs` shows it, `ipcrm` removes it)") from None
             continue
-        registry.register(kind, id=obj.id, key=obj.key, note=note)
+        registry.register_or_undo(kind, lambda: remove_sysv(obj), id=obj.id, key=obj.key, note=note)
         return obj
     raise LimitReached(f"no free System V key after {_KEY_TRIES} tries; run `ipclab clean`")
 
@@ -203,7 +205,11 @@ def create_file(size=0, tag="file", mode=DEFAULT_MODE, directory=None, note=""):
     if not isinstance(size, int) or size < 0:
         raise BadArgument(f"file size must be >= 0 bytes, got {size!r}")
     fd, path = tempfile.mkstemp(prefix=f"ipclab-{tag}-", dir=directory)
-    registry.register("file", path=path, note=note or tag)
+
+    def undo():
+        os.close(fd)
+        os.unlink(path)
+    registry.register_or_undo("file", undo, path=path, note=note or tag)
     os.fchmod(fd, mode)
     os.ftruncate(fd, size)
     os.close(fd)

@@ -133,11 +133,34 @@ def register(kind, *, name=None, id=None, key=None, path=None, note=""):
     if kind not in KINDS:
         raise IpclabError(f"unknown kind {kind!r}; expected one of {KINDS}")
     ident = name or path if id is None else id
+    if isinstance(key, int):
+        key &= 0xFFFFFFFF  # one spelling of a key_t: unsigned (sysv_ipc and /proc show high keys < 0)
     entry = {"kind": kind, "name": name, "id": id, "key": key, "path": path,
              "pid": os.getpid(), "created": time.time(), "note": note}
     run = current()
     _entry_file(run, kind, ident).write_text(json.dumps(entry))
     return entry
+
+
+def register_or_undo(kind, undo, **ident):
+    """Register an object just created, or remove it: the two succeed or fail together.
+
+    Registration fails when the run's directory is gone, e.g. after ``ipclab clean --live``
+    while this kernel was still running. An object nothing has registered would survive
+    every cleanup, so *undo()* removes it and the error says what to do.
+    """
+    try:
+        return register(kind, **ident)
+    except (OSError, IpclabError) as exc:
+        try:
+            undo()
+        finally:
+            what = ident.get("name") or ident.get("path") or f"id {ident.get('id')}"
+            raise IpclabError(
+                f"the {kind} {what} was created but could not be recorded in this run's registry "
+                f"({exc}), so it was removed again. The registry directory of run "
+                f"{current().id} is gone (`ipclab clean --live` removes the registries of running "
+                "kernels): restart the kernel to start a new run, then create it again.") from exc
 
 
 def unregister(kind, *, name=None, id=None, path=None):

@@ -81,7 +81,7 @@ def create_and_leave(tag):
 def try_open(kind, ident):
     """Worker, run as another user (:func:`ipclab.core.asuser.run_as_other`): open and write our object.
 
-    Returns ``"denied"`` or ``"could write"``: what the kernel let that user do.
+    Returns ``"was denied"`` or ``"could write"``: what the kernel let that user do.
     """
     try:
         if kind == "posix_shm":
@@ -93,5 +93,5 @@ def try_open(kind, ident):
             q = sysv_ipc.MessageQueue(ident)             # C: msgget(key, 0)
             q.send(b"owned", block=False)                # C: msgsnd(id, &msg, 5, IPC_NOWAIT)
     except (posix_ipc.PermissionsError, sysv_ipc.PermissionsError, PermissionError):
-        return "denied"
+        return "was denied"
     return "could write"

@@ -29,7 +29,7 @@ import struct
 import time
 from collections import namedtuple
 
-from ipclab.core.errors import BadArgument, IpclabError, NotSupported, WaitTimeout
+from ipclab.core.errors import BadArgument, IpclabError, NotSupported, ObjectGone, WaitTimeout
 
 PAGE = mmap.PAGESIZE                       #: bytes in a page (4096 on x86-64)
 GRANULARITY = mmap.ALLOCATIONGRANULARITY   #: what an mmap offset must be a multiple of
@@ -392,7 +392,19 @@ class RecordStore:
         """Byte offset of record *i* in the file."""
         if not isinstance(i, int) or not 0 <= i < self.count:
             raise BadArgument(f"record index must be 0..{self.count - 1}, got {i!r}")
-        return self.HEADER.size + i * self.record.size
+        off = self.HEADER.size + i * self.record.size
+        self._check_size(off + self.record.size)
+        return off
+
+    def _check_size(self, end):
+        """``fstat`` before touching: a file truncated under the mapping raises SIGBUS past its end."""
+        if self._mm is None:
+            raise IpclabError(f"record store {self.path} is closed; open it again with RecordStore.open")
+        now = os.fstat(self._fd).st_size  # C: fstat(fd, &st)
+        if now < end:
+            raise ObjectGone(f"{self.path} was truncated to {now} bytes by another process while "
+                             f"{end} bytes are needed here: touching the mapping past the end of "
+                             "the file would kill this process with SIGBUS. Recreate the store.")
 
     def lock(self, i, timeout=5.0):
         """Context manager: an exclusive lock on record *i* only (other records stay free)."""

@@ -112,6 +112,19 @@ def _describe(q):
     return f"queue key 0x{q.key & 0xFFFFFFFF:08x}"  # the key, not the id: `ipcrm -Q KEY` removes it
 
 
+def _removed(q, exc):
+    """True if *exc* from msgsnd/msgrcv means the queue was removed under us.
+
+    sysv_ipc maps EIDRM to ExistentialError, but a queue removed between two IPC_NOWAIT
+    polls makes msgsnd fail with a bare EINVAL (the id is no longer valid; msgop(2)):
+    the kernel's table then tells which.
+    """
+    if isinstance(exc, sysv_ipc.ExistentialError):
+        return True
+    return (isinstance(exc, OSError) and exc.errno in (errno.EINVAL, errno.EIDRM)
+            and _state_or_none(q) is None)
+
+
 def _gone(q, doing):
     return ObjectGone(f"{_describe(q)} was removed (IPC_RMID) while {doing}; a removed queue "
                       "cannot come back: create a new one and tell the other processes its key")
@@ -190,8 +203,10 @@ def try_send(q, data, type=1):
         return True
     except sysv_ipc.BusyError:
         return False
-    except sysv_ipc.ExistentialError:
-        raise _gone(q, f"sending a message of type {type}") from None
+    except (sysv_ipc.ExistentialError, OSError) as e:
+        if _removed(q, e):
+            raise _gone(q, f"sending a message of type {type}") from None
+        raise
 
 
 def send(q, data, *, type=1, timeout=DEFAULT_TIMEOUT):
@@ -202,8 +217,10 @@ def send(q, data, *, type=1, timeout=DEFAULT_TIMEOUT):
     def attempt():
         try:
             return q.send(data, block=False, type=type)
-        except sysv_ipc.ExistentialError:
-            raise _gone(q, f"waiting to send a {size}-byte message of type {type}") from None
+        except (sysv_ipc.ExistentialError, OSError) as e:
+            if _removed(q, e):
+                raise _gone(q, f"waiting to send a {size}-byte message of type {type}") from None
+            raise
 
     def explain():
         st = _state_or_none(q)
@@ -230,6 +247,8 @@ def _receive_once(q, mtype):
     except sysv_ipc.ExistentialError:
         raise _gone(q, f"receiving {describe_filter(mtype)}") from None
     except OSError as e:
+        if _removed(q, e):
+            raise _gone(q, f"receiving {describe_filter(mtype)}") from None
         if e.errno == errno.E2BIG:
             raise LimitReached(
                 f"the next message for {describe_filter(mtype)} on {_describe(q)} is longer than "

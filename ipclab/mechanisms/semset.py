@@ -470,7 +470,7 @@ def create(nsems=1, values=None, *, key=None, mode=DEFAULT_MODE, note="sysv sem 
             if key is not None:
                 raise
             continue
-        registry.register("sysv_sem", id=semid, key=k, note=note)
+        registry.register_or_undo("sysv_sem", lambda: _semctl(semid, 0, IPC_RMID), id=semid, key=k, note=note)
         try:
             s = SemaphoreSet(semid, nsems, key=k, owner=True)
             if any(values):

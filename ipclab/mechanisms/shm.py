@@ -61,12 +61,17 @@ class Segment(_CreatorUnlinks):
     ``mmap``); ``Segment.attach(name)`` maps an existing one. ``seg.buf`` is the mapping
     (an ``mmap.mmap``: slice it, ``struct.pack_into`` it, wrap it in ctypes or numpy).
     ``with`` closes it on exit, and unlinks it too if this process created it.
+
+    The segment keeps its descriptor so that :meth:`check` can ``fstat`` it: another
+    process may ``ftruncate`` the object smaller, and touching a mapped page past the new
+    end kills this process with SIGBUS (mmap(2)). The helpers here check before they touch.
     """
 
-    def __init__(self, name, mapping, size, created):
+    def __init__(self, name, mapping, size, created, fd=None):
         self.name = name          # the POSIX name, '/ipl...'
         self.buf = mapping        # mmap.mmap over the whole object (MAP_SHARED)
         self.size = size          # bytes
+        self._fd = fd             # kept for fstat (check); closed with the mapping
         self._creator = os.getpid() if created else None
 
     @classmethod
@@ -78,8 +83,8 @@ class Segment(_CreatorUnlinks):
         except BaseException:
             objects.remove_posix_shm(shm)
             raise
-        shm.close_fd()  # C: close(fd) - the mapping stays valid without the descriptor
-        return cls(shm.name, mapping, size, created=True)
+        # the mapping would stay valid after close(fd); we keep fd to fstat it (check)
+        return cls(shm.name, mapping, size, created=True, fd=shm.fd)
 
     @classmethod
     def attach(cls, name):
@@ -90,11 +95,33 @@ class Segment(_CreatorUnlinks):
             raise ObjectGone(f"no POSIX shared memory called {name!r}: it was unlinked "
                              "(or never created); create it first") from e
         size = shm.size  # C: fstat(fd, &st); st.st_size
+        if size == 0:
+            shm.close_fd()
+            raise ObjectGone(f"POSIX shared memory {name!r} has size 0: its creator has not "
+                             "called ftruncate yet, or another process shrank it; nothing to map")
         try:
             mapping = mmap.mmap(shm.fd, size)
-        finally:
+        except BaseException:
             shm.close_fd()
-        return cls(name, mapping, size, created=False)
+            raise
+        return cls(name, mapping, size, created=False, fd=shm.fd)
+
+    def check(self, upto=None):
+        """``fstat`` the object: raise ObjectGone if it is now shorter than *upto* (default: the mapping).
+
+        Touching a mapped page that lies wholly past the end of the object raises SIGBUS, which
+        kills the process (here: the notebook's kernel). A check narrows that window, it does
+        not close it: processes that may shrink a segment must agree on it (a lock, a protocol).
+        """
+        if self._fd is None or self.buf.closed:
+            return
+        now = os.fstat(self._fd).st_size  # C: fstat(fd, &st)
+        need = self.size if upto is None else upto
+        if now < need:
+            raise ObjectGone(
+                f"{self.name} was shrunk to {now} bytes by another process (ftruncate) while "
+                f"{self.size} bytes are mapped here: touching the mapping past byte {now} would "
+                "kill this process with SIGBUS. Close this segment; recreate it at the size you need.")
 
     @property
     def closed(self):
@@ -111,6 +138,9 @@ class Segment(_CreatorUnlinks):
             return
         try:
             self.buf.close()
+            if self._fd is not None:
+                os.close(self._fd)  # C: close(fd)
+                self._fd = None
         except BufferError as e:
             raise IpclabError(f"cannot unmap {self.name}: a memoryview, ctypes object or numpy "
                               "array still points into it. Delete those views first "
@@ -261,6 +291,7 @@ class RingBuffer(_CreatorUnlinks):
                               f"{self.spec.segment}; {hint[which]}") from None
 
     def _header(self):
+        self.segment.check()
         return list(RING_HEADER.unpack_from(self.segment.buf, 0))
 
     def put(self, data, timeout=10.0):
@@ -275,6 +306,7 @@ class RingBuffer(_CreatorUnlinks):
             self._sems["empty"].release()  # give the free slot back
             raise
         try:
+            self.segment.check()  # fstat: a segment shrunk under us would SIGBUS below
             head, tail, put, got = RING_COUNTERS.unpack_from(self.segment.buf, COUNTERS_AT)
             off = self._slot_offset(head)
             SLOT_LEN.pack_into(self.segment.buf, off, len(data))
@@ -293,6 +325,7 @@ class RingBuffer(_CreatorUnlinks):
             self._sems["full"].release()
             raise
         try:
+            self.segment.check()
             head, tail, put, got = RING_COUNTERS.unpack_from(self.segment.buf, COUNTERS_AT)
             off = self._slot_offset(tail)
             (n,) = SLOT_LEN.unpack_from(self.segment.buf, off)
@@ -420,14 +453,11 @@ def run_attach_only(name, unregister, timeout=30.0):
     return os.path.exists(path), (warn[0] if warn else "")
 
 
-def try_access_as(name, uid, gid):
-    """Worker (needs root): become *uid*/*gid*, then try to open *name* for reading and for writing.
+def try_access(name):
+    """Worker, run as another user (:func:`ipclab.core.asuser.run_as_other`): what may it do to *name*?
 
-    Returns ``"read+write"``, ``"read only"`` or ``"denied"`` - what that user may do.
+    Returns ``"read+write"``, ``"read only"`` or ``"denied"``.
     """
-    os.setgroups([])
-    os.setgid(gid)
-    os.setuid(uid)
     can = []
     try:
         posix_ipc.SharedMemory(name, read_only=True).close_fd()  # C: shm_open(name, O_RDONLY, 0)
