@@ -32,6 +32,9 @@ SLOW_FILES = {
     "test_classroom.py",         # a JupyterHub with three Unix users
     "test_concurrent_runs.py",   # two test runs at once
     "test_release_student.py",   # the student edition, built and tested
+    "test_labs.py",              # every lab brief executed, every solution and stub graded
+    "test_grading.py",           # the grader on broken submissions, batches, Gradescope
+    "test_site.py",              # the course built as a book
 }
 
 
