@@ -52,14 +52,17 @@ LATENCY = [(m, pin) for m in ("posix_sem", "sysv_sem", "pipe", "posix_mq", "sysv
 
 
 def build(tmp):
-    """Compile ipcbench.c into *tmp*; with zlib when it links, else with the built-in CRC."""
-    gcc = shutil.which("gcc")
-    if not gcc:
+    """Compile ipcbench.c (ipclab.core.cbuild: -O2, warnings as errors, cached), copied into *tmp*;
+    with zlib when it links, else with the built-in CRC."""
+    from ipclab.core import cbuild
+    if not cbuild.have_gcc():
         sys.exit("compare.py needs gcc (apt-get install gcc)")
+    try:
+        built = cbuild.build([HERE / "ipcbench.c"], "ipcbench", libs=["-lz"])
+    except cbuild.CompileError:
+        built = cbuild.build([HERE / "ipcbench.c"], "ipcbench", defines={"NO_ZLIB": None})
     exe = os.path.join(tmp, "ipcbench")
-    base = [gcc, "-O2", "-o", exe, str(HERE / "ipcbench.c"), "-lrt", "-lpthread"]
-    if subprocess.run(base + ["-lz"], capture_output=True).returncode:
-        subprocess.run(base[:4] + ["-DNO_ZLIB"] + base[4:], check=True)
+    shutil.copy2(built, exe)
     return exe
 
 

@@ -228,6 +228,7 @@ C_SENDER = r"""
 struct log_record { int pid; int seq; double time; char text[48]; };
 struct message { long mtype; struct log_record rec; };
 int main(int argc, char **argv) {
+    (void)argc;                                  /* -Wextra: unused parameter */
     struct message m = { .mtype = 3 };
     m.rec.pid = 4242; m.rec.seq = 9; m.rec.time = 2.25;
     strcpy(m.rec.text, "from C");
@@ -240,8 +241,9 @@ int main(int argc, char **argv) {
 @pytest.mark.skipif(not shutil.which("gcc"), reason="no gcc")
 def test_record_matches_the_c_struct_a_c_program_sends(q, tmp_path):
     (tmp_path / "send.c").write_text(C_SENDER)
-    subprocess.run(["gcc", "-o", str(tmp_path / "send"), str(tmp_path / "send.c")], check=True, timeout=60)
-    out = subprocess.run([str(tmp_path / "send"), str(q.id)], capture_output=True, text=True, timeout=30)
+    from ipclab.core import cbuild
+    exe = cbuild.build([tmp_path / "send.c"], "send")
+    out = subprocess.run([str(exe), str(q.id)], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0 and int(out.stdout) == LOG.size
     data, t = msgq.receive(q, timeout=5)
     assert t == 3 and LOG.unpack(data) == LOG.tuple(4242, 9, 2.25, b"from C")

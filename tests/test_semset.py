@@ -17,7 +17,6 @@ from ipclab.core.errors import BadArgument, LimitReached, ObjectGone, WaitTimeou
 
 import workers_semset as w
 
-C_SOURCE = Path(semset.__file__).parent / "c" / "semset_peek.c"
 
 
 def _wait_until(predicate, timeout=20.0):
@@ -32,11 +31,10 @@ def _wait_until(predicate, timeout=20.0):
 
 @pytest.fixture(scope="module")
 def peek(tmp_path_factory):
-    if shutil.which("gcc") is None:
+    from ipclab.core import cbuild
+    if not cbuild.have_gcc():
         pytest.skip("gcc not installed")
-    exe = tmp_path_factory.mktemp("c") / "semset_peek"
-    subprocess.run(["gcc", "-O2", "-Wall", "-Werror", "-o", str(exe), str(C_SOURCE)], check=True)
-    return exe
+    return cbuild.build_file("semset_peek.c")
 
 
 # -- the object is the kernel's ---------------------------------------------------------

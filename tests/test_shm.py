@@ -110,7 +110,8 @@ def test_ring_rejects_bad_arguments():
 
 
 def test_c_program_reads_and_writes_python_segment(tmp_path):
-    if not shm.shutil.which("gcc"):
+    from ipclab.core import cbuild
+    if not cbuild.have_gcc():
         pytest.skip("no gcc")
     import subprocess
     exe = shm.build_c("shm_peek", tmp_path)

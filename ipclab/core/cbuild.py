@@ -28,13 +28,12 @@ import tempfile
 from pathlib import Path
 
 from ipclab.core.errors import BadArgument, IpclabError, NotSupported
+from ipclab.core.paths import C_DIR
 
 __all__ = ["BASE_FLAGS", "SANITIZE_FLAGS", "LIBS", "C_DIR", "CompileError", "gcc_path", "have_gcc",
            "require_gcc", "gcc_version", "sanitizers_available", "cache_dir", "build", "build_file",
            "flags_for", "command_line", "assembly"]
 
-#: where the course's own C sources live (package data)
-C_DIR = Path(__file__).resolve().parent.parent / "c"
 GUARD = C_DIR / "ipclab_guard.c"
 BASE_FLAGS = ("-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2")
 #: -fno-sanitize-recover: an undefined-behaviour report ends the program with a non-zero exit,

@@ -242,27 +242,9 @@ def publish(q, subscribers, data, timeout=10.0):
 # -- C interop ---------------------------------------------------------------------------
 
 def build_log_sender():
-    """Compile ``ipclab/c/msg_log.c`` with gcc (once per source version); returns the program's path."""
-    import hashlib
-    import shutil
-    import subprocess
-    import tempfile
-    from pathlib import Path
-
-    from ipclab.core.errors import NotSupported
-    from ipclab.core.paths import C_DIR
-    src = C_DIR / "msg_log.c"
-    if not shutil.which("gcc"):
-        raise NotSupported("no C compiler: install gcc (apt-get install gcc) to run the C side")
-    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:12]
-    out_dir = Path(tempfile.gettempdir()) / f"ipclab-{os.getuid()}-bin"
-    out_dir.mkdir(mode=0o700, exist_ok=True)
-    exe = out_dir / f"msg_log-{digest}"
-    if not exe.exists():
-        tmp = exe.with_suffix(f".{os.getpid()}")
-        subprocess.run(["gcc", "-O1", "-Wall", "-o", str(tmp), str(src)], check=True, timeout=120)
-        os.replace(tmp, exe)
-    return str(exe)
+    """Compile ``ipclab/c/msg_log.c`` with :mod:`ipclab.core.cbuild` (cached by content); the program's path."""
+    from ipclab.core import cbuild
+    return str(cbuild.build_file("msg_log.c"))
 
 
 def c_log_sender(q, records, timeout=30.0):

@@ -412,16 +412,18 @@ def ls(name):
 
 
 def build_c(program, tmpdir=None):
-    """Compile ``ipclab/c/PROGRAM.c`` with gcc into a temporary directory; return the binary's path."""
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        raise IpclabError("gcc is not installed: apt-get install gcc (the C cells skip without it)")
-    src = C_DIR / f"{program}.c"
-    out = Path(tmpdir or tempfile.mkdtemp(prefix="ipclab-c-")) / program
-    cmd = [gcc, "-O1", "-Wall", "-Wextra", "-std=c11", "-o", str(out), str(src), "-lrt", "-pthread"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    if done.returncode != 0:
-        raise IpclabError(f"gcc failed on {src.name}:\n{done.stderr}")
+    """Compile ``ipclab/c/PROGRAM.c`` with :mod:`ipclab.core.cbuild` (cached); return the binary's path.
+
+    With *tmpdir*, the binary is copied there (callers that clean a folder keep doing so).
+    Without gcc: :class:`~ipclab.core.errors.NotSupported`; on a compile error:
+    :class:`~ipclab.core.cbuild.CompileError`.
+    """
+    from ipclab.core import cbuild
+    exe = cbuild.build_file(f"{program}.c")
+    if tmpdir is None:
+        return str(exe)
+    out = Path(tmpdir) / program
+    shutil.copy2(exe, out)
     return str(out)
 
 
