@@ -415,7 +415,9 @@ def probe_import(work, module, budget=None, iso=None):
     v = final["verdict"]
     if v.get("status") == "passed":
         return None
-    lines = [v.get("summary", "")] + ["  " + x for x in v.get("lines", [])[-6:]]
+    summary = v.get("summary", "")
+    msg = summary.split(": ", 2)[-1]
+    lines = [summary] + ["  " + x for x in v.get("lines", [])[-6:] if msg not in x]
     tail = _tail(oc.output)
     if tail:
         lines += ["last lines your code printed:"] + ["  | " + x for x in tail]
@@ -468,8 +470,12 @@ def grade_lab(lab, submission=None, *, include_hidden=True, only=None, seed=None
         return report
     try:
         problem = probe_import(work, mod.MODULE, budget, iso)
+        if problem and budget.left() <= 1:
+            report.note = "the time budget for this submission is used up"
+            report.results = zero("not run: the time budget for this submission is used up")
+            return report
         if problem:
-            report.note = problem.splitlines()[0]
+            report.note = "your module does not import (see above)"
             report.import_error = problem
             report.results = zero("not run: your module does not import (see above)")
             return report
