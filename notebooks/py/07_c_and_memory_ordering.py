@@ -561,6 +561,11 @@ style.show(litmus_plots.outcomes(results))   # the figure, then its alt text
 # reordered with stores, nor loads with loads (§8.2.3.2): so **MP never fails on x86-64**,
 # whatever the variant, as the zeros above show.
 #
+# With a single CPU (some Binder and CI machines) you will see no `00` at all: both processes
+# then run on the same core, one after the other, and a core's loads always see that core's own
+# earlier stores (measured here: 0 in 100,000 iterations under `taskset -c 0`). Reordering needs
+# two cores running at once.
+#
 # `release` and `acquire` compile to plain `mov` on x86-64 (it is that strong already), so they
 # do nothing against SB, and C11 does not ask them to. A `seq_cst` store compiles to `xchg`
 # and the fence to `lock or` (or `mfence`): a locked instruction drains the store buffer
