@@ -120,7 +120,7 @@ def test_check_says_visible_never_all_when_hidden_tests_exist():
 
 
 def test_check_one_question_and_a_missing_module(tmp_path):
-    rep = grading.check("lab1", "wrap", submission=SOLUTIONS)
+    rep = grading.check("lab1", "wrap_around", submission=SOLUTIONS)
     assert [r.name for r in rep.results] == ["wrap_around"]
     rep = grading.check("lab1", submission=tmp_path)
     assert rep.score == 0 and "no lab1_ringbuffer.py" in rep.verdict()
@@ -137,7 +137,7 @@ def test_grading_never_imports_from_the_students_folder(tmp_path):
     fake.mkdir()
     (fake / "__init__.py").write_text("raise SystemExit('student ipclab imported')\n")
     (tmp_path / "labtests").mkdir()
-    rep = grading.grade_lab("lab1", tmp_path, include_hidden=False, only="fifo")
+    rep = grading.grade_lab("lab1", tmp_path, include_hidden=False, only="fifo_one_process")
     assert rep.score == rep.max_score, rep.text()
 
 
@@ -206,7 +206,7 @@ def test_release_is_the_student_edition(tmp_path):
     assert release.audit(dest) == []
     assert (dest / "labs" / "lab1_ringbuffer.py").read_text() == (ROOT / "labs" / "lab1_ringbuffer.py").read_text()
     # the student's own ipclab grades the student's stub, visible tests only
-    code = ("from ipclab import grading; r = grading.grade_lab('lab1', only='wrap'); "
+    code = ("from ipclab import grading; r = grading.grade_lab('lab1', only='wrap_around'); "
             "print(r.verdict()); print(grading.ROOT)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=dest, capture_output=True, text=True, timeout=120,
                           env=dict(os.environ, PYTHONPATH=str(dest)))

@@ -383,6 +383,11 @@ def run_test(spec, fn, work, module, seed, lab, number, visibility="visible", ti
         res.status, res.summary, res.lines = v.get("status", "error"), v.get("summary", ""), v.get("lines", [])
         res.leaks = [f"{kind} {name}" for kind, name in final.get("leaks", [])]
         res.stray = int(final.get("strays", 0))
+    if res.stray >= MAX_PROCS - 8 or (res.status != "passed" and "Resource temporarily unavailable" in
+                                      " ".join(res.lines) and res.stray):
+        res.status = "forkbomb"
+        res.summary = (f"started {res.stray} processes that were still running (the box allows {MAX_PROCS}): "
+                       "a fork loop? every process you start must end and be reaped")
     if res.status == "passed" and res.leaks:
         res.status = "leak"
         res.summary = "the result is right, but " + _leak_sentence(res.leaks) + ": remove what you create (close + unlink / IPC_RMID)"

@@ -21,7 +21,6 @@ import os
 import signal
 import sys
 import threading
-import time
 
 from ipclab.tooling.grading import sandbox
 
@@ -31,7 +30,7 @@ __all__ = ["Remote", "Agent", "StudentCrashed", "StudentExit", "StudentImportErr
 BUILTIN_EXC = {n: c for n, c in vars(builtins).items() if isinstance(c, type) and issubclass(c, BaseException)}
 EXC_MODULES = ("posix_ipc", "sysv_ipc", "ipclab.core.errors")
 SENDABLE_PREFIX = "ipclab."           # functions the agent may import by name
-AGENT_BOOT = ("import sys; sys.path.insert(0, sys.argv[2]); "
+AGENT_BOOT = ("import sys; sys.path[:0] = [sys.argv[2], sys.argv[3]]; "
               "from ipclab.tooling.grading import agent; agent.main(3, sys.argv[1])")
 MAX_DEPTH = 40
 
@@ -257,7 +256,9 @@ class Agent:
         here, there = sandbox.Channel.pair()
         out = out_fd if out_fd is not None else 2
         work = sandbox.WORK if guest_spec["mode"] != "none" else guest_spec.get("work") or "."
-        self.proc = sandbox.spawn_guest(guest_spec, [sys.executable, "-I", "-c", AGENT_BOOT, module, work],
+        from ipclab.core.paths import PACKAGE_DIR  # the ipclab the grader runs (bound into the box)
+        argv = [sys.executable, "-I", "-c", AGENT_BOOT, module, work, str(PACKAGE_DIR.parent)]
+        self.proc = sandbox.spawn_guest(guest_spec, argv,
                                         stdout=out, stderr=out, pass_fds=(there.fileno(),))
         there.close()
         self.ch = here
@@ -349,7 +350,3 @@ def _how(rc):
             return f"killed by signal {-rc}"
     return f"exit code {rc}"
 
-
-def wait_ready(deadline):
-    """Seconds left until *deadline* (monotonic), at least a little."""
-    return max(0.05, deadline - time.monotonic())
