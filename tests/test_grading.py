@@ -216,3 +216,22 @@ def test_release_is_the_student_edition(tmp_path):
         release.write(dest)
     with pytest.raises(IpclabError, match="inside the course"):
         release.write(ROOT / "build" / "x")
+
+
+def test_without_isolation_feedback_works_but_teacher_outputs_need_unsafe(tmp_path, monkeypatch):
+    """Where student code cannot be boxed, students still get feedback, marked; results files are refused."""
+    import argparse
+    from ipclab.tooling.grading import sandbox
+    monkeypatch.setenv("IPCLAB_SANDBOX_MODE", "none")
+    monkeypatch.setattr(sandbox, "_isolation", None)
+    try:
+        rep = grading.grade_lab("lab1", SOLUTIONS, include_hidden=False, only=1)
+        assert rep.score == rep.max_score and "not tamper-proof" in rep.text()
+        p = argparse.ArgumentParser()
+        grading.add_arguments(p)
+        out = tmp_path / "results.json"
+        args = ["lab1", "-s", str(SOLUTIONS), "--only", "1", "--format", "gradescope", "-o", str(out)]
+        assert grading.main(p.parse_args(args)) == 2 and not out.exists()
+        assert grading.main(p.parse_args(args + ["--unsafe"])) == 0 and json.loads(out.read_text())["score"] == 2
+    finally:
+        sandbox._isolation = None
