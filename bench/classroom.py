@@ -65,40 +65,60 @@ def pick_notebooks(spec):
 
 
 class MemorySampler:
-    """Every *interval* s: RSS of the hub, the proxy, and per user of their server and of the rest."""
+    """Every *interval* s: memory of the hub, the proxy, and per user of their server and the rest.
 
-    def __init__(self, hub, users, interval=1.0):
+    Per process it takes PSS (proportional set size, /proc/PID/smaps_rollup): pages shared by a
+    kernel and its forked workers are split between them, so sums are real (RSS sums count a
+    shared page once per process and overstate). The machine's own view, MemTotal - MemAvailable,
+    is kept too: it includes everything else running here.
+    """
+
+    def __init__(self, hub, users, interval=2.0):
         import psutil
         self.psutil, self.hub, self.interval = psutil, hub, interval
         self.uids = {hd_uid(u): u for u in users}
-        self.peak = {"hub": 0, "proxy": 0, "servers": 0, "kernels_and_workers": 0, "per_user_max": 0, "total": 0}
+        self.peak = {"hub": 0, "proxy": 0, "servers": 0, "kernels_and_workers": 0, "per_user_max": 0,
+                     "total": 0, "machine_used": 0}
+        self.machine_before = self.machine_used()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def _rss(self, pid):
+    def machine_used(self):
+        vm = self.psutil.virtual_memory()
+        return vm.total - vm.available
+
+    def _pss(self, proc):
         try:
-            return self.psutil.Process(pid).memory_info().rss
-        except (self.psutil.Error, TypeError):
-            return 0
+            return proc.memory_full_info().pss
+        except (self.psutil.Error, AttributeError):
+            try:
+                return proc.memory_info().rss
+            except self.psutil.Error:
+                return 0
 
     def once(self):
         pids = self.hub.pids()
-        now = {"hub": self._rss(pids.get("hub")), "proxy": self._rss(pids.get("proxy")),
-               "servers": 0, "kernels_and_workers": 0}
+        now = {"servers": 0, "kernels_and_workers": 0}
+        for what in ("hub", "proxy"):
+            try:
+                now[what] = self._pss(self.psutil.Process(pids.get(what)))
+            except (self.psutil.Error, TypeError, ValueError):
+                now[what] = 0
         per_user = {}
-        for p in self.psutil.process_iter(["uids", "cmdline", "memory_info"]):
+        for p in self.psutil.process_iter(["uids", "cmdline"]):
             try:
                 uid = p.info["uids"].real
-                if uid not in self.uids or p.info["memory_info"] is None:
+                if uid not in self.uids:
                     continue
-                rss = p.info["memory_info"].rss
                 cmd = " ".join(p.info["cmdline"] or [])
-            except (self.psutil.Error, AttributeError):
+            except (self.psutil.Error, AttributeError, TypeError):
                 continue
-            now["servers" if "jupyterhub.singleuser" in cmd else "kernels_and_workers"] += rss
-            per_user[uid] = per_user.get(uid, 0) + rss
+            mem = self._pss(p)
+            now["servers" if "jupyterhub.singleuser" in cmd else "kernels_and_workers"] += mem
+            per_user[uid] = per_user.get(uid, 0) + mem
         now["per_user_max"] = max(per_user.values(), default=0)
         now["total"] = now["hub"] + now["proxy"] + now["servers"] + now["kernels_and_workers"]
+        now["machine_used"] = self.machine_used()
         for k, v in now.items():
             self.peak[k] = max(self.peak[k], v)
         return now
@@ -129,7 +149,7 @@ def run_user(hub, user, notebooks, cell_timeout, results, recorder=None, on_note
         cells = hd.notebook_cells(ROOT / "notebooks" / nb)
         t0 = time.monotonic()
         try:
-            k = hub.kernel(user, "ipclab/notebooks")
+            k = hub.kernel(user, "notebooks")
         except Exception as e:  # noqa: BLE001 - a refused kernel is a result, not a crash of the bench
             out.append({"notebook": nb, "status": "no kernel", "error": str(e)[:300], "cells": [],
                         "seconds": time.monotonic() - t0, "at": time.time()})
@@ -178,7 +198,7 @@ def main(argv=None):
         print(f"classroom bench cannot run here: {reason}")
         return 2
     notebooks = pick_notebooks(args.notebooks)
-    work = Path(tempfile.mkdtemp(prefix="ipclab-class-", dir="/tmp"))
+    work = Path(tempfile.mkdtemp(prefix="ipclab-class-", dir=hd.WORK_BASE))
     os.chmod(work, 0o755)
     tag = secrets.token_hex(2)
     users = [f"ipc{tag}s{i:02d}" for i in range(args.users)]
@@ -188,6 +208,10 @@ def main(argv=None):
         hd.add_unix_users(users)
         uids = [hd_uid(u) for u in users]
         course = course_copy(work / "course")
+        import psutil
+        vm = psutil.virtual_memory()
+        report["machine_used_before_hub"] = vm.total - vm.available
+        report["machine_total"] = vm.total
         with hd.Hub(work / "run", course_source=course) as hub:
             hub.add_users(users)
             t0 = time.monotonic()
@@ -312,9 +336,11 @@ def print_report(r):
                 print(f"  {nb}: p50 {p['p50']:.1f}s  max {p['max']:.1f}s")
         print(f"run took {r['run_seconds']:.0f}s; load average {', '.join(f'{x:.1f}' for x in r['load_average'])}")
         m, i = r["memory_peak"], r["memory_idle_servers"]
-        print(f"memory at peak: hub {mib(m['hub'])}, proxy {mib(m['proxy'])}, servers {mib(m['servers'])} "
+        print(f"memory at peak (PSS): hub {mib(m['hub'])}, proxy {mib(m['proxy'])}, servers {mib(m['servers'])} "
               f"(idle {mib(i['servers'])}), kernels+workers {mib(m['kernels_and_workers'])}, "
               f"largest user {mib(m['per_user_max'])}, all {mib(m['total'])}")
+        print(f"machine memory in use: {mib(r['machine_used_before_hub'])} before the hub, "
+              f"{mib(m['machine_used'])} at peak, of {mib(r['machine_total'])}")
         print(f"peak per student: {r['peak_per_student']}")
         print(f"peak of the class at once: {r['peak_class_at_once']}")
         for k, (a, b) in r["class_at_once_vs_limits"].items():

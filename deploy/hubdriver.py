@@ -25,6 +25,9 @@ HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "jupyterhub_config.py"
 ROOT = HERE.parent
 GROUP = "ipclabclass"
+#: where a class run keeps its hub state, course copy and students' Python: not /tmp, which the
+#: grader's sandbox replaces with a private one (a Python under /tmp could not run in the box)
+WORK_BASE = "/var/tmp"
 
 __all__ = ["DriverError", "why_not", "find_chp", "Hub", "KernelSession", "add_unix_users",
            "remove_unix_users", "notebook_cells", "run_cells", "CellResult"]
@@ -103,19 +106,18 @@ def _world_readable(path, want=os.R_OK | os.X_OK):
 
 
 def class_python(workdir):
-    """A Python every student can run that sees this environment's packages (ipclab, jupyterhub).
+    """A Python every student can run, with this environment's packages (ipclab, jupyterhub) inside it.
 
     This environment's own interpreter may sit in a private folder (pyenv under /root): then a
-    small venv is made from the system's Python of the same minor version, its site-packages
-    bridged to ours by a .pth file (site.addsitedir also runs ipclab's editable-install hook).
+    venv is made from the system's Python of the same minor version and our site-packages are
+    copied into it as hard links (instant, no space; a copy across file systems). Inside, not
+    bridged by a .pth file: the grader's sandbox binds only the interpreter's own prefix into
+    its box, so packages must live there, as in a real /opt install.
     """
     import site
     ours = [p for p in site.getsitepackages() if os.path.isdir(p)]
     if _world_readable(sys.executable) and all(_world_readable(p, os.X_OK) for p in ours):
         return sys.executable
-    for p in ours:
-        if not _world_readable(p, os.X_OK):
-            raise DriverError(f"{p} is not readable by other users: students could not import ipclab")
     minor = f"{sys.version_info.major}.{sys.version_info.minor}"
     system = shutil.which(f"python{minor}", path="/usr/local/bin:/usr/bin:/bin")
     if not system or not _world_readable(system):
@@ -123,14 +125,16 @@ def class_python(workdir):
                           "install the course into a Python every user can run (DEPLOY.md)")
     venv = Path(workdir) / "classpy"
     subprocess.run([system, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True, timeout=120)
-    target = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+    target = Path(subprocess.run([str(venv / "bin" / "python"), "-c",
+                                  "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                  check=True, capture_output=True, text=True).stdout.strip())
-    (target / "zz_ipclab_bridge.pth").write_text("".join(f"import site; site.addsitedir({p!r})\n" for p in ours))
+    for p in ours:
+        same_fs = os.stat(p).st_dev == os.stat(target).st_dev
+        subprocess.run(["cp", "-al" if same_fs else "-a", "-T", "--no-clobber", p, str(target)],
+                       check=True, capture_output=True, timeout=600)
     for root, dirs, files in os.walk(venv):
-        for n in dirs + files:
-            f = os.path.join(root, n)
-            if not os.path.islink(f):
-                os.chmod(f, os.stat(f).st_mode | 0o055)
+        for n in dirs:
+            os.chmod(os.path.join(root, n), 0o755)
     os.chmod(venv, 0o755)
     return str(venv / "bin" / "python")
 
@@ -271,13 +275,8 @@ class Hub:
             time.sleep(0.5)
         raise DriverError(f"{name}'s server did not stop within {timeout}s")
 
-    def server_pid(self, name):
-        """PID of the user's single-user server process (from the hub's stored spawner state)."""
-        info = self.api("GET", f"/hub/api/users/{name}?include_stopped_servers=0")
-        state = ((info.get("servers") or {}).get("") or {}).get("state") or {}
-        return state.get("pid")
-
     def kernel(self, name, path="", timeout=60):
+        """A kernel in *name*'s server; *path* (relative to the server's root, ~/ipclab) is its folder."""
         return KernelSession(self, name, path, timeout)
 
 

@@ -13,6 +13,7 @@ Knobs (environment variables, so a test, the benchmark and a teacher use one fil
   IPCLAB_STUDENTS_GROUP     Unix group allowed to log in              (students)
   IPCLAB_TEACHERS           comma-separated admin users               (none)
   IPCLAB_CULL_TIMEOUT       idle seconds before the culler stops a server (3600)
+  IPCLAB_CULL_EVERY         seconds between the culler's checks       (60)
   IPCLAB_RLIMIT_NPROC, IPCLAB_RLIMIT_MSGQUEUE, IPCLAB_RLIMIT_NOFILE   per-student limits
   IPCLAB_SPAWNER=systemd    use SystemdSpawner (cgroup memory/CPU/tasks caps) instead
   IPCLAB_MEM_LIMIT, IPCLAB_CPU_LIMIT   per-student caps (enforced by SystemdSpawner only)
@@ -81,7 +82,7 @@ c.Spawner.post_stop_hook = ipclab_hub.clean_user
 c.JupyterHub.services = [{
     "name": "idle-culler",
     "command": [python, "-m", "jupyterhub_idle_culler", f"--timeout={env('IPCLAB_CULL_TIMEOUT', '3600')}",
-                "--cull-every=60"],
+                f"--cull-every={env('IPCLAB_CULL_EVERY', '60')}"],
 }]
 c.JupyterHub.load_roles = [{
     "name": "idle-culler",

@@ -39,7 +39,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "deploy"))
-sys.path.insert(0, str(ROOT / "bench"))
 
 import hubdriver as hd  # noqa: E402
 
@@ -176,7 +175,8 @@ os.kill(os.getpid(), signal.SIGKILL)
 LAB_CHECK = r'''
 import ipclab
 r = ipclab.check(%r, submission=%r)
-print(r.score, r.max_score, r.verdict())
+print(r.text())
+print("SCORE", r.score, r.max_score)
 '''
 
 
@@ -192,7 +192,7 @@ def klass():
     reason = hd.why_not()
     if reason:
         _skip_or_fail(reason)
-    work = Path(tempfile.mkdtemp(prefix="ipclab-classtest-", dir="/tmp"))
+    work = Path(tempfile.mkdtemp(prefix="ipclab-classtest-", dir=hd.WORK_BASE))
     os.chmod(work, 0o755)
     users = [f"ipct{secrets.token_hex(2)}u{i}" for i in range(K)]
     hub = None
@@ -235,13 +235,13 @@ def test_every_user_runs_the_notebooks_and_a_lab_check_at_once(klass):
         try:
             out = []
             for nb in NOTEBOOKS:
-                k = hub.kernel(u, "ipclab/notebooks")
+                k = hub.kernel(u, "notebooks")
                 try:
                     rs = hd.run_cells(k, hd.notebook_cells(ROOT / "notebooks" / nb), timeout=240)
                 finally:
                     k.close()
                 out.append((nb, rs))
-            k = hub.kernel(u, "ipclab/labs")
+            k = hub.kernel(u, "labs")
             try:
                 out.append((LAB, [k.execute(LAB_CHECK % (LAB, LAB_MODULE), timeout=240)]))
             finally:
@@ -262,8 +262,8 @@ def test_every_user_runs_the_notebooks_and_a_lab_check_at_once(klass):
             bad = [r for r in rs if r.status != "ok"]
             assert not bad, f"{u} {what}: cell {bad[0].index} {bad[0].status}: {bad[0].error}\n{bad[0].output[-1500:]}"
             if what == LAB:
-                score, max_score = rs[0].output.split()[:2]
-                assert score == max_score and float(max_score) > 0, f"{u} lab check: {rs[0].output}"
+                _, score, max_score = rs[0].output.strip().splitlines()[-1].split()
+                assert score == max_score and float(max_score) > 0, f"{u} lab check:\n{rs[0].output}"
             else:
                 assert len(rs) == len(hd.notebook_cells(ROOT / "notebooks" / what)), f"{u} {what} stopped early"
     for u in users:  # the notebooks cleaned up after themselves, in every user's tables
@@ -274,7 +274,7 @@ def test_every_user_runs_the_notebooks_and_a_lab_check_at_once(klass):
 def test_no_user_sees_or_removes_another_users_objects(klass):
     hub, users = klass["hub"], klass["users"]
     for u in users:  # each user holds one object of every kind, in a kernel that stays open
-        k = hub.kernel(u, "ipclab")
+        k = hub.kernel(u, "")
         klass["holders"][u] = k
         klass["held"][u] = last_json(k.execute(HOLD, timeout=60))
         assert klass["held"][u]["uid"] == klass["uids"][u]
@@ -295,7 +295,7 @@ def test_killing_one_server_loses_nothing_of_the_others(klass):
     hub, users, uids = klass["hub"], klass["users"], klass["uids"]
     victim, others = users[-1], users[:-1]
     # an orphan: a kernel of the victim creates objects, then is SIGKILLed (no cleanup runs in it)
-    k = hub.kernel(victim, "ipclab")
+    k = hub.kernel(victim, "")
     r = k.execute(ORPHAN_THEN_DIE, timeout=60)
     assert r.status == "died", f"the kernel should have died: {r}"
     try:
@@ -337,3 +337,34 @@ def test_nothing_is_left_after_the_class(klass):
     for u, uid in uids.items():
         wait_for(lambda uid=uid: not procs_of(uid), 60, f"{u}'s processes to end")
         assert not objects_of(uid), f"{u} left objects: {objects_of(uid)}"
+
+
+def test_the_idle_culler_stops_a_server_and_its_objects_go_with_it():
+    """jupyterhub-idle-culler stops an idle server through the hub; the post_stop_hook cleans up."""
+    reason = hd.why_not()
+    if reason:
+        _skip_or_fail(reason)
+    work = Path(tempfile.mkdtemp(prefix="ipclab-culltest-", dir=hd.WORK_BASE))
+    os.chmod(work, 0o755)
+    user = f"ipct{secrets.token_hex(2)}c"
+    try:
+        hd.add_unix_users([user])
+        uid = pwd.getpwnam(user).pw_uid
+        with hd.Hub(work / "run", cull_timeout=20, extra_env={"IPCLAB_CULL_EVERY": "5"}) as hub:
+            hub.add_users([user])
+            hub.start_server(user)
+            hub.wait_ready(user, timeout=120)
+            k = hub.kernel(user)
+            held = last_json(k.execute(HOLD, timeout=60))
+            assert held["uid"] == uid and objects_of(uid)
+            k.ws.close()  # the kernel keeps its objects; nobody uses the server any more
+            # nobody uses the server now: after 20 s idle the culler deletes it
+            wait_for(lambda: not (hub.api("GET", f"/hub/api/users/{user}").get("servers") or {}), 120,
+                     "the idle culler to stop the server")
+            wait_for(lambda: not objects_of(uid) and not procs_of(uid), 60,
+                     "the cleanup hook to remove the culled server's objects and processes")
+            assert f"DELETE /hub/api/users/{user}/server (idle-culler@" in hub.log.read_text(errors="replace"), \
+                "the server was stopped, but not by the culler"
+    finally:
+        hd.remove_unix_users([user])
+        shutil.rmtree(work, ignore_errors=True)
