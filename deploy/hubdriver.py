@@ -154,9 +154,25 @@ def add_unix_users(names, group=GROUP):
 
 
 def remove_unix_users(names):
-    """Delete the users and their homes; tolerant of users already gone."""
+    """Delete the users, their homes, and what they left in /tmp, /var/tmp, /dev/shm; tolerant of users gone."""
+    import pwd
     for name in names:
+        try:
+            uid = pwd.getpwnam(name).pw_uid
+        except KeyError:
+            continue
         subprocess.run(["userdel", "--remove", "--force", name], capture_output=True, timeout=30)
+        for d in ("/tmp", "/var/tmp", "/dev/shm"):
+            for e in os.scandir(d):
+                try:
+                    if e.stat(follow_symlinks=False).st_uid != uid:
+                        continue
+                    if e.is_dir(follow_symlinks=False):
+                        shutil.rmtree(e.path, ignore_errors=True)
+                    else:
+                        os.unlink(e.path)
+                except OSError:
+                    pass
 
 
 # -- the hub --------------------------------------------------------------------------------
