@@ -11,7 +11,7 @@
 # with `sem_timedwait`; the difference between `close` (this process) and `unlink` (the system).
 #
 # **Time:** about 90 minutes. **You edit:** [`lab1_ringbuffer.py`](lab1_ringbuffer.py) (in
-# this folder). **Grading:** 8 points in the visible tests below; your teacher also runs
+# this folder). **Grading:** 10 points in the visible tests below; your teacher also runs
 # hidden tests with other sizes and more processes.
 
 # %%
