@@ -28,11 +28,14 @@ STABLE_NAMES = {
     "procs": "ipclab.core.procs",
     "procinfo": "ipclab.core.procinfo",
     "doctor": "ipclab.core.doctor",
+    "cbuild": "ipclab.core.cbuild",
+    "cprocs": "ipclab.core.cprocs",
     # mechanisms
     "shm": "ipclab.mechanisms.shm",
     "semset": "ipclab.mechanisms.semset",
     "msgq": "ipclab.mechanisms.msgq",
     "mapping": "ipclab.mechanisms.mapping",
+    "ccell": "ipclab.mechanisms.ccell",
     "tracing": "ipclab.experiments.tracing",
     # experiments
     "race": "ipclab.experiments.race",
@@ -41,6 +44,9 @@ STABLE_NAMES = {
     "msgq_demos": "ipclab.experiments.msgq_demos",
     "mmap_demos": "ipclab.experiments.mmap_demos",
     "trace_demos": "ipclab.experiments.trace_demos",
+    "litmus": "ipclab.experiments.litmus",
+    "pshared_demos": "ipclab.experiments.pshared_demos",
+    "atomicity": "ipclab.experiments.atomicity",
     # presentation
     "plots": "ipclab.presentation.plots",
     "widgets": "ipclab.presentation.widgets",

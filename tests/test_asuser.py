@@ -76,8 +76,13 @@ def test_no_subordinate_range_says_what_to_do(tmp_path):
     empty.write_text("someoneelse:100000:65536\n")
     assert asuser.subid_range(str(empty), "ipclab-nobody-here", 424242) is None
     assert asuser.subid_range(str(empty), "someoneelse", 1) == (100000, 65536)
+    tools = tmp_path / "bin"  # newuidmap/newgidmap present (never run here), so the range is what is missing
+    tools.mkdir()
+    for name in ("newuidmap", "newgidmap"):
+        (tools / name).write_text("#!/bin/sh\nexit 1\n")
+        (tools / name).chmod(0o755)
     with pytest.raises(NotSupported, match="usermod --add-subuids"):
-        asuser.userns_plan(subuid=str(empty), subgid=str(empty), path=os.environ.get("PATH", "") + ":/usr/bin")
+        asuser.userns_plan(subuid=str(empty), subgid=str(empty), path=str(tools))
 
 
 def test_no_uidmap_helpers_says_what_to_install(tmp_path):

@@ -119,3 +119,20 @@ def test_ruff_finds_no_error():
     root = PKG.parent
     r = subprocess.run([ruff, "check", "."], cwd=root, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout[-3000:]
+
+
+def test_package_data_lists_every_file_the_package_reads():
+    """An installed ipclab (pip install ., a wheel) holds only what package-data names."""
+    import tomllib
+    from pathlib import PurePosixPath
+
+    globs = tomllib.loads((PKG.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["ipclab"]
+    pkg = PKG
+    missing = []
+    for f in pkg.rglob("*"):
+        if not f.is_file() or f.suffix in (".py", ".pyc") or "__pycache__" in f.parts:
+            continue
+        rel = PurePosixPath(f.relative_to(pkg).as_posix())
+        if not any(len(PurePosixPath(g).parts) == len(rel.parts) and rel.match(g) for g in globs):
+            missing.append(str(rel))
+    assert not missing, f"add to [tool.setuptools.package-data] in pyproject.toml: {missing}"

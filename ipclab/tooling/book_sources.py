@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ipclab.tooling import book_lexer
+from ipclab.tooling.release import teacher_material
 
 __all__ = ["PARTS", "DOCS", "Page", "pages", "stage", "title_of", "minutes_of", "WIDGET_MIME", "WIDGET_NOTE"]
 
@@ -37,7 +38,6 @@ PARTS = [
 DOCS = ["INSTRUCTOR.md", "RELIABILITY.md", "DEPLOY.md"]
 #: Folders whose files a page may link to and the book shows as code pages (never solutions/).
 CODE_DIRS = ("ipclab", "labs", "notebooks", "bench", "docs", "deploy")
-NEVER = {"solutions", "grading", "tests", ".git", ".ci", ".venv", "__pycache__", ".ipynb_checkpoints"}
 LANGUAGES = {".py": "python", ".c": "c", ".h": "c", ".md": "markdown", ".toml": "toml", ".yml": "yaml",
              ".yaml": "yaml", ".json": "json", ".cfg": "ini", ".sh": "bash", ".txt": "text", "": "bash"}
 IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".svg")
@@ -147,7 +147,7 @@ class _Stager:
         """The book file (relative to src) that *rel* should link to, or None to leave the link."""
         if rel.as_posix() in self.docs:
             return rel.as_posix()
-        if rel.parts and rel.parts[0] in NEVER or any(p in NEVER for p in rel.parts):
+        if teacher_material(rel):
             self.problems.append(f"{page_rel} links {href}: teacher material is not published")
             return None
         if not target.exists():
@@ -189,9 +189,8 @@ class _Stager:
         self.made.add(page)
         items = []
         for entry in sorted((self.root / rel).iterdir()):
-            if entry.name in NEVER or entry.name.startswith("."):
+            if teacher_material(sub := rel / entry.name) or entry.name.startswith("."):
                 continue
-            sub = rel / entry.name
             if entry.is_dir():
                 items.append(f"- [{entry.name}/]({Path(os.path.relpath(self._folder_page(sub), Path(page).parent)).as_posix()})")
             elif entry.suffix.lower() in LANGUAGES:

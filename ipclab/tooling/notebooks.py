@@ -15,8 +15,13 @@ import sys
 from pathlib import Path
 
 from ipclab.core.paths import COURSE_ROOT as ROOT  # noqa: E402
-SOURCE_DIRS = [ROOT / "notebooks", ROOT / "labs"]  # each may hold a py/ folder of sources
+# each may hold a py/ folder of sources; notebooks/answers/ holds one answers notebook per chapter
+SOURCE_DIRS = [ROOT / "notebooks", ROOT / "notebooks" / "answers", ROOT / "labs"]
 KEEP_NB_METADATA = ("kernelspec",)
+#: A code cell tagged ``reveal`` holds an answer: its output is stored (nbval checks it) but
+#: collapsed when the notebook opens (JupyterLab's ``jupyter.outputs_hidden``; the book's
+#: ``hide-output`` toggle), so a student predicts before clicking to see it.
+REVEAL_TAG = "reveal"
 CELL_TIMEOUT = 180
 
 
@@ -42,8 +47,13 @@ def clean(nb):
     nb.metadata = {k: v for k, v in nb.metadata.items() if k in KEEP_NB_METADATA}
     nb.metadata["language_info"] = {"name": "python"}
     for i, cell in enumerate(nb.cells):
-        tags = cell.metadata.get("tags")
-        cell.metadata = {"tags": tags} if tags else {}
+        tags = list(cell.metadata.get("tags") or [])
+        cell.metadata = {}
+        if REVEAL_TAG in tags and cell.cell_type == "code":
+            tags += [] if "hide-output" in tags else ["hide-output"]
+            cell.metadata["jupyter"] = {"outputs_hidden": True}
+        if tags:
+            cell.metadata["tags"] = tags
         cell["id"] = f"cell-{i:03d}"
     return nb
 

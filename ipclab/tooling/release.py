@@ -17,9 +17,19 @@ from ipclab.core.errors import IpclabError
 from ipclab.core.paths import COURSE_ROOT as ROOT  # noqa: E402
 INCLUDE = ["README.md", "CONTRIBUTING.md", "pyproject.toml", "environment.yml", "course", "notebooks",
            "labs", "ipclab", "bench", "docs"]
-NEVER = {"solutions", "grading", "tests", ".git", ".ci", ".venv", "__pycache__", ".ipynb_checkpoints",
-         ".pytest_cache", "build"}
-IGNORE = shutil.ignore_patterns(*NEVER, "*.pyc", "*.egg-info", "*.orig", "*.rej")
+# Teacher material lives in top-level folders only: ``ipclab/tooling/grading/`` (the grader
+# students run on their own labs) is part of the package and is released.
+NEVER_TOP = {"solutions", "grading", "tests", ".git", ".ci", ".venv", "build"}
+NEVER_ANYWHERE = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
+
+
+def teacher_material(rel):
+    """True if the course path *rel* (relative to the checkout) is never given to students."""
+    parts = Path(rel).parts
+    return bool(parts) and (parts[0] in NEVER_TOP or any(p in NEVER_ANYWHERE for p in parts))
+
+
+IGNORE = shutil.ignore_patterns(*NEVER_ANYWHERE, "*.pyc", "*.egg-info", "*.orig", "*.rej")
 
 
 def write(dest, force=False, site=True):
@@ -59,7 +69,8 @@ def write(dest, force=False, site=True):
 def audit(dest):
     """Why *dest* is not a clean student edition (empty list if it is)."""
     dest = Path(dest)
-    out = [f"{p.relative_to(dest)} must not be released" for p in dest.rglob("*") if p.name in NEVER]
+    out = [f"{p.relative_to(dest)} must not be released" for p in dest.rglob("*")
+           if teacher_material(p.relative_to(dest))]
     for p in dest.rglob("*.py"):
         if p.relative_to(dest) == Path("ipclab", "tooling", "labgen.py"):  # the tool that names the markers
             continue
