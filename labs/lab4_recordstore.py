@@ -13,11 +13,16 @@ nothing is ever moved:
     header:  magic b"IPCLAB4\\0" (8s) | record size u32 | count u32 | struct format (16s, NUL-padded)
     record i starts at  HEADER.size + i * record_size   and is record_size bytes long
 
+The layout is a contract: a C program (or the grader) reading the file finds the records
+where it expects them, so ``MAGIC`` and ``HEADER`` are exactly these.
+
 A record is packed with :mod:`struct` from its format, e.g. ``"<q12s"`` (an int64 counter
-and a 12-byte label). Each record has **its own lock**: an ``fcntl`` byte-range write lock
-on exactly the record's bytes, ``[offset(i), offset(i) + record_size)``, so two processes
-updating different records never wait for each other, and the kernel drops a process's
-locks when it dies. Every lock wait has a timeout: poll the non-blocking form
+and a 12-byte label). Each record has **its own readers-writer lock**: an ``fcntl``
+byte-range lock on exactly the record's bytes, ``[offset(i), offset(i) + record_size)``,
+*shared* (``F_RDLCK``) to read, *exclusive* (``F_WRLCK``) to write or update. Readers of
+one record never wait for each other, a writer waits for every reader and excludes them,
+two processes working on different records never wait for each other, and the kernel
+drops a process's locks when it dies. Every lock wait has a timeout: poll the non-blocking form
 (``fcntl.lockf(fd, LOCK_EX | LOCK_NB, length, start)``, C: ``fcntl(fd, F_SETLK, &fl)``)
 until it succeeds or the deadline passes, then raise ``TimeoutError``.
 
@@ -37,6 +42,17 @@ MAGIC = b"IPCLAB4\0"
 HEADER = struct.Struct("<8sII16s")  # magic, record size, count, format (NUL-padded)
 DEFAULT_TIMEOUT = 5.0               # seconds; every lock wait has one
 POLL = 0.001                        # seconds between two tries of a non-blocking lock
+
+PROTOCOL = """
+(Write your synchronisation protocol here, in your own words; your teacher reads it
+with your grade. Replace every line in brackets.)
+Shared state: [what lives in shared memory / the file / the queues, and its layout]
+Locks: [each semaphore or lock, its initial value, and exactly what it guards]
+Order: [if a process ever holds two locks, the order it takes them in, and why no deadlock]
+Invariants: [what is true of the shared state whenever no process holds its lock]
+Waiting: [every blocking call, and its timeout]
+Death: [what happens when a process dies while holding a lock, and who cleans up]
+"""
 
 
 class Store:
@@ -95,11 +111,13 @@ class Store:
         raise NotImplementedError("lab4: write Store.offset() (see labs/lab4_recordstore.ipynb)")
 
     @contextlib.contextmanager
-    def lock(self, i, timeout=DEFAULT_TIMEOUT):
-        """Hold an exclusive fcntl lock on record *i*'s bytes only, for the ``with`` block.
+    def lock(self, i, timeout=DEFAULT_TIMEOUT, shared=False):
+        """Hold an fcntl lock on record *i*'s bytes only, for the ``with`` block.
 
-        Poll ``fcntl.lockf(self.fd, LOCK_EX | LOCK_NB, size, offset)`` (it raises
-        ``BlockingIOError`` or ``PermissionError`` while another process holds an overlapping
+        Exclusive (a write lock, ``LOCK_EX``) by default; with ``shared=True`` a read lock
+        (``LOCK_SH``) that other readers may hold at the same time but no writer. Poll
+        ``fcntl.lockf(self.fd, LOCK_EX | LOCK_NB, size, offset)`` (it raises
+        ``BlockingIOError`` or ``PermissionError`` while another process holds a conflicting
         lock) every ``POLL`` s; after *timeout* seconds raise ``TimeoutError`` saying which
         record. Unlock (``LOCK_UN``, same range) when the block ends, even on an exception.
         """
@@ -107,17 +125,21 @@ class Store:
         raise NotImplementedError("lab4: write Store.lock() (see labs/lab4_recordstore.ipynb)")
 
     def read(self, i, timeout=DEFAULT_TIMEOUT):
-        """Record *i* as a tuple, read under its lock (never half-written)."""
+        """Record *i* as a tuple, read under a *shared* lock on it (never half-written).
+
+        Several processes may read record *i* at once; none of them while another process
+        writes or updates it (its exclusive lock). ``TimeoutError`` after *timeout*.
+        """
         # YOUR CODE HERE
         raise NotImplementedError("lab4: write Store.read() (see labs/lab4_recordstore.ipynb)")
 
     def write(self, i, values, timeout=DEFAULT_TIMEOUT):
-        """Replace record *i* with the tuple *values*, under its lock."""
+        """Replace record *i* with the tuple *values*, under its exclusive lock."""
         # YOUR CODE HERE
         raise NotImplementedError("lab4: write Store.write() (see labs/lab4_recordstore.ipynb)")
 
     def update(self, i, change, timeout=DEFAULT_TIMEOUT):
-        """Read-modify-write record *i* under ONE hold of its lock: store ``change(old)`` and return it.
+        """Read-modify-write record *i* under ONE hold of its exclusive lock: store ``change(old)`` and return it.
 
         *change* takes the old tuple and returns the new one; it may take its time, and no
         other process may touch record *i* in the meantime (else updates are lost).

@@ -50,6 +50,18 @@ POLL = 0.1                            # seconds between two looks at the stop fl
 LOCK_TIMEOUT = 5.0                    # seconds to wait for the STATS lock
 
 
+PROTOCOL = """
+(Write your synchronisation protocol here, in your own words; your teacher reads it
+with your grade. Replace every line in brackets.)
+Shared state: [what lives in shared memory / the file / the queues, and its layout]
+Locks: [each semaphore or lock, its initial value, and exactly what it guards]
+Order: [if a process ever holds two locks, the order it takes them in, and why no deadlock]
+Invariants: [what is true of the shared state whenever no process holds its lock]
+Waiting: [every blocking call, and its timeout]
+Death: [what happens when a process dies while holding a lock, and who cleans up]
+"""
+
+
 def serve_connection(conn, index):
     """Read one request line from *conn*, do the work, reply; True if a reply was sent."""
     conn.settimeout(CONN_TIMEOUT)

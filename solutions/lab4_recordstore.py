@@ -9,11 +9,16 @@ nothing is ever moved:
     header:  magic b"IPCLAB4\\0" (8s) | record size u32 | count u32 | struct format (16s, NUL-padded)
     record i starts at  HEADER.size + i * record_size   and is record_size bytes long
 
+The layout is a contract: a C program (or the grader) reading the file finds the records
+where it expects them, so ``MAGIC`` and ``HEADER`` are exactly these.
+
 A record is packed with :mod:`struct` from its format, e.g. ``"<q12s"`` (an int64 counter
-and a 12-byte label). Each record has **its own lock**: an ``fcntl`` byte-range write lock
-on exactly the record's bytes, ``[offset(i), offset(i) + record_size)``, so two processes
-updating different records never wait for each other, and the kernel drops a process's
-locks when it dies. Every lock wait has a timeout: poll the non-blocking form
+and a 12-byte label). Each record has **its own readers-writer lock**: an ``fcntl``
+byte-range lock on exactly the record's bytes, ``[offset(i), offset(i) + record_size)``,
+*shared* (``F_RDLCK``) to read, *exclusive* (``F_WRLCK``) to write or update. Readers of
+one record never wait for each other, a writer waits for every reader and excludes them,
+two processes working on different records never wait for each other, and the kernel
+drops a process's locks when it dies. Every lock wait has a timeout: poll the non-blocking form
 (``fcntl.lockf(fd, LOCK_EX | LOCK_NB, length, start)``, C: ``fcntl(fd, F_SETLK, &fl)``)
 until it succeeds or the deadline passes, then raise ``TimeoutError``.
 
@@ -33,6 +38,28 @@ MAGIC = b"IPCLAB4\0"
 HEADER = struct.Struct("<8sII16s")  # magic, record size, count, format (NUL-padded)
 DEFAULT_TIMEOUT = 5.0               # seconds; every lock wait has one
 POLL = 0.001                        # seconds between two tries of a non-blocking lock
+
+### BEGIN SOLUTION
+PROTOCOL = """
+Shared state: one file, mapped MAP_SHARED by every process: a 32-byte header written once by
+create() (before anybody maps the file) and never changed, then count records of
+record_size bytes; record i is bytes [32 + i*size, 32 + (i+1)*size).
+Locks: one fcntl byte-range lock per record, on exactly its bytes (never length 0, which
+would mean "to the end of the file" and lock every later record). read() holds it shared
+(F_RDLCK), write() and update() hold it exclusive (F_WRLCK). The header needs no lock: it
+is read-only after create().
+Order: a process holds at most one record lock at a time, so no lock order can deadlock.
+Invariants: outside an exclusive hold, every record is a complete struct of its format
+(no reader sees half a write); update() reads, computes and writes under ONE exclusive
+hold, so concurrent increments are never lost.
+Waiting: every lock is tried with F_SETLK (non-blocking) and retried every POLL s until a
+deadline, then TimeoutError naming the record.
+Death: fcntl locks belong to the process; the kernel drops them when it dies. A writer
+killed mid-record can leave that one record half-written (no transaction): records are
+independent, so the others stay valid. The descriptor stays open for the store's life,
+because closing any descriptor of the file drops all of this process's locks on it.
+"""
+### END SOLUTION
 
 
 class Store:
@@ -125,20 +152,23 @@ class Store:
         ### END SOLUTION
 
     @contextlib.contextmanager
-    def lock(self, i, timeout=DEFAULT_TIMEOUT):
-        """Hold an exclusive fcntl lock on record *i*'s bytes only, for the ``with`` block.
+    def lock(self, i, timeout=DEFAULT_TIMEOUT, shared=False):
+        """Hold an fcntl lock on record *i*'s bytes only, for the ``with`` block.
 
-        Poll ``fcntl.lockf(self.fd, LOCK_EX | LOCK_NB, size, offset)`` (it raises
-        ``BlockingIOError`` or ``PermissionError`` while another process holds an overlapping
+        Exclusive (a write lock, ``LOCK_EX``) by default; with ``shared=True`` a read lock
+        (``LOCK_SH``) that other readers may hold at the same time but no writer. Poll
+        ``fcntl.lockf(self.fd, LOCK_EX | LOCK_NB, size, offset)`` (it raises
+        ``BlockingIOError`` or ``PermissionError`` while another process holds a conflicting
         lock) every ``POLL`` s; after *timeout* seconds raise ``TimeoutError`` saying which
         record. Unlock (``LOCK_UN``, same range) when the block ends, even on an exception.
         """
         ### BEGIN SOLUTION
         start, length = self.offset(i), self.record.size
+        kind = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         deadline = time.monotonic() + timeout
         while True:
             try:
-                fcntl.lockf(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB, length, start)  # C: fcntl(fd, F_SETLK, {F_WRLCK, start, length})
+                fcntl.lockf(self.fd, kind | fcntl.LOCK_NB, length, start)  # C: fcntl(fd, F_SETLK, {F_RDLCK or F_WRLCK, start, length})
                 break
             except (BlockingIOError, PermissionError):
                 if time.monotonic() >= deadline:
@@ -152,21 +182,25 @@ class Store:
         ### END SOLUTION
 
     def read(self, i, timeout=DEFAULT_TIMEOUT):
-        """Record *i* as a tuple, read under its lock (never half-written)."""
+        """Record *i* as a tuple, read under a *shared* lock on it (never half-written).
+
+        Several processes may read record *i* at once; none of them while another process
+        writes or updates it (its exclusive lock). ``TimeoutError`` after *timeout*.
+        """
         ### BEGIN SOLUTION
-        with self.lock(i, timeout):
+        with self.lock(i, timeout, shared=True):
             return self.record.unpack_from(self.mm, self.offset(i))
         ### END SOLUTION
 
     def write(self, i, values, timeout=DEFAULT_TIMEOUT):
-        """Replace record *i* with the tuple *values*, under its lock."""
+        """Replace record *i* with the tuple *values*, under its exclusive lock."""
         ### BEGIN SOLUTION
         with self.lock(i, timeout):
             self.record.pack_into(self.mm, self.offset(i), *values)
         ### END SOLUTION
 
     def update(self, i, change, timeout=DEFAULT_TIMEOUT):
-        """Read-modify-write record *i* under ONE hold of its lock: store ``change(old)`` and return it.
+        """Read-modify-write record *i* under ONE hold of its exclusive lock: store ``change(old)`` and return it.
 
         *change* takes the old tuple and returns the new one; it may take its time, and no
         other process may touch record *i* in the meantime (else updates are lost).

@@ -46,6 +46,29 @@ FIELDS = ("magic", "capacity", "key_size", "value_size", "size", "head", "tail",
 Header = namedtuple("Header", FIELDS)
 Entry = namedtuple("Entry", "prev next key value")
 
+### BEGIN SOLUTION
+PROTOCOL = """
+Shared state: ONE POSIX shared memory segment: a header (magic, capacity, key and value
+sizes written once at creation; size, head, tail, hits, misses, evictions) and capacity
+slots, each with prev/next slot indices (a doubly linked list, NIL = -1 ends it), lengths,
+key and value bytes. Nothing about the cache lives in a process.
+Locks: one System V semaphore (a set of one, value 1 = free) guards the WHOLE segment
+except the fixed fields: the list links, head, tail, size, the slots' contents and the
+three counters. Every get/put/keys/stats is one critical section (find, unlink, push
+front, evict, count) taken with P and left with V, both with SEM_UNDO.
+Order: one lock only, so no lock order; never wait for anything else while holding it.
+Invariants (whenever the semaphore is 1): walking next from head visits exactly size
+distinct slots and ends at tail; walking prev from tail visits the same slots in reverse;
+size <= capacity; keys are distinct; head is the most recently used key, tail the least;
+hits + misses = number of get() calls that completed.
+Waiting: P is semtimedop with a timeout (TimeoutError); nothing else blocks.
+Death: SEM_UNDO gives the semaphore back when a holder dies; the critical sections are
+short and never raise halfway, but a holder killed in the middle of one can still leave
+the list half-relinked (the semaphore protects against concurrency, not against crashes).
+The creator owns both objects and removes them in destroy().
+"""
+### END SOLUTION
+
 
 class LRUCache:
     """An LRU cache shared by processes: one POSIX shm segment and one System V semaphore.

@@ -33,6 +33,28 @@ DEFAULT_TIMEOUT = 10.0
 POLL = 0.05               # seconds map() waits for a result before trying to submit again
 
 
+### BEGIN SOLUTION
+PROTOCOL = """
+Shared state: two POSIX message queues, created by the master (it alone unlinks them):
+tasks (master -> workers) and results (workers -> master), each bounded to capacity
+messages of MSG_SIZE bytes. Workers share nothing else, not even memory.
+Locks: none of mine: the kernel serialises each queue, and mq_receive hands each message
+to exactly one receiver, so a task is run by one worker only. The master's next_id is
+used by the master process alone.
+Order: the only cycle is backpressure: a master blocked sending tasks into a full queue
+while every worker is blocked sending results into a full results queue. map() never
+blocks on a send: when the tasks queue is full it reads results instead.
+Invariants: every submitted id comes back exactly once, as a result or a TaskError (a
+failing task never kills its worker); STOP is sent after all tasks, one per worker, at the
+same priority, so FIFO order makes every worker finish the queued tasks first.
+Waiting: every send and receive is mq_timedsend/mq_timedreceive with a timeout.
+Death: a worker that dies loses the task it held (its id never comes back: the master's
+wait times out); shutdown() joins, then kills what is left and unlinks both queues in a
+finally.
+"""
+### END SOLUTION
+
+
 class TaskError(Exception):
     """The outcome of a task that failed in a worker (returned in its place, never raised)."""
 

@@ -36,6 +36,24 @@ MSG_SIZE = 1024
 DEFAULT_TIMEOUT = 10.0
 
 
+### BEGIN SOLUTION
+PROTOCOL = """
+Shared state: ONE POSIX message queue (created and unlinked by the master); the log file,
+written by the logger process only.
+Locks: none of mine: the kernel serialises the queue, and a single reader means the file
+has a single writer, so its lines never interleave. Each source's seq is private to it.
+Order: priorities order the queue: mq_receive hands out the oldest message of the highest
+priority, ERROR (4) first, DEBUG (1) last, STOP (0) after everything.
+Invariants: for each source, the seqs in the file are 0..n-1 with none missing or
+repeated; within one source and one level they are in increasing order.
+Waiting: sources send with mq_timedsend (TimeoutError, the seq is not used up); the
+logger receives with the time left until its lifetime, never a short timeout that ends it.
+Death: a source that dies just stops sending (the queue does not care); the logger stops
+only on STOP; stop() sends STOP, joins the logger and unlinks the queue in a finally.
+"""
+### END SOLUTION
+
+
 def format_line(record):
     """The line the logger writes for *record*: ``'ERROR web 7 disk full\\n'``."""
     return f"{record['level']} {record['src']} {record['seq']} {record['text']}\n"

@@ -46,6 +46,27 @@ POLL = 0.1                            # seconds between two looks at the stop fl
 LOCK_TIMEOUT = 5.0                    # seconds to wait for the STATS lock
 
 
+### BEGIN SOLUTION
+PROTOCOL = """
+Shared state: the listening socket (one kernel object, inherited over fork); a System V
+set of two semaphores; a POSIX shared memory segment | stop | n_workers | total |
+served[0..n-1] |.
+Locks: ACCEPT (starts at 1) serialises accept(): only its holder polls and accepts, and it
+releases it as soon as accept() returns, BEFORE serving. STATS (starts at 1) guards total
+and every served[i]. stop is written by the master alone (one 4-byte store) and read
+without a lock; n_workers is written once, before the workers start.
+Order: a worker never holds both: ACCEPT is released before count() takes STATS.
+Invariants (whenever STATS is 1): total == sum(served); served[i] counts the replies
+worker i sent.
+Waiting: ACCEPT and STATS are taken with semtimedop (POLL, LOCK_TIMEOUT); accept() and
+recv() have socket timeouts; the master's join has the workers' lifetime.
+Death: every semop uses SEM_UNDO, so a worker killed while holding ACCEPT or STATS gives
+it back when it dies; the others go on. The master destroys the set and the segment
+in stop(), in a finally.
+"""
+### END SOLUTION
+
+
 def serve_connection(conn, index):
     """Read one request line from *conn*, do the work, reply; True if a reply was sent."""
     conn.settimeout(CONN_TIMEOUT)

@@ -10,7 +10,10 @@ Each ``solutions/labN_name.py`` marks what the student must write with nbgrader'
 
 ``labs/labN_name.py`` is the same file with each region replaced by
 ``raise NotImplementedError(...)`` naming the function and the brief to read. Regions must
-sit inside a function (a stub must still import). Commands::
+sit inside a function (a stub must still import), with one exception: a region at module
+level holding the lab's ``PROTOCOL`` string (the student's written synchronisation
+protocol, shown to the teacher in the grade report) becomes :data:`PROTOCOL_TEMPLATE`, the
+questions to answer. Commands::
 
     python -m ipclab.tooling.labgen            # (re)write labs/*.py from solutions/
     python -m ipclab.tooling.labgen --check    # fail if a stub is not what the generator makes
@@ -28,6 +31,17 @@ HEADER = ("# Your file for {lab}: replace each `raise NotImplementedError` with 
           "# The brief is {brief}; check your work with ipclab.check(\"{lab}\").\n"
           "# (Course maintainers: this file is generated from solutions/{name} by\n"
           "#  `python -m ipclab.tooling.labgen`; edit the solution, not this file.)\n")
+PROTOCOL_TEMPLATE = '''PROTOCOL = """
+(Write your synchronisation protocol here, in your own words; your teacher reads it
+with your grade. Replace every line in brackets.)
+Shared state: [what lives in shared memory / the file / the queues, and its layout]
+Locks: [each semaphore or lock, its initial value, and exactly what it guards]
+Order: [if a process ever holds two locks, the order it takes them in, and why no deadlock]
+Invariants: [what is true of the shared state whenever no process holds its lock]
+Waiting: [every blocking call, and its timeout]
+Death: [what happens when a process dies while holding a lock, and who cleans up]
+"""
+'''
 _DEF = re.compile(r"^(\s*)(?:async\s+)?def\s+(\w+)|^(\s*)class\s+(\w+)")
 
 
@@ -56,6 +70,15 @@ def stub_text(source, name):
         line = lines[i]
         if line.strip() == BEGIN:
             indent = line[: len(line) - len(line.lstrip())]
+            if not indent and i + 1 < len(lines) and lines[i + 1].startswith("PROTOCOL"):
+                j = i + 1
+                while j < len(lines) and lines[j].strip() != END:
+                    j += 1
+                if j == len(lines):
+                    raise ValueError(f"{name}:{i + 1}: {BEGIN} without {END}")
+                out.append(PROTOCOL_TEMPLATE)
+                i = j + 1
+                continue
             if not indent:
                 raise ValueError(f"{name}:{i + 1}: a solution region must be inside a function")
             owner = _owner(lines, i, len(indent))

@@ -3,21 +3,27 @@
 #
 # **Goal.** Write a small database file: *count* records of a fixed size at fixed offsets,
 # the whole file mapped `MAP_SHARED`, so any number of processes read and update records
-# in place. Two processes updating the **same** record must not lose an update; two
-# processes updating **different** records must never wait for each other; a process that
-# dies holding a lock must not block anybody; and after `flush()` the data is on the disk.
+# in place. Each record has its own **readers-writer lock**: any number of processes may
+# read a record at once, a writer excludes them all. Two processes updating the **same**
+# record must not lose an update; two processes working on **different** records must never
+# wait for each other; a process that dies holding a lock must not block anybody; and after
+# `flush()` the data is on the disk.
 #
 # **Concepts exercised** (notebook 05, section 7): `ftruncate` before `mmap`; `MAP_SHARED`
 # vs `MAP_PRIVATE`; fixed-size records with `struct`; `fcntl` byte-range locks
-# (`F_SETLK` on one record's bytes, polled until a deadline); locked read-modify-write;
+# (`F_SETLK` on one record's bytes, polled until a deadline), shared (`F_RDLCK`) and
+# exclusive (`F_WRLCK`); locked read-modify-write;
 # `msync` (durability, not visibility); why the kernel releases a dead process's record locks.
 #
 # **Time:** about 75 minutes. **You edit:** [`lab4_recordstore.py`](lab4_recordstore.py).
-# **Grading:** 10 points in the visible tests; hidden tests check your locks against a
-# C-style `fcntl` lock and run more processes started with `spawn`.
+# **Grading:** 12 points in the visible tests; hidden tests check your locks against a
+# C-style `fcntl` lock and run more processes started with `spawn`. Your teacher also reads
+# your `PROTOCOL` (below) and may give points for it.
 #
-# `ipclab.mechanisms.mapping.RecordStore` (used in notebook 05) does all of this: read it *after*
-# you have written yours. The lab is to write the core yourself.
+# Notebook 05's `ipclab.mechanisms.mapping.RecordStore` is a cousin, not the answer: it has
+# another file layout (a 64-byte header, another magic), one kind of lock only, and its
+# plain `read()` takes no lock at all. The tests check the bytes of your file against the
+# layout below and the kind of lock `read()` takes.
 
 # %%
 from ipclab import doctor
@@ -25,13 +31,14 @@ from ipclab import doctor
 doctor.setup_notebook()
 
 # %% [markdown]
-# ## The layout (already decided for you)
+# ## The layout (a contract: a C program reads the same file)
 #
 # ```
 # file:    | header (32 bytes) | record 0 | record 1 | ... | record count-1 |
 # header:  MAGIC b"IPCLAB4\0" (8s) | record size u32 | count u32 | struct format (16s, NUL-padded)
 # record i: bytes [HEADER.size + i*size, HEADER.size + (i+1)*size), packed with struct(format)
-# lock of record i: an fcntl write lock on exactly those bytes
+# lock of record i: an fcntl lock on exactly those bytes, shared (F_RDLCK) to read,
+#                   exclusive (F_WRLCK) to write or update
 # ```
 #
 # ## The API to implement
@@ -41,8 +48,9 @@ doctor.setup_notebook()
 # | `Store.create(path, fmt, count)` | size the file, write the header, then `open()` it; `ValueError` for a bad count or format | `ftruncate`, `pwrite` |
 # | `Store.open(path)` | check the header, map the whole file `MAP_SHARED`; `ValueError` if it is not a store | `open`, `pread`, `mmap(MAP_SHARED)` |
 # | `offset(i)` | byte offset of record *i*; `IndexError` naming the range `0..count-1` | — |
-# | `lock(i, timeout)` | context manager: exclusive lock on record *i*'s bytes only; `TimeoutError` after *timeout* | `fcntl(F_SETLK)` polled, then `F_UNLCK` |
-# | `read(i)`, `write(i, values)` | one record as a tuple, under its lock | — |
+# | `lock(i, timeout, shared=False)` | context manager: a lock on record *i*'s bytes only, exclusive or shared; `TimeoutError` after *timeout* | `fcntl(F_SETLK)` polled, then `F_UNLCK` |
+# | `read(i)` | one record as a tuple, under a **shared** lock: other readers go on, a writer waits | — |
+# | `write(i, values)` | replace one record, under an exclusive lock | — |
 # | `update(i, change)` | read, `change(old)`, write, all under **one** hold of the lock; returns the new tuple | — |
 # | `flush()` | write the dirty pages back to the disk and wait (durability across a crash or power cut; other processes and `read()` see your writes without it) | `msync(MS_SYNC)` |
 # | `close()` | unmap, close the descriptor (drops this process's locks) | `munmap`, `close` |
@@ -55,12 +63,22 @@ doctor.setup_notebook()
 # - fcntl locks belong to the *process*: a second `lock(i)` in the same process succeeds at
 #   once, so the tests use other processes. Closing *any* descriptor of the file drops all
 #   your locks on it: keep `self.fd` open, and do not `open()`/`close()` the file in `read()`.
+# - `fcntl.LOCK_SH` is a read lock (`F_RDLCK`): it conflicts only with a write lock. To
+#   read, `lockf` needs a descriptor opened for reading; to write-lock, one opened for
+#   writing (`O_RDWR` does both).
 # - `mmap.mmap(fd, size)` is `MAP_SHARED` by default; `access=mmap.ACCESS_COPY` is
 #   `MAP_PRIVATE`, whose writes never reach the file.
 # - Grow the file **before** mapping it: touching a mapped page past the end of the file
 #   is a `SIGBUS`.
 
 # %% [markdown]
+# ## Your protocol, in words
+# At the top of `lab4_recordstore.py`, fill in `PROTOCOL = """..."""`: what is shared,
+# which lock guards what (and whether it is shared or exclusive), the invariants that hold
+# whenever no process holds a record's lock, how every wait ends, and what a process that
+# dies holding a lock leaves behind. The grade report shows it to your teacher as you wrote
+# it (the grader reads it as text: it never runs it); the tests do not score it.
+#
 # ## Try your store
 # One process first. The cell reloads your module, so run it again after each edit.
 #

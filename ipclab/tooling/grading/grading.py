@@ -22,7 +22,17 @@ Three faces, one report:
 * ``ipclab grade [lab1 ...]`` prints the same table and a total;
   ``--format gradescope`` writes Gradescope's ``results.json``; ``--batch DIR --csv F``
   grades a folder of submissions (one sub-folder per student) into one CSV, written as it goes.
+
+Each lab asks the student for a ``PROTOCOL`` string (which lock guards what, the
+invariants). The grader reads it from the submitted file *as text* (:func:`read_protocol`:
+``ast`` on the bytes, a plain string literal only, size-capped, control characters
+removed; nothing of the student's runs in this process) and every face shows it to the
+teacher: the table, ``--format json``, Gradescope's top-level output and a
+``labN_protocol`` column of the CSV. The tests never score it; docs/INSTRUCTOR.md has the
+rubric for the manual points.
 """
+
+import ast
 
 import csv
 import html
@@ -40,12 +50,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ipclab.core import kinds
 from ipclab.core.errors import BadArgument
 from ipclab.core.paths import PACKAGE_DIR
 from ipclab.tooling.grading import labkit, sandbox
 
 __all__ = ["TestResult", "LabReport", "Budget", "grade_lab", "check", "batch", "gradescope", "main",
-           "add_arguments", "lab_id", "lab_tests", "find_submission", "copy_submission", "BadSubmission"]
+           "add_arguments", "lab_id", "lab_tests", "find_submission", "copy_submission", "BadSubmission",
+           "read_protocol"]
 
 from ipclab.core.paths import COURSE_ROOT as ROOT  # noqa: E402
 LABS_DIR = ROOT / "labs"
@@ -56,11 +68,11 @@ BUDGET = float(os.environ.get("IPCLAB_GRADE_BUDGET", "900"))  # seconds per subm
 IMPORT_TIMEOUT = float(os.environ.get("IPCLAB_GRADE_IMPORT_TIMEOUT", "20"))
 TIMEOUT_SCALE = float(os.environ.get("IPCLAB_GRADE_TIMEOUT_SCALE", "1"))  # slow machines: 2, 3...
 OUTPUT_TAIL = 12        # lines of the test's own output shown with a failure
+PROTOCOL_MAX = 4000     # characters of a student's PROTOCOL shown (the rest is cut, and says so)
+PROTOCOL_MAX_LINES = 60
+PROTOCOL_CSV_MAX = 2000
+PROTOCOL_PLACEHOLDER = "(Write your synchronisation protocol here"  # the stub's template (labgen)
 GRADESCOPE_VISIBILITY = {"visible": "visible", "hidden": "after_published"}
-KIND_NAMES = {"posix_shm": "POSIX shared memory segment", "posix_sem": "POSIX semaphore",
-              "posix_mq": "POSIX message queue", "sysv_shm": "System V shared memory segment",
-              "sysv_sem": "System V semaphore set", "sysv_msg": "System V message queue",
-              "file": "file"}
 
 
 @dataclass
@@ -115,7 +127,7 @@ def _leak_sentence(leaks):
     for leak in leaks:
         k = leak.split(" ", 1)[0]
         kinds[k] = kinds.get(k, 0) + 1
-    parts = [f"{n} {KIND_NAMES.get(k, k)}{'s' if n > 1 else ''}" for k, n in kinds.items()]
+    parts = [f"{n} {kinds.label(k)}{'s' if n > 1 else ''}" for k, n in kinds.items()]
     return "your code leaked " + ", ".join(parts)
 
 
@@ -134,6 +146,24 @@ class LabReport:
     isolation: str = ""        # full | partial | none (see sandbox.isolation_level)
     import_error: str = ""     # shown once, instead of once per test
     isolation_reason: str = ""
+    protocol: str = ""         # the student's PROTOCOL text, read without running it (read_protocol)
+    protocol_status: str = ""  # written | missing | template | not a string | unreadable
+    protocol_full: bool = True  # False in a student's check(): one line instead of the text
+
+    def protocol_lines(self):
+        """The report's PROTOCOL block: a status line, then the text as written (capped)."""
+        if not self.protocol_status:
+            return []
+        head = {"written": "PROTOCOL (the student's words, read as text and never run; for manual grading):",
+                "missing": "PROTOCOL: missing (no module-level PROTOCOL = \"\"\"...\"\"\" in the file)",
+                "template": "PROTOCOL: not written (still the template of the stub)",
+                }.get(self.protocol_status, f"PROTOCOL: {self.protocol_status}")
+        if self.protocol_status != "written":
+            return [head]
+        if not self.protocol_full:
+            n = len(self.protocol.splitlines())
+            return [f"PROTOCOL: written ({n} line{'s' if n != 1 else ''}); your teacher reads it with your grade"]
+        return [head] + ["  | " + line for line in self.protocol.splitlines()]
 
     @property
     def score(self):
@@ -173,6 +203,7 @@ class LabReport:
             lines.append(f"  {label.ljust(width, '.')} {_num(r.score):>3}/{_num(r.points):<3} {mark}")
             lines += ["       " + x for x in r.explanation()]
         lines.append("  " + self.verdict())
+        lines += ["  " + x for x in self.protocol_lines()]
         if self.isolation and self.isolation != "full":
             lines.append("  note: this grade is not tamper-proof here (" + self.isolation_reason + ")")
         return "\n".join(lines)
@@ -198,7 +229,9 @@ class LabReport:
                 f"<code>{html.escape(self.submission)}</code> (seed {self.seed})"
                 "<table><tr><th>#</th><th style='text-align:left'>test</th><th>points</th><th>result</th>"
                 "<th style='text-align:left'>what happened</th></tr>"
-                + "".join(rows) + f"</table><b>{html.escape(self.verdict())}</b></div>")
+                + "".join(rows) + f"</table><b>{html.escape(self.verdict())}</b>"
+                + (f"<pre style='white-space:pre-wrap'>{html.escape(chr(10).join(self.protocol_lines()))}</pre>"
+                   if self.protocol_status else "") + "</div>")
 
     def to_dict(self):
         d = {k: v for k, v in asdict(self).items() if k != "results"}
@@ -304,6 +337,70 @@ def copy_submission(path, module, root=None):
     copy.write_bytes(data)
     copy.chmod(0o644)
     return work
+
+
+# -- the student's PROTOCOL, read as text ---------------------------------------------------
+
+def _printable(text):
+    """*text* without control characters (terminal escapes, NULs); newlines and tabs kept."""
+    return "".join(ch if ch in "\n\t" or (ch.isprintable()) else "\ufffd" for ch in text)
+
+
+def read_protocol(path):
+    """``(status, text)`` of the module-level ``PROTOCOL`` string in the file *path*, never running it.
+
+    The file's bytes (at most ``MAX_SUBMISSION``) are parsed with :func:`ast.parse`; the last
+    top-level ``PROTOCOL = "..."`` (or ``PROTOCOL: str = "..."``) whose value is a plain
+    string literal is the text. Nothing is imported, evaluated or executed: an f-string, a
+    call or a name is reported as ``"not a string"``, not computed. The text is cut to
+    ``PROTOCOL_MAX`` characters and ``PROTOCOL_MAX_LINES`` lines (saying so) and stripped
+    of control characters. Status: ``written``, ``missing``, ``template`` (the stub's text
+    unchanged), ``not a string`` or ``unreadable`` (the file does not parse).
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_SUBMISSION + 1)
+    except OSError as e:
+        return "unreadable", f"cannot read the file: {e.strerror}"
+    if len(data) > MAX_SUBMISSION:
+        return "unreadable", f"the file is over {MAX_SUBMISSION} bytes"
+    try:
+        tree = ast.parse(data, filename=os.path.basename(str(path)))
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+        line = getattr(e, "lineno", None)
+        return "unreadable", f"the file does not parse ({type(e).__name__}{f' at line {line}' if line else ''})"
+    found = None
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == "PROTOCOL" for t in targets):
+            found = value
+    if found is None:
+        return "missing", ""
+    if not (isinstance(found, ast.Constant) and isinstance(found.value, str)):
+        return "not a string", ""
+    text = found.value.strip("\n")
+    if PROTOCOL_PLACEHOLDER in text:
+        return "template", ""
+    if not text.strip():
+        return "missing", ""
+    cut = []
+    if len(text) > PROTOCOL_MAX:
+        cut.append(f"{len(text)} characters")
+        text = text[:PROTOCOL_MAX]
+    lines = text.splitlines()
+    if len(lines) > PROTOCOL_MAX_LINES:
+        cut.append(f"{len(lines)} lines")
+        lines = lines[:PROTOCOL_MAX_LINES]
+    lines = [_printable(line)[:200] for line in lines]
+    if cut:
+        lines.append(f"[cut by the grader: the PROTOCOL has {' and '.join(cut)}; "
+                     f"the report shows {PROTOCOL_MAX} characters and {PROTOCOL_MAX_LINES} lines at most]")
+    return "written", "\n".join(lines)
 
 
 # -- running one test in its own box -------------------------------------------------------
@@ -473,6 +570,7 @@ def grade_lab(lab, submission=None, *, include_hidden=True, only=None, seed=None
         report.note = str(e)
         report.results = zero("not run: " + str(e))
         return report
+    report.protocol_status, report.protocol = read_protocol(work / f"{mod.MODULE}.py")
     try:
         problem = probe_import(work, mod.MODULE, budget, iso)
         if problem and budget.left() <= 1:
@@ -509,6 +607,7 @@ def check(lab, only=None, *, submission=None, seed=None, jobs=1):
     not your kernel.
     """
     report = grade_lab(lab, submission, include_hidden=False, only=only, seed=seed, jobs=jobs)
+    report.protocol_full = False  # the student wrote it: one line says it was found
     if not _in_ipython():  # from a script or `python -c`, nothing would display the report
         print(report.text())
     return report
@@ -542,7 +641,9 @@ def gradescope(reports):
                           "visibility": GRADESCOPE_VISIBILITY[r.visibility]})
     return {"score": sum(rep.score for rep in reports),
             "execution_time": round(sum(r.seconds for rep in reports for r in rep.results)),
-            "output": "\n".join(f"{rep.lab}: {rep.verdict()}" for rep in reports),
+            "output": "\n".join([f"{rep.lab}: {rep.verdict()}" for rep in reports]
+                                + [line for rep in reports if rep.protocol_status
+                                   for line in ["", f"{rep.lab} " + rep.protocol_lines()[0]] + rep.protocol_lines()[1:]]),
             "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
 
 
@@ -584,7 +685,8 @@ def batch(folder, labs, csv_path, *, include_hidden=True, hidden_dir=None, jobs=
     students = sorted(p for p in folder.iterdir() if (p.is_dir() or p.is_symlink()) and not p.name.startswith("."))
     if not students:
         raise BadArgument(f"{folder} has no sub-folders: batch mode expects one folder per student")
-    header = ["student"] + [c for lab in labs for c in (lab, f"{lab}_max")] + ["total", "max_total", "leaks", "notes"]
+    header = (["student"] + [c for lab in labs for c in (lab, f"{lab}_max")] + ["total", "max_total", "leaks", "notes"]
+              + [f"{lab}_protocol" for lab in labs])
     rows = []
     for s in students:
         row = {"student": s.name}
@@ -600,6 +702,8 @@ def batch(folder, labs, csv_path, *, include_hidden=True, hidden_dir=None, jobs=
                 rep = grade_lab(lab, s, include_hidden=include_hidden, hidden_dir=hidden_dir, jobs=jobs, budget=b,
                                 root=s)
             row[lab], row[f"{lab}_max"] = _num(rep.score), _num(rep.max_score)
+            row[f"{lab}_protocol"] = (rep.protocol[:PROTOCOL_CSV_MAX] if rep.protocol_status == "written"
+                                      else f"[{rep.protocol_status or 'not read'}]")
             leaks += sum(len(r.leaks) for r in rep.results)
             bad = [f"{lab}.{r.number} {r.status}" for r in rep.results if not r.passed]
             notes += [f"{lab}: {rep.note}"] if rep.note else bad

@@ -14,12 +14,16 @@ from ipclab.mechanisms import mapping
 from ipclab.tooling.grading.labkit import expect, expect_equal, expect_list, expect_raises, student
 
 LAB = "lab4"
-TITLE = "mmap: a fixed-record file store updated in place by several processes"
+TITLE = "mmap: a fixed-record file store, readers-writer locked per record, shared by several processes"
 MODULE = "lab4_recordstore"
 HIDDEN = 2
 WORKER_TIMEOUT = 30
 # record formats the tests draw from: an int64 counter first, then something else
 FORMATS = ("<q12s", "<qI8s", "<qd", "<qq", "<qH6s")
+# the file layout is part of the contract (a C program reads the same file): the tests check
+# the bytes against these, never against what the submission says its layout is
+MAGIC = b"IPCLAB4\0"
+HEADER = struct.Struct("<8sII16s")  # magic, record size, count, struct format (NUL-padded)
 FLOCK = struct.Struct("hhqqi4x")  # struct flock on Linux x86-64/arm64: type, whence, start, len, pid
 
 
@@ -55,8 +59,9 @@ def _parent(pid):
 
 
 def record_range(lab, store, i):
-    """(start, length) of record *i* as the lab's layout defines it."""
-    return lab.HEADER.size + i * store.record.size, store.record.size
+    """(start, length) of record *i* as the lab's layout defines it (the brief's HEADER, not the submission's)."""
+    size = store.record.size
+    return HEADER.size + i * size, size
 
 
 def random_record(rng, fmt):
@@ -136,10 +141,10 @@ def die_holding(path, i):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def raw_hold(path, start, length, seconds):
-    """Hold a plain fcntl lock on bytes [start, start+length), as a C program would."""
+def raw_hold(path, start, length, seconds, shared=False):
+    """Hold a plain fcntl lock (a write lock, or a read lock if *shared*) on bytes [start, start+length), as a C program would."""
     fd = os.open(path, os.O_RDWR)
-    fcntl.lockf(fd, fcntl.LOCK_EX, length, start)
+    fcntl.lockf(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, length, start)
     time.sleep(seconds)
     os.close(fd)
 
@@ -306,13 +311,61 @@ def reaches_the_file(lab, rng):
                 data = f.read()
         finally:
             store.close()
-    head = lab.HEADER.size
-    expect_equal(head + count * rec.size, len(data), "file size (header + count records)")
-    magic, size, n, f = lab.HEADER.unpack_from(data, 0)
-    expect_equal((lab.MAGIC, rec.size, count, fmt), (magic, size, n, f.rstrip(b"\0").decode()),
-                 "header read from the file (magic, record size, count, format)")
+    head = HEADER.size
+    expect_equal(head + count * rec.size, len(data), "file size (the brief's 32-byte header + count records)")
+    magic, size, n, f = HEADER.unpack_from(data, 0)
+    expect_equal((MAGIC, rec.size, count, fmt), (magic, size, n, f.rstrip(b"\0").decode()),
+                 "header read from the file as the brief lays it out (magic, record size, count, format)")
     got = [rec.unpack_from(data, head + i * rec.size) for i in range(count)]
     expect_list(want, got, "records read from the file with read()")
+
+
+@labkit.test("readers share a record's lock, a writer excludes them (C-style fcntl locks)",
+             points=2, timeout=40,
+             hint="read() takes a SHARED lock on the record's bytes (lockf(fd, LOCK_SH|LOCK_NB, size, offset), "
+                  "C: F_RDLCK): other readers may hold it too, a writer may not. write() and update() take "
+                  "it exclusive (LOCK_EX, F_WRLCK). A read() with no lock at all sees half-written records.")
+def readers_share(lab, rng):
+    count = rng.randint(3, 9)
+    i = rng.randrange(count)
+    fmt = rng.choice(FORMATS)
+    with labkit.shared_file(tag="lab4") as path:
+        store = lab.Store.create(path, fmt, count)
+        try:
+            start, length = record_range(lab, store, i)
+            want = random_record(rng, fmt)
+            store.write(i, want, timeout=2)
+            reader = procs.start(raw_hold, [(path, start, length, 20, True)], start_method="fork",
+                                 timeout=WORKER_TIMEOUT, relay=False)
+            try:
+                wait_for_holder(path, start, length, reader, f"a C-style reader (F_RDLCK) on record {i}")
+                try:
+                    got = store.read(i, timeout=1)
+                except TimeoutError:
+                    raise labkit.Fail(f"read({i}) waited for another process that was only READING record {i}",
+                                      ["GOOD     readers share the record: read() takes a shared lock (LOCK_SH)",
+                                       "BAD      read() timed out: it asked for an exclusive lock"]) from None
+                expect_equal(want, got, f"record {i} read while another process reads it")
+                expect_raises(TimeoutError, store.update, f"update({i}) while another process reads record {i}",
+                              i, increment, timeout=0.2)
+            finally:
+                reader.kill()
+            writer = procs.start(raw_hold, [(path, start, length, 20, False)], start_method="fork",
+                                 timeout=WORKER_TIMEOUT, relay=False)
+            try:
+                wait_for_holder(path, start, length, writer, f"a C-style writer (F_WRLCK) on record {i}")
+                try:
+                    got = store.read(i, timeout=0.3)
+                except TimeoutError:
+                    got = None
+                expect(got is None, f"read({i}) returned while another process held record {i}'s write lock",
+                       "GOOD     read() waits for the writer (its shared lock conflicts with F_WRLCK)",
+                       f"BAD      read() returned {got!r} at once: it took no lock, so it can see half a write")
+            finally:
+                writer.kill()
+            expect_equal(want, store.read(i, timeout=2), f"record {i} once the writer is gone")
+        finally:
+            store.close()
 
 
 def demo(lab, seed=1, nproc=4, records=3, per_proc=40):
