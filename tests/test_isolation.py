@@ -7,6 +7,7 @@ second student on the same JupyterHub would be.
 import os
 import tempfile
 
+import posix_ipc
 import pytest
 
 import workers_security as ws
@@ -31,7 +32,10 @@ def test_other_user_cannot_touch_a_0600_object(kind):
         verdicts = procs.run(ws.probe, [(ws.NOBODY, kind, ident)], start_method="fork", timeout=20)[0]
         assert verdicts and set(verdicts.values()) == {"denied"}, verdicts
         # and the object is intact for its owner
-        assert any((r["name"] or r["key"]) == ident or r["key"] == ident for r in inventory.course_objects())
+        if kind == "posix_mq":  # listed only where /dev/mqueue is mounted: open it by name instead
+            posix_ipc.MessageQueue(ident).close()
+        else:
+            assert any((r["name"] or r["key"]) == ident or r["key"] == ident for r in inventory.course_objects())
 
 
 def test_0666_really_lets_another_user_in():

@@ -13,9 +13,7 @@ import stat
 
 from ipclab.core import names, registry
 from ipclab.core.errors import IpclabError
-
-SYSV_TABLES = {"shm": "sysv_shm", "sem": "sysv_sem", "msg": "sysv_msg"}
-POSIX_DIRS = {"/dev/shm": "posix_shm", "/dev/mqueue": "posix_mq"}
+from ipclab.core.kinds import POSIX_DIRS, SYSV_TABLES
 
 
 def _user(uid):

@@ -17,7 +17,7 @@ import tempfile
 import posix_ipc
 import sysv_ipc
 
-from ipclab.core import names, registry
+from ipclab.core import kinds, names, registry
 from ipclab.core.errors import BadArgument, LimitReached
 
 DEFAULT_MODE = 0o600
@@ -88,8 +88,6 @@ def create_posix_sem(value=0, tag="sem", mode=DEFAULT_MODE, note=""):
         name, posix_ipc.O_CREX, mode=mode, initial_value=value), note)
 
 
-_UNLINK_BY_NAME = {"posix_shm": posix_ipc.unlink_shared_memory, "posix_sem": posix_ipc.unlink_semaphore,
-                   "posix_mq": posix_ipc.unlink_message_queue}
 _CLOSE = {"posix_shm": "close_fd", "posix_sem": "close", "posix_mq": "close"}
 
 
@@ -101,7 +99,7 @@ def _unlink_and_close(kind, obj):
     in /dev/shm while the registry forgot it.
     """
     with contextlib.suppress(posix_ipc.ExistentialError):
-        _UNLINK_BY_NAME[kind](obj.name)
+        kinds.unlinker(kind)(obj.name)
     with contextlib.suppress(posix_ipc.ExistentialError):
         getattr(obj, _CLOSE[kind])()
     registry.unregister(kind, name=obj.name)

@@ -20,10 +20,10 @@ import os
 import time
 from pathlib import Path
 
-from ipclab.core import names
+from ipclab.core import kinds, names
 from ipclab.core.errors import IpclabError
 
-KINDS = ("posix_shm", "posix_sem", "posix_mq", "sysv_shm", "sysv_sem", "sysv_msg", "file")
+KINDS = kinds.NAMES  # the table of kinds lives in ipclab.core.kinds
 ENV_RUN = "IPCLAB_RUN_ID"
 ENV_STATE = "IPCLAB_STATE_DIR"
 
@@ -189,25 +189,17 @@ def remove_object(entry):
     import sysv_ipc
     from ipclab.core import inventory as _inspect
 
-    kind = entry["kind"]
+    kind = kinds.KINDS[entry["kind"]]
     try:
-        if kind == "posix_shm":
-            posix_ipc.unlink_shared_memory(entry["name"])
-        elif kind == "posix_sem":
-            posix_ipc.unlink_semaphore(entry["name"])
-        elif kind == "posix_mq":
-            posix_ipc.unlink_message_queue(entry["name"])
-        elif kind == "file":
+        if kind.unlink_by_name:
+            kinds.unlinker(kind.name)(entry["name"])
+        elif kind.name == "file":
             os.unlink(entry["path"])
         else:
-            table = {"sysv_shm": "shm", "sysv_sem": "sem", "sysv_msg": "msg"}[kind]
-            row = _inspect.sysv_row(table, entry["id"])
+            row = _inspect.sysv_row(kind.sysv_table, entry["id"])
             if row is None or row["uid"] != os.getuid() or (row["key"] & 0xFFFFFFFF) != ((entry["key"] or 0) & 0xFFFFFFFF):
                 return False
-            remover = {"sysv_shm": sysv_ipc.remove_shared_memory,
-                       "sysv_sem": sysv_ipc.remove_semaphore,
-                       "sysv_msg": sysv_ipc.remove_message_queue}[kind]
-            remover(entry["id"])
+            kinds.remover_by_id(kind.name)(entry["id"])
     except (posix_ipc.ExistentialError, sysv_ipc.ExistentialError, FileNotFoundError):
         return False
     return True

@@ -52,14 +52,14 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ipclab.core import cbuild, cprocs, inventory, names, objects, registry
+from ipclab.core import cbuild, cprocs, inventory, kinds, names, objects, registry
 from ipclab.core.errors import BadArgument, IpclabError, NotSupported
 
 __all__ = ["load", "load_ipython_extension", "run_c", "c_available", "write_worker", "workers_dir", "CellRun",
            "UnexpectedOutcome", "last_run", "parse_c_line", "ENV_KINDS"]
 
 DEFAULT_TIMEOUT = 10.0
-ENV_KINDS = ("posix_shm", "posix_sem", "posix_mq", "sysv_shm", "sysv_sem", "sysv_msg", "file")
+ENV_KINDS = kinds.NAMES
 _OUTCOMES = re.compile(r"^(ok|sanitizer|timeout|compile-error|exit=\d+|signal=SIG[A-Z0-9]+)$")
 _last = None
 

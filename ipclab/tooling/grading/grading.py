@@ -123,11 +123,11 @@ class TestResult:
 
 
 def _leak_sentence(leaks):
-    kinds = {}
+    counts = {}
     for leak in leaks:
         k = leak.split(" ", 1)[0]
-        kinds[k] = kinds.get(k, 0) + 1
-    parts = [f"{n} {kinds.label(k)}{'s' if n > 1 else ''}" for k, n in kinds.items()]
+        counts[k] = counts.get(k, 0) + 1
+    parts = [f"{n} {kinds.label(k)}{'s' if n > 1 else ''}" for k, n in counts.items()]
     return "your code leaked " + ", ".join(parts)
 
 
