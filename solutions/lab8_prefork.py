@@ -1,4 +1,4 @@
-"""Lab 8 (project): a pre-forked server -- the Nginx model of chapter 19.
+"""Lab 8 (project): Apache prefork accept serialisation -- a pre-forked server whose workers take turns at accept().
 
 A *master* process opens ONE listening socket (loopback TCP), then forks N *workers*. With
 ``fork`` each worker inherits the master's file descriptors, so all of them hold the same

@@ -63,6 +63,12 @@ doctor.setup_notebook("posix_shm")
 #   inside the lock short and never raise in the middle of it (`_check` runs before).
 
 # %% [markdown]
+# ## Your protocol, in words
+# At the top of [`lab5_lrucache.py`](lab5_lrucache.py), fill in `PROTOCOL = """..."""`: which semaphore guards which part of the segment, the invariants of the linked list (what holds whenever the semaphore is 1), how every wait ends, and what a process killed inside a critical section leaves behind.
+# The grade report shows it to your teacher as you wrote it (the grader reads it as text,
+# it never runs it); the tests do not score it, your teacher may.
+
+# %% [markdown]
 # ## Try your cache
 # One process first. The cell reloads your module, so run it again after each edit.
 

@@ -21,7 +21,7 @@ from ipclab import doctor
 doctor.setup_notebook("posix_mq")
 
 # %% [markdown]
-# ## The protocol (decided for you)
+# ## The protocol (the contract)
 #
 # ```
 # tasks    master --> workers   {"id": 3, "op": "square", "arg": 7}      or STOP = {"stop": true}
@@ -56,6 +56,12 @@ doctor.setup_notebook("posix_mq")
 # - A STOP sent after the tasks is received after them (same priority: FIFO), so queued
 #   tasks are done first.
 # - Under `spawn` a worker inherits nothing: it opens the queues by name (`pool.handle`).
+
+# %% [markdown]
+# ## Your protocol, in words
+# At the top of [`lab6_pool.py`](lab6_pool.py), fill in `PROTOCOL = """..."""`: what the two queues carry and who creates and removes them, why no lock of yours is needed (what the kernel guarantees instead), the invariants (every task id comes back exactly once), why `map()` cannot deadlock on full queues, how every wait ends, and what a worker that dies takes with it.
+# The grade report shows it to your teacher as you wrote it (the grader reads it as text,
+# it never runs it); the tests do not score it, your teacher may.
 
 # %% [markdown]
 # ## Try your pool

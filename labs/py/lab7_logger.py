@@ -24,7 +24,7 @@ from ipclab import doctor
 doctor.setup_notebook("posix_mq")
 
 # %% [markdown]
-# ## The protocol (decided for you)
+# ## The protocol (the contract)
 #
 # | priority | message | sent by |
 # | --- | --- | --- |
@@ -54,6 +54,12 @@ doctor.setup_notebook("posix_mq")
 # - The logger cannot know when sources are done, and must not guess: a quiet spell or a
 #   dead source is not a reason to stop. Only STOP is.
 # - A record is one message: a source killed between two `mq_send` leaves whole records only.
+
+# %% [markdown]
+# ## Your protocol, in words
+# At the top of [`lab7_logger.py`](lab7_logger.py), fill in `PROTOCOL = """..."""`: what the queue carries and who owns it, why the file needs no lock, what the priorities guarantee and what they do not, the invariants a reader of the file can check (`seq`), how every wait ends, and what a source or the logger dying changes.
+# The grade report shows it to your teacher as you wrote it (the grader reads it as text,
+# it never runs it); the tests do not score it, your teacher may.
 
 # %% [markdown]
 # ## Try your service

@@ -1,15 +1,16 @@
 # %% [markdown]
-# # Lab 8 (project): a pre-forked server — the Apache prefork model
+# # Lab 8 (project): Apache prefork accept serialisation
 #
-# **Goal.** Build the pre-forked architecture of chapter 19's web-server example: a master
+# **Goal.** Build the pre-forked server of Apache's `prefork` MPM, accept serialisation
+# included ([mpm_prefork](https://httpd.apache.org/docs/2.4/mod/prefork.html)): a master
 # opens one listening socket and forks N workers; the workers take turns at `accept()` under
 # a blocking *accept lock*, serve their client, and count what they served in *shared
 # memory*; the master reads the statistics and stops everybody gracefully. A worker killed
 # in the middle — even one holding the accept lock — must not stop the service.
 #
-# **Which server is this?** The chapter calls it Nginx; the blocking, `SEM_UNDO`-protected
-# accept lock is in fact the **Apache prefork** model, whose children serialise `accept()`
-# with a cross-process mutex ([Apache 2.2 `AcceptMutex`](https://httpd.apache.org/docs/2.2/mod/mpm_common.html#acceptmutex),
+# **Which server is this?** Chapter 19's web-server example calls it Nginx; the blocking,
+# `SEM_UNDO`-protected accept lock is in fact **Apache prefork**, whose children serialise
+# `accept()` with a cross-process mutex ([Apache 2.2 `AcceptMutex`](https://httpd.apache.org/docs/2.2/mod/mpm_common.html#acceptmutex),
 # "the method that Apache uses to serialize multiple children accepting requests on network
 # sockets", System V semaphores among the methods; the
 # [`Mutex` directive](https://httpd.apache.org/docs/2.4/mod/core.html#mutex) in 2.4). Nginx
@@ -40,6 +41,8 @@
 #
 # **Time:** about 90 minutes. **You edit:** [`lab8_prefork.py`](lab8_prefork.py).
 # **Grading:** 10 points in the visible tests; hidden tests add load and concurrent readers.
+# Your teacher also reads your `PROTOCOL` (below). An optional last part, not graded, shows
+# the modern way: `SO_REUSEPORT`, and why the lock then disappears.
 
 # %%
 from ipclab import doctor
@@ -58,7 +61,7 @@ doctor.setup_notebook()
 # `start_method="fork"`, and why everything else (the semaphores, the segment) is opened
 # by id or name, so it would work under any start method.
 #
-# ## The shared state (decided for you)
+# ## The shared state (the contract)
 #
 # ```
 # semaphore set  ACCEPT = 0 (starts at 1)   only its holder calls accept(); released BEFORE serving
@@ -90,6 +93,12 @@ doctor.setup_notebook()
 #   `total == sum(served)`.
 # - A worker killed while it holds a lock cannot release it; with `undo=True` the kernel
 #   does it when the process dies.
+
+# %% [markdown]
+# ## Your protocol, in words
+# At the top of [`lab8_prefork.py`](lab8_prefork.py), fill in `PROTOCOL = """..."""`: which semaphore guards what (the accept lock, the statistics), why a worker never holds both, the invariant a reader of the statistics sees, which field is read without a lock and why that is safe, how every wait ends, and what `SEM_UNDO` does when a worker dies holding a lock.
+# The grade report shows it to your teacher as you wrote it (the grader reads it as text,
+# it never runs it); the tests do not score it, your teacher may.
 
 # %% [markdown]
 # ## Try your server
@@ -142,3 +151,69 @@ except Exception as e:  # a worker failed: the message says which and why
 import ipclab
 
 ipclab.check("lab8")
+
+# %% [markdown]
+# ## Optional: the modern way, and why the lock disappears (not graded)
+#
+# Your server has **one** listening socket, so **one** accept queue that every worker
+# watches: that shared queue is what the accept lock serialises. Linux 3.9 added
+# `SO_REUSEPORT` ([socket(7)](https://man7.org/linux/man-pages/man7/socket.7.html)): each
+# worker opens **its own** socket, sets the option before `bind()`, and binds the *same*
+# address and port (every socket of the group must set it, under the same effective uid).
+# The kernel then chooses one socket per incoming connection, by a hash of the connection's
+# addresses and ports, and queues the connection there
+# ([the soreuseport series, Linux commit c617f398](https://github.com/torvalds/linux/commit/c617f398edd4db2b8567a28e899a88f8f574798d)).
+# A worker waiting on its own queue competes with nobody: there is no herd to avoid and
+# nothing to serialise, so the lock goes, and since nothing is inherited the workers may
+# even be started with `spawn`. The other modern answer keeps one shared socket and wakes
+# one waiter only: `EPOLLEXCLUSIVE` (Linux 4.5,
+# [epoll_ctl(2)](https://man7.org/linux/man-pages/man2/epoll_ctl.2.html)).
+#
+# The price of `SO_REUSEPORT`: the hash decides, not who is idle. A connection hashed to a
+# busy worker waits while another worker sleeps, and the connections queued on a worker's
+# socket are lost with it when it dies, where your single shared queue lets any survivor
+# take them.
+#
+# **Predict** before running: three workers started with `spawn`, sixty connections from
+# this process. How many listening sockets will the kernel list on the port
+# (`/proc/net/tcp`, state `0A`)? Will every worker get some connections, and how many
+# semaphores does this server use?
+#
+# The code is [`ipclab/experiments/reuseport.py`](../ipclab/experiments/reuseport.py).
+
+# %% tags=["reveal"]
+from ipclab.experiments import reuseport
+
+out = reuseport.run(n_workers=3, n_connections=60, start_method="spawn")
+print("LISTEN sockets on the port, from /proc/net/tcp:", out["listening"], "(one per worker; your server has 1)")
+print("connections answered:", out["replies"], "of", out["connections"])
+print("every worker served at least one:", all(n > 0 for n in out["by_worker"]))
+print("what clients saw == what each worker counted:", out["by_worker"] == out["served"])
+print("semaphores, locks, shared memory used: none")
+from ipclab.presentation.plots import style
+
+fig, ax = style.subplots(figsize=(6, 2.4))
+ax.bar([f"worker {i}" for i in range(len(out["by_worker"]))], out["by_worker"], **style.bar(0))
+style.finish(fig, ax, title="SO_REUSEPORT: the kernel's hash spreads the connections", xlabel="worker process",
+             ylabel="connections served", legend=False,
+             alt=f"Bar chart of the connections each of the {len(out['by_worker'])} workers served, with no lock; "
+                 f"{'all' if out['replies'] == out['connections'] else 'not all'} {out['connections']} "
+                 "were served, split among the workers by the kernel's hash.")
+style.show(fig)
+
+# %% [markdown]
+# **Try it.** Run the cell again: the split changes (the client's port changes the hash),
+# the total does not. *Answer:* each connection's 4-tuple (addresses and ports) is hashed
+# anew; the clients' ephemeral ports differ from run to run, so the shares move around one
+# third each.
+#
+# ## References
+# - Apache HTTP Server, [`prefork` MPM](https://httpd.apache.org/docs/2.4/mod/prefork.html);
+#   [`AcceptMutex`](https://httpd.apache.org/docs/2.2/mod/mpm_common.html#acceptmutex) (2.2:
+#   "the method that Apache uses to serialize multiple children accepting requests on network
+#   sockets"), the [`Mutex`](https://httpd.apache.org/docs/2.4/mod/core.html#mutex) directive (2.4).
+# - [socket(7)](https://man7.org/linux/man-pages/man7/socket.7.html): `SO_REUSEPORT` (since Linux 3.9).
+# - [epoll_ctl(2)](https://man7.org/linux/man-pages/man2/epoll_ctl.2.html): `EPOLLEXCLUSIVE` (since Linux 4.5).
+# - Linux, [soreuseport: TCP/IPv4 implementation](https://github.com/torvalds/linux/commit/da5e36308d9f7151845018369148201a5d28b46d):
+#   the motivation (a web server's workers each with their own listener, instead of one
+#   shared `accept()` whose load "tends to be uneven").

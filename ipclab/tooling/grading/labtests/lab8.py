@@ -1,4 +1,4 @@
-"""Visible tests of lab 8: a pre-forked server with an accept lock and statistics in shared memory."""
+"""Visible tests of lab 8: Apache prefork accept serialisation (a pre-forked server, an accept lock, statistics in shared memory)."""
 
 import contextlib
 import os
@@ -12,7 +12,7 @@ from ipclab.tooling.grading import labkit
 from ipclab.tooling.grading.labkit import expect, expect_equal, expect_list, student
 
 LAB = "lab8"
-TITLE = "a pre-forked server: accept lock and shared statistics"
+TITLE = "Apache prefork accept serialisation: a pre-forked server, an accept lock, shared statistics"
 MODULE = "lab8_prefork"
 HIDDEN = 2
 LIFETIME = 40
