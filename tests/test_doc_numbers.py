@@ -28,3 +28,36 @@ def test_a_recorded_run_renders_counts_date_and_commit(tmp_path):
                                            "seconds": 601}
     text = docnumbers.render_last_run(run)
     assert "2026-12-02T06:24Z" in text and "abc1234" in text and "| 967 / 3 / 30 | 10 min 1 s |" in text
+
+
+def test_instructor_titles_points_and_counts_come_from_the_tests():
+    from ipclab.tooling.grading import grading, labtests
+    text = docnumbers.INSTRUCTOR.read_text()
+    for lab in labtests.lab_ids():
+        f = docnumbers.lab_facts(lab)
+        tests = grading.lab_tests(lab)
+        assert f["points"] == sum(fn._labtest["points"] for _s, fn, v in tests if v == "visible") > 0
+        assert f["tests"] == sum(v == "visible" for _s, _f, v in tests)
+        assert f["title"] == labtests.lab_module(lab).TITLE
+        line = f"**Lab {f['number']}: {f['title']}** ({docnumbers._points_text(f)})"
+        assert line in text, line
+        assert f"| {f['number']} {f['title']} (`{f['module']}`) |" in text
+
+
+def test_a_stale_instructor_number_or_title_is_rewritten():
+    text = docnumbers.INSTRUCTOR.read_text()
+    f = docnumbers.lab_facts("lab4")
+    good = docnumbers._points_text(f)
+    stale = text.replace(good, good.replace(f"{f['points']} points", f"{f['points'] + 3} points"), 1)
+    stale = stale.replace(f"**Lab 4: {f['title']}**", "**Lab 4, an old title**", 1)
+    assert stale != text
+    assert docnumbers._updated_instructor(stale) == text
+
+
+def test_each_labs_declared_hidden_count_is_its_hidden_tests():
+    """labtests.labN.HIDDEN is what a student's report announces; the teacher's grading/hidden has that many."""
+    from ipclab.tooling.grading import grading, labtests
+    for lab in labtests.lab_ids():
+        n = sum(v == "hidden" for _s, _f, v in grading.lab_tests(lab))
+        if (grading.HIDDEN_DIR / f"{lab}.py").exists():
+            assert n == labtests.lab_module(lab).HIDDEN, lab

@@ -10,6 +10,10 @@ from where it is true, and tests/test_doc_numbers.py fails when a doc is out of 
 
 * each lab brief's ``**Grading:** N points in the visible tests``: the sum of the points of
   that lab's visible tests (:func:`ipclab.tooling.grading.grading.lab_tests`);
+* docs/INSTRUCTOR.md's lab table (each row's title, time and points: visible points and
+  tests, hidden tests and their points) and each lab's heading in "The labs and the mistakes
+  they catch": titles from the lab's test module (``TITLE``), points and counts from its
+  tests (visible ones, and ``grading/hidden/labN.py``), time from the brief's ``**Time:**``;
 * the block of docs/RELIABILITY.md between ``<!-- last-run -->`` markers: rendered from
   docs/last_run.json, which ``--record`` writes from the JUnit reports and summary that
   ``.ci/run`` leaves in build/ci (tests, failures, skips and time per environment, the date
@@ -25,10 +29,16 @@ from pathlib import Path
 
 from ipclab.core.paths import COURSE_ROOT as ROOT
 
-__all__ = ["lab_points", "record_run", "render_last_run", "rewrite", "main"]
+__all__ = ["lab_points", "lab_facts", "record_run", "render_last_run", "rewrite", "main"]
 
 LAST_RUN = ROOT / "docs" / "last_run.json"
 RELIABILITY = ROOT / "docs" / "RELIABILITY.md"
+INSTRUCTOR = ROOT / "docs" / "INSTRUCTOR.md"
+# a row of INSTRUCTOR.md's lab table: | N title (`module`) | after | time | points | status |
+LAB_ROW_RE = re.compile(r"^\| ([1-9]\d*) [^|`]*\(`(lab\d+_\w+)`\) \| ([^|]*) \| [^|]* \| [^|]* \| ([^|]*) \|$", re.M)
+# a lab's heading in "The labs and the mistakes they catch": **Lab N: title** (points...)
+LAB_HEAD_RE = re.compile(r"^\*\*Lab ([1-9]\d*)[,:] [^*]*\*\* \([^)\n]*\)$", re.M)
+TIME_RE = re.compile(r"\*\*Time:\*\* ([^.*]+?)\.")
 POINTS_RE = re.compile(r"(\*\*Grading:\*\* )(\d+)( points in the visible tests)")
 BLOCK_RE = re.compile(r"(<!-- last-run: generated.*?-->\n)(.*?)(<!-- /last-run -->)", re.S)
 ENV_TEXT = {
@@ -41,6 +51,48 @@ def lab_points(lab):
     """Points of *lab*'s visible tests, from the tests themselves."""
     from ipclab.tooling.grading import grading
     return sum(fn._labtest["points"] for _spec, fn, _visibility in grading.lab_tests(lab, include_hidden=False))
+
+
+def lab_facts(lab):
+    """What INSTRUCTOR.md says of *lab*, from its tests and brief: title, module, points, counts, time."""
+    from ipclab.tooling.grading import grading, labtests
+    mod = labtests.lab_module(lab)
+    tests = grading.lab_tests(lab, include_hidden=True)
+    visible = [fn._labtest["points"] for _s, fn, v in tests if v == "visible"]
+    hidden = [fn._labtest["points"] for _s, fn, v in tests if v == "hidden"]
+    brief = next((src for name, src in _briefs() if name == lab), None)
+    m = TIME_RE.search(brief.read_text()) if brief else None
+    time = m.group(1).replace("minutes", "min").replace("hours", "h").replace("hour", "h") if m else "?"
+    return {"lab": lab, "number": int(lab[3:]), "title": mod.TITLE, "module": mod.MODULE, "time": time,
+            "points": sum(visible), "tests": len(visible), "hidden_points": sum(hidden),
+            "hidden_tests": len(hidden) if hidden else getattr(mod, "HIDDEN", 0)}
+
+
+def _points_text(f):
+    hidden = (f"; +{f['hidden_tests']} hidden test{'s' if f['hidden_tests'] != 1 else ''}"
+              + (f", {_n(f['hidden_points'])} points" if f["hidden_points"] else "")) if f["hidden_tests"] else ""
+    return f"{_n(f['points'])} points in {f['tests']} visible tests{hidden}"
+
+
+def _n(x):
+    return f"{x:g}"
+
+
+def _updated_instructor(text):
+    from ipclab.tooling.grading import labtests
+    facts = {int(lab[3:]): lab_facts(lab) for lab in labtests.lab_ids()}
+
+    def row(m):
+        f = facts.get(int(m.group(1)))
+        if f is None:
+            return m.group(0)
+        return (f"| {f['number']} {f['title']} (`{f['module']}`) | {m.group(3)} | {f['time']} | "
+                f"{_points_text(f)} | {m.group(4)} |")
+
+    def head(m):
+        f = facts.get(int(m.group(1)))
+        return m.group(0) if f is None else f"**Lab {f['number']}: {f['title']}** ({_points_text(f)})"
+    return LAB_HEAD_RE.sub(head, LAB_ROW_RE.sub(row, text))
 
 
 def _briefs():
@@ -97,6 +149,8 @@ def rewrite(check=False):
     changed = []
     targets = [(src, lambda t, lab=lab: _updated_brief(t, lab)) for lab, src in _briefs()]
     targets.append((RELIABILITY, _updated_reliability))
+    if INSTRUCTOR.exists():
+        targets.append((INSTRUCTOR, _updated_instructor))
     for path, update in targets:
         old = path.read_text()
         new = update(old)
