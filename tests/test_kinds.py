@@ -1,4 +1,6 @@
-"""The table of object kinds is the one place: every reader agrees with it, and each remover works."""
+"""One place per fact: the table of object kinds, and the reader of kernel limits."""
+
+import ast
 
 import os
 
@@ -37,3 +39,26 @@ def test_remove_object_removes_each_kind_through_the_table():
         for entry in entries:
             registry.remove_object(entry)
             registry.unregister(entry["kind"], name=entry.get("name"), id=entry.get("id"))
+
+
+def test_kernel_limits_have_one_reader():
+    """Every module asks ipclab.core.limits; the values are what /proc/sys says."""
+    from pathlib import Path
+
+    from ipclab.core import capacity, doctor, limits
+    from ipclab.mechanisms import msgq, semset
+
+    with open("/proc/sys/kernel/sem") as f:
+        sem = tuple(int(v) for v in f.read().split())
+    assert limits.sem() == sem and tuple(vars(semset.limits()).values()) == sem
+    with open("/proc/sys/kernel/msgmax") as f:
+        assert msgq.limits().msgmax == int(f.read()) == capacity.limits()["msgmax"]
+    assert {c.name: c.value for c in doctor.checks()}["semopm"] == sem[2]
+    pkg = Path(limits.__file__).resolve().parents[1]
+    def opens_proc_sys(path):  # a call given a "/proc/sys/..." path (messages merely name the file)
+        tree = ast.parse(path.read_text())
+        return any(isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+                   and str(node.args[0].value).startswith("/proc/sys/") for node in ast.walk(tree))
+
+    readers = sorted(str(p.relative_to(pkg)) for p in pkg.rglob("*.py") if p.name != "limits.py" and opens_proc_sys(p))
+    assert readers == [], f"read kernel limits through ipclab.core.limits: {readers}"

@@ -27,6 +27,7 @@ import tempfile
 import time
 
 from ipclab.bench import transports as bt
+from ipclab.core import limits as kernel_limits
 from ipclab.core import names, objects, procs, registry
 from ipclab.core.errors import BadArgument, LimitReached, NotSupported
 
@@ -65,23 +66,9 @@ VM_NOTE = ("unpinned: a wake-up on the other CPU costs more than one on the same
 
 
 # -- limits ----------------------------------------------------------------------------------
-def _read_int(path):
-    try:
-        with open(path) as f:
-            return int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def limits():
-    """The kernel limits that bound message sizes, read live from /proc."""
-    return {
-        "mq_msgsize_max": _read_int("/proc/sys/fs/mqueue/msgsize_max"),
-        "mq_msg_max": _read_int("/proc/sys/fs/mqueue/msg_max"),
-        "msgmax": _read_int("/proc/sys/kernel/msgmax"),
-        "msgmnb": _read_int("/proc/sys/kernel/msgmnb"),
-        "pipe_max_size": _read_int("/proc/sys/fs/pipe-max-size"),
-    }
+    """The kernel limits that bound message sizes, read live from /proc (:mod:`ipclab.core.limits`)."""
+    return {n: kernel_limits.sysctl(n) for n in ("mq_msgsize_max", "mq_msg_max", "msgmax", "msgmnb", "pipe_max_size")}
 
 
 def skip_reason(mechanism, size, lim=None):

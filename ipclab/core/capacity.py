@@ -24,12 +24,12 @@ Limits read here, with the page that defines each:
 import datetime
 import json
 import os
-import resource
 import threading
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from ipclab.core import limits as kernel_limits
 from ipclab.core.errors import BadArgument
 from ipclab.core.paths import DATA_DIR
 
@@ -220,32 +220,9 @@ def load_record(path=None):
     return record
 
 
-def _read_ints(path):
-    try:
-        with open(path) as f:
-            return [int(v) for v in f.read().split()]
-    except (OSError, ValueError):
-        return None
-
-
 def limits():
     """The kernel limits a class runs into, as ``{name: value}`` (None where unreadable)."""
-    sem = _read_ints("/proc/sys/kernel/sem") or [None] * 4
-    one = lambda p: (_read_ints(p) or [None])[0]  # noqa: E731
-    try:
-        st = os.statvfs("/dev/shm")
-        shm_size = st.f_blocks * st.f_frsize
-    except OSError:
-        shm_size = None
-    soft_mq = resource.getrlimit(resource.RLIMIT_MSGQUEUE)[0]
-    soft_nproc = resource.getrlimit(resource.RLIMIT_NPROC)[0]
-    inf = resource.RLIM_INFINITY
-    return {"semmsl": sem[0], "semmns": sem[1], "semopm": sem[2], "semmni": sem[3],
-            "msgmni": one("/proc/sys/kernel/msgmni"), "shmmni": one("/proc/sys/kernel/shmmni"),
-            "queues_max": one("/proc/sys/fs/mqueue/queues_max"), "devshm_size": shm_size,
-            "rlimit_msgqueue": None if soft_mq == inf else soft_mq,
-            "rlimit_nproc": None if soft_nproc == inf else soft_nproc,
-            "pid_max": one("/proc/sys/kernel/pid_max"), "threads_max": one("/proc/sys/kernel/threads-max")}
+    return kernel_limits.all_limits()
 
 
 @dataclass

@@ -8,10 +8,10 @@ and tests use :func:`check` to know which limits apply.
 import multiprocessing as mp
 import os
 import platform
-import resource
 import shutil
 from dataclasses import dataclass
 
+from ipclab.core import limits as kernel_limits
 from ipclab.core.errors import BadArgument, NotSupported
 
 
@@ -30,15 +30,6 @@ def _course_start_method():
     return f"{procs.DEFAULT_START_METHOD} (Python's own default here: {python_default})"
 
 
-def _read(path, cast=int):
-    try:
-        with open(path) as f:
-            text = f.read().split()
-        return [cast(v) for v in text] if len(text) > 1 else cast(text[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def _mounted(fstype):
     try:
         with open("/proc/mounts") as f:
@@ -49,13 +40,12 @@ def _mounted(fstype):
 
 def _posix_checks():
     import posix_ipc
-    shm = os.statvfs("/dev/shm") if os.path.isdir("/dev/shm") else None
-    shm_size = shm.f_blocks * shm.f_frsize if shm else None
-    shm_free = shm.f_bavail * shm.f_frsize if shm else None
+    shm_size, shm_free = kernel_limits.devshm_size()
+    shm = shm_size is not None
     mq_ok = bool(posix_ipc.MESSAGE_QUEUES_SUPPORTED)
-    mq_limit = resource.getrlimit(resource.RLIMIT_MSGQUEUE)[0] if hasattr(resource, "RLIMIT_MSGQUEUE") else None
+    mq_limit = kernel_limits.rlimit("msgqueue")
     return [
-        Check("posix_shm", "/dev/shm" if shm else None, shm is not None,
+        Check("posix_shm", "/dev/shm" if shm else None, shm,
               "POSIX shared memory needs /dev/shm (a tmpfs); mount one: mount -t tmpfs tmpfs /dev/shm"),
         Check("shm_size", shm_size, shm_size is None or shm_size >= 256 * 2**20,
               "/dev/shm is smaller than 256 MiB (Docker/Binder give 64 MiB): big segments fail with "
@@ -66,9 +56,9 @@ def _posix_checks():
         Check("mqueue_mounted", _mounted("mqueue"), _mounted("mqueue"),
               "/dev/mqueue is not mounted: queues work but cannot be listed; as root: "
               "mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue"),
-        Check("mq_msg_max", _read("/proc/sys/fs/mqueue/msg_max")),
-        Check("mq_msgsize_max", _read("/proc/sys/fs/mqueue/msgsize_max")),
-        Check("mq_queues_max", _read("/proc/sys/fs/mqueue/queues_max")),
+        Check("mq_msg_max", kernel_limits.sysctl("mq_msg_max")),
+        Check("mq_msgsize_max", kernel_limits.sysctl("mq_msgsize_max")),
+        Check("mq_queues_max", kernel_limits.sysctl("queues_max")),
         Check("rlimit_msgqueue", mq_limit, True,
               "bytes of POSIX queues per user; the 10th default queue fails with EMFILE: raise with ulimit -q"),
         Check("sem_value_max", posix_ipc.SEMAPHORE_VALUE_MAX),
@@ -80,18 +70,11 @@ def _posix_checks():
 
 def _sysv_checks():
     import sysv_ipc
-    sem = _read("/proc/sys/kernel/sem") or [None] * 4
+    described = ("msgmax", "msgmnb", "semmsl", "semmns", "semopm", "semmni")  # printed with their meaning
     return [
-        Check("msgmax", _read("/proc/sys/kernel/msgmax"), True, "largest System V message (bytes)"),
-        Check("msgmnb", _read("/proc/sys/kernel/msgmnb"), True, "default capacity of a System V queue (bytes)"),
-        Check("msgmni", _read("/proc/sys/kernel/msgmni")),
-        Check("semmsl", sem[0], True, "max semaphores per set"),
-        Check("semmns", sem[1], True, "max semaphores system-wide"),
-        Check("semopm", sem[2], True, "max operations per semop call"),
-        Check("semmni", sem[3], True, "max semaphore sets"),
-        Check("shmmax", _read("/proc/sys/kernel/shmmax")),
-        Check("shmall", _read("/proc/sys/kernel/shmall")),
-        Check("shmmni", _read("/proc/sys/kernel/shmmni")),
+        *(Check(n, kernel_limits.sysctl(n), True, kernel_limits.MEANING[n] if n in described else "")
+          for n in ("msgmax", "msgmnb", "msgmni", "semmsl", "semmns", "semopm", "semmni",
+                    "shmmax", "shmall", "shmmni")),
         Check("sysv_ipc_timeouts", bool(sysv_ipc.SEMAPHORE_TIMEOUT_SUPPORTED),
               True if sysv_ipc.SEMAPHORE_TIMEOUT_SUPPORTED else None,
               "sysv_ipc was built without semtimedop: Semaphore.acquire(timeout=) would block for "

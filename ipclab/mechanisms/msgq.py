@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import sysv_ipc
 
 from ipclab.core import inventory as _inspect
+from ipclab.core import limits as kernel_limits
 from ipclab.core import objects
 from ipclab.core.errors import BadArgument, IpclabError, LimitReached, ObjectGone, WaitTimeout
 
@@ -69,19 +70,9 @@ class Limits:
     msgmni: int  #: most queues system-wide
 
 
-def _read_int(path, default):
-    try:
-        with open(path) as f:
-            return int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return default
-
-
 def limits():
     """Read ``msgmax``, ``msgmnb``, ``msgmni`` now (Linux defaults 8192, 16384, 32000)."""
-    return Limits(_read_int("/proc/sys/kernel/msgmax", 8192),
-                  _read_int("/proc/sys/kernel/msgmnb", 16384),
-                  _read_int("/proc/sys/kernel/msgmni", 32000))
+    return Limits(*(kernel_limits.sysctl(n, kernel_limits.DEFAULTS[n]) for n in ("msgmax", "msgmnb", "msgmni")))
 
 
 # -- creating and attaching -----------------------------------------------------

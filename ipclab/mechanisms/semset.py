@@ -34,6 +34,7 @@ import platform
 import time
 from dataclasses import dataclass
 
+from ipclab.core import limits as kernel_limits
 from ipclab.core import names, registry
 from ipclab.core.errors import BadArgument, IpclabError, LimitReached, ObjectGone, WaitTimeout
 
@@ -135,9 +136,8 @@ class Limits:
 
 
 def limits():
-    """The kernel's semaphore limits, read from ``/proc/sys/kernel/sem``."""
-    with open("/proc/sys/kernel/sem") as f:
-        return Limits(*(int(v) for v in f.read().split()))
+    """The kernel's semaphore limits, read from ``/proc/sys/kernel/sem`` (:mod:`ipclab.core.limits`)."""
+    return Limits(*kernel_limits.sem())
 
 
 @dataclass(frozen=True)
