@@ -43,7 +43,11 @@ class CounterControls:
 
 
 class ExplorerUI:
-    """Buttons that let one process take its next step; prediction, reveal, and seeded replay."""
+    """Buttons that let one process take its next step; prediction, reveal, and seeded replay.
+
+    The older, single-level explorer; the game (levels, undo, timeline) is
+    :class:`ipclab.presentation.widgets.scheduler_game.GameUI`.
+    """
 
     def __init__(self, processes=2, increments=1, start_method="fork", step_timeout=600.0):
         self.processes, self.increments = processes, increments
@@ -111,8 +115,12 @@ class ExplorerUI:
         """Start over and play the seeded random schedule to its end (then predict and Reveal)."""
         self.reset()
         ex = self._open()
-        ex.run(race.random_schedule(self.processes, self.increments, seed))
-        self._show(f"replayed seed {seed}: predict the final value from the log, then Reveal")
+        schedule = race.random_schedule(self.processes, self.increments, seed)
+        ex.run(schedule)
+        # predict, then reveal: the schedule only; no value before Reveal
+        self.status.value = (f"replayed seed {seed} on real processes: {schedule}\n"
+                             "predict the final value from the schedule, then Reveal")
+        self.log.value = "\n".join(f"{s.who}:{s.op}" for s in ex.history)
 
     def reset(self):
         self.close()
