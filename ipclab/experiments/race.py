@@ -91,11 +91,14 @@ class CountResult:
         return self.expected - self.final
 
 
-def increment_worker(seg_name, index, m, window, lock_name, ready_name, go_name, trace, timeout):
+def increment_worker(seg_name, index, m, window, lock_name, ready_name, go_name, trace, timeout, step=None):
     """Worker: wait for the start signal, then do ``counter++`` *m* times on the shared word.
 
     Returns ``(t_start, t_end, records)``; each record is
     ``(i, t_load_ns, word_read, t_store_ns, word_written)`` when *trace*, else records is empty.
+    With *step* (a function from an importable module, e.g. a ``%%worker`` cell), each
+    increment is ``step(word, lock, window)`` instead of the body below: *word* is the shared
+    ``ctypes.c_uint64``, *lock* the POSIX semaphore (None without ``lock=True``).
     """
     seg = Segment.attach(seg_name)
     lock = posix_ipc.Semaphore(lock_name) if lock_name else None
@@ -108,6 +111,9 @@ def increment_worker(seg_name, index, m, window, lock_name, ready_name, go_name,
         _acquire(go, timeout, "the start signal")
         t_start = clock()
         for i in range(m):
+            if step is not None:
+                step(word, lock, window)               # your counter++ (count(step=...))
+                continue
             tag = index * m + i + 1
             if lock:
                 _acquire(lock, timeout, "the counter's lock")
@@ -133,11 +139,14 @@ def increment_worker(seg_name, index, m, window, lock_name, ready_name, go_name,
 
 
 def count(n_procs=2, m=200, lock=False, window=DEFAULT_WINDOW, start_method="fork",
-          trace=False, timeout=60.0):
+          trace=False, timeout=60.0, step=None):
     """Run *n_procs* real processes that each increment one shared counter *m* times.
 
     With ``lock=True`` each increment is a critical section guarded by a POSIX semaphore
     (``sem_wait``/``sem_post``). All processes wait at a start line and begin together.
+    *step*: your own increment, ``step(word, lock, window)``, run *m* times by each worker
+    instead of :func:`increment_worker`'s body (it must live in an importable module, such
+    as a ``%%worker`` cell, so every start method can run it; no trace then).
     Returns a :class:`CountResult`.
     """
     if not isinstance(n_procs, int) or not 1 <= n_procs <= 64:
@@ -146,13 +155,16 @@ def count(n_procs=2, m=200, lock=False, window=DEFAULT_WINDOW, start_method="for
         raise BadArgument(f"m must be 1..1000000 increments per process, got {m!r}")
     if window < 0:
         raise BadArgument(f"window must be >= 0 seconds, got {window!r}")
+    if step is not None and (trace or not callable(step)):
+        raise BadArgument("step must be a function step(word, lock, window), and a run with your own "
+                          "step cannot be traced (the trace needs the tags written by increment_worker)")
     with contextlib.ExitStack() as stack:
         seg = stack.enter_context(Segment.create(8, tag="counter"))
         lock_sem = stack.enter_context(objects.posix_sem(1, tag="lock")) if lock else None
         ready = stack.enter_context(objects.posix_sem(0, tag="ready"))
         go = stack.enter_context(objects.posix_sem(0, tag="go"))
         args = [(seg.name, p, m, window, lock_sem.name if lock else None, ready.name, go.name,
-                 trace, timeout) for p in range(n_procs)]
+                 trace, timeout, step) for p in range(n_procs)]
         with procs.start(increment_worker, args, start_method=start_method, timeout=timeout) as group:
             for _ in range(n_procs):  # everyone at the start line...
                 _wait_ready(ready, group, timeout)

@@ -23,9 +23,15 @@
 # descriptors, system calls; threads and race conditions (chapter 18).
 #
 # **How to read the code.** Each Python call that makes a system call says which one, in a
-# `# C:` comment, the first time it appears. Worker functions live in
-# [`ipclab/experiments/overview_demos.py`](../ipclab/experiments/overview_demos.py), not in cells: child processes
-# started with *spawn* or *forkserver* must be able to import them.
+# `# C:` comment, the first time it appears. Right before each demo, `show(...)` displays the
+# worker the child process runs: its real source from
+# [`ipclab/experiments/overview_demos.py`](../ipclab/experiments/overview_demos.py), lines
+# that matter marked `>>`. Workers live in a module, not in ordinary cells, because children
+# started with *spawn* or *forkserver* must import them; a cell that starts with
+# `%%worker NAME` becomes such a module, and you will edit one below. Where a cell asks you
+# to **predict**, the answer is in the next cell, collapsed: commit to a prediction, then open
+# it. Every "Try it" and exercise has a worked answer in
+# [the answers notebook](answers/00_overview_answers.ipynb).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -40,8 +46,11 @@ import sysv_ipc
 
 from ipclab import doctor, inventory, objects, procs, registry
 from ipclab import overview_demos as demo
+from ipclab.mechanisms import ccell
+from ipclab.presentation.glass import show
 
 doctor.setup_notebook("posix_shm", "posix_mq", "ipcs")
+ccell.load()  # registers %%worker: a cell becomes a module every child can import
 
 # %% [markdown]
 # ## 1. The problem: every process has its own memory
@@ -56,10 +65,17 @@ doctor.setup_notebook("posix_shm", "posix_mq", "ipcs")
 # ```
 #
 # `fork()` copies the parent's address space. Watch: the child overwrites a C `long`
-# (a `ctypes.c_long` in `ipclab.experiments.overview_demos`) and reports its address and value; the
-# parent then reads the *same address* in its own memory.
+# (a `ctypes.c_long` in `ipclab.experiments.overview_demos`, holding 42) and reports its
+# address and value; the parent then reads the *same address* in its own memory. The child runs:
 
 # %%
+show(demo.change_counter, mark=["COUNTER.value = value"])
+
+# %% [markdown]
+# **Predict** before you open the output: the child writes 100. Is the child's variable at
+# the same virtual address as the parent's, and what does the parent read there afterwards?
+
+# %% tags=["reveal"]
 child_address, child_value = procs.run(
     demo.change_counter, [(100,)], start_method="fork", timeout=10)[0]  # C: pid = fork(); ... waitpid(pid)
 import ctypes
@@ -76,6 +92,7 @@ print("isolated:", child_value != parent_value)
 #
 # > **Try it.** Change `start_method="fork"` to `"spawn"`. The address may differ now: a
 # > spawned child is a fresh Python that imported the module again. Is it still isolated?
+# > ([answer](answers/00_overview_answers.ipynb#try-1))
 #
 # ### A word on `fork()` from a notebook
 #
@@ -108,7 +125,8 @@ print("isolated:", child_value != parent_value)
 import threading
 print("Python threads in this kernel:", threading.active_count(),
       "| kernel threads (/proc/self/task):", len(os.listdir("/proc/self/task")))
-#
+
+# %% [markdown]
 # ## 2. The map of mechanisms
 #
 # | family | mechanisms | moves data? | where in the course |
@@ -123,7 +141,10 @@ print("Python threads in this kernel:", threading.active_count(),
 #
 # ### Messages: a pipe
 # A pipe is a kernel buffer with two file descriptors. The child inherits the write end
-# through `fork()` (which is why this demo must use the *fork* start method).
+# through `fork()` (which is why this demo must use the *fork* start method). The child:
+
+# %%
+show(demo.write_to_fd, mark=["os.write(fd, data)"])
 
 # %%
 r, w = os.pipe()  # C: int fds[2]; pipe(fds);
@@ -135,7 +156,10 @@ os.close(r)
 # %% [markdown]
 # ### Messages: a UNIX domain socket pair
 # Bidirectional, and (with `AF_UNIX` sockets bound to a path) usable between unrelated
-# processes too.
+# processes too. The child:
+
+# %%
+show(demo.send_on_socket, mark=["sock.sendall(data)"])
 
 # %%
 parent_end, child_end = socket.socketpair()  # C: socketpair(AF_UNIX, SOCK_STREAM, 0, sv)
@@ -148,7 +172,10 @@ parent_end.close()
 # %% [markdown]
 # ### Messages: a System V message queue
 # The queue lives in the kernel and is found by a numeric **key**. The child knows nothing
-# but the key, so this demo uses *spawn*: a fresh process, no inherited memory.
+# but the key, so this demo uses *spawn*: a fresh process, no inherited memory. The child:
+
+# %%
+show(demo.send_sysv_message, mark=["sysv_ipc.MessageQueue(key)", "q.send("])
 
 # %%
 with objects.sysv_msg() as q:  # C: msqid = msgget(key, IPC_CREAT | IPC_EXCL | 0600)
@@ -162,7 +189,10 @@ with objects.sysv_msg() as q:  # C: msqid = msgget(key, IPC_CREAT | IPC_EXCL | 0
 # ### Shared memory: POSIX `shm_open` + `mmap`
 # No trip through the kernel per message: both processes map the same physical pages, so
 # the child's stores *are* the data the parent then copies out with `bytes(m[:27])`. The
-# child opens the object by its **name** only.
+# child opens the object by its **name** only. The child:
+
+# %%
+show(demo.write_shared_memory, mark=["posix_ipc.SharedMemory(name)", "mmap.mmap(", "m[: len(text)] = text"])
 
 # %%
 with objects.posix_shm(4096, tag="hello") as shm:  # C: fd = shm_open(name, O_CREAT|O_EXCL|O_RDWR, 0600); ftruncate(fd, 4096)
@@ -176,7 +206,10 @@ with objects.posix_shm(4096, tag="hello") as shm:  # C: fd = shm_open(name, O_CR
 # %% [markdown]
 # ### Synchronisation: a semaphore
 # The parent waits (P) on a semaphore of value 0 until the child posts it (V). Every wait
-# in this course has a timeout, so a mistake gives an error, never a frozen notebook.
+# in this course has a timeout, so a mistake gives an error, never a frozen notebook. The child:
+
+# %%
+show(demo.post_semaphore, mark=["sem.release()"])
 
 # %%
 with objects.posix_sem(0, tag="hello") as sem:  # C: sem = sem_open(name, O_CREAT|O_EXCL, 0600, 0)
@@ -187,7 +220,10 @@ with objects.posix_sem(0, tag="hello") as sem:  # C: sem = sem_open(name, O_CREA
 # %% [markdown]
 # ### Signals: a notification without data
 # The child blocks `SIGUSR1`, tells the parent it is ready (a semaphore again), and waits
-# for the signal; the parent sends it with `kill()`.
+# for the signal; the parent sends it with `kill()`. The child:
+
+# %%
+show(demo.wait_for_signal, mark=["pthread_sigmask", "post_semaphore(ready_name)", "sigtimedwait("])
 
 # %%
 with objects.posix_sem(0, tag="ready") as ready:
@@ -210,9 +246,54 @@ with objects.posix_sem(0, tag="ready") as ready:
 # > `kill(pid, signo)` for one worker only if that write fails
 # > ([src/os/unix/ngx_process_cycle.c](https://github.com/nginx/nginx/blob/master/src/os/unix/ngx_process_cycle.c)).
 #
-# > **Try it.** Remove the `pthread_sigmask` line in `wait_for_signal` (in
-# > `ipclab/experiments/overview_demos.py`): what does the default action of `SIGUSR1` do to the child,
-# > and how does `procs` report it?
+# ### Break it yourself: forget to block the signal
+#
+# The cell below is `wait_for_signal` copied into a `%worker` cell (it becomes the module
+# `unblocked`, which a spawned child can import), with its first line, the
+# `pthread_sigmask` that blocks `SIGUSR1`, deleted. **Predict** before you open the output
+# of the next cell: what happens to the child when the parent sends `SIGUSR1`, and how does
+# `procs` report it? (Hint: [signal(7)](https://man7.org/linux/man-pages/man7/signal.7.html),
+# the default action of each signal.)
+
+# %
+# %worker unblocked
+import signal
+
+from ipclab.experiments.overview_demos import post_semaphore
+
+
+def wait_for_signal(ready_name, timeout):
+    """overview_demos.wait_for_signal with its first line deleted: SIGUSR1 is NOT blocked."""
+    post_semaphore(ready_name)                                 # "I am ready"
+    info = signal.sigtimedwait({signal.SIGUSR1}, timeout)      # C: sigtimedwait(&set, &info, &ts)
+    return "no signal before the timeout" if info is None else "got SIGUSR1"
+
+# % tags=["reveal"]
+from ipclab.core.errors import ChildError
+
+with objects.posix_sem(0, tag="ready") as ready:
+    group = procs.start(unblocked.wait_for_signal, [(ready.name, 10)], start_method="spawn", timeout=20)
+    try:
+        ready.acquire(timeout=15)
+        os.kill(group.pids[0], signal.SIGUSR1)  # C: kill(pid, SIGUSR1)
+        print("the child returned:", group.join()[0])
+    except ChildError as e:
+        died = signal.Signals(-e.exitcode).name if e.exitcode and e.exitcode < 0 else f"exit {e.exitcode}"
+        print("procs raised ChildError: the worker was killed by", died)
+    finally:
+        group.kill()  # reaps it (kills nothing if it has ended)
+
+# % [markdown]
+# The default action of `SIGUSR1` is to terminate the process
+# ([signal(7)](https://man7.org/linux/man-pages/man7/signal.7.html)). The manual of
+# `sigtimedwait` says why the worker blocks it first: in normal use a program blocks the
+# signals of *set* beforehand, so that their default disposition does not act while they
+# are pending outside the call ([sigwaitinfo(2)](https://man7.org/linux/man-pages/man2/sigwaitinfo.2.html), NOTES).
+# `procs` sees the child's exit status (killed by a signal) and raises `ChildError` naming it.
+# Now put the `pthread_sigmask` line back into the `unblocked` cell, run it and this one again.
+#
+# > **Try it.** Block `SIGUSR1` but wait for `SIGUSR2` in the worker, and send `SIGUSR1`:
+# > what does the child return now, and after how long? ([answer](answers/00_overview_answers.ipynb#try-2))
 #
 # ## 3. Two standards: System V and POSIX
 #
@@ -240,6 +321,11 @@ with objects.posix_sem(0, tag="ready") as ready:
 # > and [mq_overview(7)](https://man7.org/linux/man-pages/man7/mq_overview.7.html)). Only an
 # > *unnamed* semaphore (`sem_init`) goes away with the memory that holds it. The cell below
 # > shows the POSIX object still in `/dev/shm` after its creator exited.
+#
+# The child:
+
+# %%
+show(demo.create_and_leave, mark=["create_posix_shm(", "create_sysv_msg(", "shm.close_fd()"])
 
 # %%
 child = procs.start(demo.create_and_leave, [("orphan",)], start_method="spawn", timeout=20)
@@ -440,6 +526,12 @@ except NotSupported as why:
     print("This demo needs a second user, and this machine offers none:", why)
     print("Elsewhere it shows: 0600: the other user was denied; 0666: the other user could write.")
 
+# %% [markdown]
+# What the other user's process tries:
+
+# %%
+show(demo.try_open, mark=["posix_ipc.SharedMemory(ident)", "sysv_ipc.MessageQueue(ident)", "was denied"])
+
 # %%
 # IPCLAB_NEEDS_OTHER_USER (the test suite skips this cell, saying why, where there is none)
 for mode in (0o600, 0o666) if other else ():
@@ -502,12 +594,12 @@ for mode in (0o600, 0o666) if other else ():
 #
 # ## Exercises
 # 1. In the pipe demo, make the child write 100 000 bytes and the parent read only after
-#    `procs.run` returns. What happens and why? (Hint: the pipe's capacity, `F_GETPIPE_SZ`.)
+#    `procs.run` returns. What happens and why? (Hint: the pipe's capacity, `F_GETPIPE_SZ`.) ([answer](answers/00_overview_answers.ipynb#exercise-1))
 # 2. Send three messages of types 3, 1, 2 to the System V queue, then receive with
-#    `type=-3` three times. In which order do they come? (19.3 explains.)
+#    `type=-3` three times. In which order do they come? (19.3 explains.) ([answer](answers/00_overview_answers.ipynb#exercise-2))
 # 3. Run `ipclab doctor` in a terminal. Which limit would stop a 100 MiB segment in a
-#    default Docker container?
-# 4. With the permission demo, try mode `0660`: what decides whether *nobody* gets in?
+#    default Docker container? ([answer](answers/00_overview_answers.ipynb#exercise-3))
+# 4. With the permission demo, try mode `0660`: what decides whether *nobody* gets in? ([answer](answers/00_overview_answers.ipynb#exercise-4))
 #
 # **Next:** [19.1 POSIX shared memory](01_posix_shared_memory.ipynb) ·
 # [19.2 System V semaphores](02_sysv_semaphores.ipynb) ·
