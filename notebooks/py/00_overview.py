@@ -248,15 +248,15 @@ with objects.posix_sem(0, tag="ready") as ready:
 #
 # ### Break it yourself: forget to block the signal
 #
-# The cell below is `wait_for_signal` copied into a `%worker` cell (it becomes the module
+# The cell below is `wait_for_signal` copied into a `%%worker` cell (it becomes the module
 # `unblocked`, which a spawned child can import), with its first line, the
 # `pthread_sigmask` that blocks `SIGUSR1`, deleted. **Predict** before you open the output
 # of the next cell: what happens to the child when the parent sends `SIGUSR1`, and how does
 # `procs` report it? (Hint: [signal(7)](https://man7.org/linux/man-pages/man7/signal.7.html),
 # the default action of each signal.)
 
-# %
-# %worker unblocked
+# %%
+# %%worker unblocked
 import signal
 
 from ipclab.experiments.overview_demos import post_semaphore
@@ -268,7 +268,7 @@ def wait_for_signal(ready_name, timeout):
     info = signal.sigtimedwait({signal.SIGUSR1}, timeout)      # C: sigtimedwait(&set, &info, &ts)
     return "no signal before the timeout" if info is None else "got SIGUSR1"
 
-# % tags=["reveal"]
+# %% tags=["reveal"]
 from ipclab.core.errors import ChildError
 
 with objects.posix_sem(0, tag="ready") as ready:
@@ -283,7 +283,7 @@ with objects.posix_sem(0, tag="ready") as ready:
     finally:
         group.kill()  # reaps it (kills nothing if it has ended)
 
-# % [markdown]
+# %% [markdown]
 # The default action of `SIGUSR1` is to terminate the process
 # ([signal(7)](https://man7.org/linux/man-pages/man7/signal.7.html)). The manual of
 # `sigtimedwait` says why the worker blocks it first: in normal use a program blocks the
