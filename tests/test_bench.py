@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import proctools
 from ipclab import bench
 from ipclab.tooling import cli
 from ipclab.bench import transports as bt
@@ -275,18 +276,7 @@ def test_c_twin_and_compare_script_run_at_a_tiny_size():
     assert "Py/C" in out.stdout and "ping-pong" in out.stdout
 
 
-def _children_of(pid):
-    """The pids whose parent is *pid*, from /proc (no procps needed)."""
-    kids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = open(f"/proc/{entry}/stat").read()
-            except OSError:
-                continue                                 # gone meanwhile
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:   # field 4, after "(comm)" and the state
-                kids.append(int(entry))
-    return kids
+_children_of = proctools.children_of
 
 
 @pytest.mark.skipif(not shutil.which("gcc"), reason="the C twin needs gcc")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ipclab import procs
+import proctools
 from ipclab.core import cbuild
 from ipclab.core.errors import BadArgument
 from ipclab.mechanisms import ccell
@@ -62,17 +63,7 @@ def test_a_timeout_kills_the_whole_process_group():
     assert _living_members(pgid) == []
 
 
-def _living_members(pgid):
-    """Processes of group *pgid* that are not dead (a zombie awaiting its reaper is dead)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            found.append(pid)
-    return found
+_living_members = proctools.group_members
 
 
 @needs_gcc

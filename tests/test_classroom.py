@@ -35,6 +35,7 @@ import threading
 import time
 from pathlib import Path
 
+import proctools
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,12 +88,7 @@ def owned(uid):
     return out
 
 
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
-    except OSError:
-        return False
+alive = proctools.alive
 
 
 def objects_of(uid):

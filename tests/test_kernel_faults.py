@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import proctools
 import pytest
 from jupyter_client.manager import start_new_kernel
 
@@ -27,12 +28,7 @@ with objects.posix_shm(4096, tag="demo") as shm, objects.sysv_sem(0) as sem:
 """
 
 
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+_alive = proctools.alive
 
 
 def _wait_for(predicate, seconds=15):

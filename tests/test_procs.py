@@ -7,18 +7,13 @@ import time
 
 import pytest
 
+import proctools
 import workers
 from ipclab import inventory, procs
 from ipclab.core.errors import BadArgument, ChildError, ChildTimeout
 
 
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+alive = proctools.alive
 
 
 def until(predicate, seconds=10):
