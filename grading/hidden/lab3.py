@@ -15,7 +15,7 @@ def error_replies(lab, rng):
         r2 = svc.send_request("fail", "y", timeout=5)
         word = labkit.random_tag(rng, 8)
         r3 = svc.send_request("upper", word, timeout=5)
-        procs.run(server, [(svc.key, 3)], start_method="fork", timeout=WORKER_TIMEOUT, relay=False)
+        procs.run(server, [(svc.key, 3)], start_method=labkit.start_method(), timeout=WORKER_TIMEOUT, relay=False)
         for rid in (r1, r2):
             try:
                 svc.wait_reply(rid, timeout=5)

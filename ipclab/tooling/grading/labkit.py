@@ -297,3 +297,103 @@ def run_trusted(fn, seed):
     except BaseException as e:  # noqa: BLE001
         status, summary, lines = verdict_of(e)
         return {"status": status, "summary": summary, "lines": [str(x)[:300] for x in lines][:40]}
+
+
+# -- making races happen on purpose (issue 20) ---------------------------------------------------
+#
+# A test named for a concurrency bug must catch it every run, not when the scheduler happens
+# to interleave two processes inside a window a few microseconds wide. Three tools:
+# :func:`slow_student` widens every window of the student's code (a test-only hook run in the
+# student's own process), :class:`Gate` starts n workers at the same instant, and the test then
+# checks the kernel's objects themselves rather than what the student's code reports.
+
+START_VAR = "IPCLAB_LABTEST_START"
+
+
+def start_method():
+    """How lab tests start their workers: ``fork``, unless ``IPCLAB_LABTEST_START`` says
+    ``forkserver`` or ``spawn`` (bench/mutants.py measures catch rates under all three)."""
+    method = os.environ.get(START_VAR, "fork")
+    return method if method in ("fork", "forkserver", "spawn") else "fork"
+
+
+def slow_student(delay, lab=None):
+    """From now on, each line of the student's module takes *delay* more seconds (in the
+    student's process serving this worker).
+
+    Every step of the student's protocol then lasts tens of milliseconds instead of
+    microseconds: two processes started together by a :class:`Gate` run their critical
+    sections side by side unless a lock really keeps them apart. A hook for tests only: it
+    changes timing, never behaviour.
+    """
+    lab = student() if lab is None else lab
+    lab._ipclab_slow_lines = _slow_lines   # crosses into the box by name (an ipclab function)
+    lab._ipclab_slow_lines(lab, float(delay))
+
+
+def _slow_lines(module, delay):
+    """Runs in the student's process: sleep *delay* s before each line of *module*'s code."""
+    import time
+    path = module.__file__
+
+    def local(frame, event, arg):
+        if event == "line":
+            time.sleep(delay)
+        return local
+
+    def hook(frame, event, arg):
+        return local if frame.f_code.co_filename == path else None
+
+    sys.settrace(hook)
+
+
+class Gate:
+    """A start line for *n* workers: each calls ``Gate.wait(gate.handle)``; all go when the
+    last one arrives (a System V semaphore at n: each takes 1, then waits for zero, which the
+    kernel grants to all of them at once). Use it in a ``with``: the set is removed after."""
+
+    def __init__(self, n):
+        from ipclab.mechanisms import semset
+        self.n = n
+        # IPC_PRIVATE and not recorded in a registry: the test removes it, and the box's IPC
+        # namespace dies with the box anyway
+        semid = semset._semget(semset.IPC_PRIVATE, 1, semset.IPC_CREAT | semset.IPC_EXCL | 0o600)
+        self.sems = semset.SemaphoreSet(semid, 1)
+        self.sems.setval(0, n)
+
+    @property
+    def handle(self):
+        return self.sems.id
+
+    @staticmethod
+    def wait(handle, timeout=20.0):
+        from ipclab.mechanisms import semset
+        s = semset.SemaphoreSet.attach(handle)
+        s.op([(0, -1, 0)], timeout=timeout)   # C: semop: I am here
+        s.wait_zero(0, timeout=timeout)       # C: semop(sem_op = 0): everybody is
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        from ipclab.mechanisms import semset
+        semset._semctl(self.sems.id, 0, semset.IPC_RMID)
+
+
+@contextlib.contextmanager
+def scratch_shm(size, tag="scratch"):
+    """A POSIX shared memory segment for the test's own workers (not the student's): mode 0600,
+    unlinked on exit. Not recorded in a registry: the trusted test process runs in a box whose
+    /dev/shm dies with it (and registries of concurrent boxes must not see each other's runs)."""
+    import secrets
+    import posix_ipc
+    shm = posix_ipc.SharedMemory(f"/ipclab-test-{tag}-{secrets.token_hex(6)}", posix_ipc.O_CREX,
+                                 mode=0o600, size=size)
+    shm.close_fd()
+    try:
+        yield shm
+    finally:
+        try:
+            shm.unlink()
+        except posix_ipc.ExistentialError:
+            pass

@@ -1,6 +1,11 @@
 """Visible tests of lab 1: the ring buffer (19.1)."""
 
+import mmap
 import os
+import struct
+import time
+
+import posix_ipc
 
 from ipclab.tooling.grading import labkit
 from ipclab.core import procs
@@ -11,6 +16,9 @@ TITLE = "ring buffer in POSIX shared memory"
 MODULE = "lab1_ringbuffer"
 HIDDEN = 2
 WORKER_TIMEOUT = 20
+SLOW = 0.02          # seconds added to each line of the student's code in the lockstep rounds
+KERNEL_HEADER = struct.Struct("<IIIII")   # head, tail, capacity, item_size, ended: the brief's layout
+KERNEL_LENGTH = struct.Struct("<I")
 
 
 def records(rng, producer, n, item_size):
@@ -23,17 +31,59 @@ def records(rng, producer, n, item_size):
     return out
 
 
-def role(kind, handle, arg):
-    """A worker: 'put' the records in *arg*, or 'get' *arg* records and return them."""
+def role(kind, handle, arg, gate=None):
+    """A worker: 'put' the records in *arg*, 'get' *arg* records, or 'drain' until None.
+
+    With a *gate* (lockstep rounds), the student's code is slowed down line by line and the
+    worker starts when every worker of the round has arrived.
+    """
     rb = student().RingBuffer.attach(handle)
     try:
+        if gate is not None:
+            labkit.slow_student(SLOW)
+            labkit.Gate.wait(gate)
         if kind == "put":
             for r in arg:
                 rb.put(r, timeout=WORKER_TIMEOUT)
             return None
+        if kind == "drain":
+            got = []
+            while True:
+                r = rb.get(timeout=arg)
+                if r is None:
+                    return got
+                got.append(r)
         return [rb.get(timeout=WORKER_TIMEOUT) for _ in range(arg)]
     finally:
         rb.close()
+
+
+def kernel_view(handle):
+    """What the kernel holds, read by the test itself: the segment's header and slots, and the
+    semaphores' values (never what the student's code reports)."""
+    shm = posix_ipc.SharedMemory(handle[0])
+    try:
+        mm = mmap.mmap(shm.fd, shm.size, prot=mmap.PROT_READ)
+    finally:
+        shm.close_fd()
+    try:
+        head, tail, capacity, item_size, ended = KERNEL_HEADER.unpack_from(mm, 0)
+        slots = []
+        for i in range(min(capacity, 4096)):
+            off = KERNEL_HEADER.size + i * (KERNEL_LENGTH.size + item_size)
+            if off + KERNEL_LENGTH.size + item_size > len(mm):
+                break
+            (n,) = KERNEL_LENGTH.unpack_from(mm, off)
+            slots.append(bytes(mm[off + KERNEL_LENGTH.size: off + KERNEL_LENGTH.size + min(n, item_size)]))
+    finally:
+        mm.close()
+    sems = {}
+    for what, name in zip(("empty", "full", "mutex"), handle[1:]):
+        s = posix_ipc.Semaphore(name)
+        sems[what] = s.value
+        s.close()
+    return {"head": head, "tail": tail, "capacity": capacity, "item_size": item_size, "ended": ended,
+            "slots": slots, **sems}
 
 
 def _destroy(rb):
@@ -61,7 +111,8 @@ def mpmc(lab, rng, producers, consumers, capacity, per_producer):
     rb = lab.RingBuffer.create(capacity, item_size)
     try:
         jobs = [("put", rb.handle, s) for s in sent] + [("get", rb.handle, n) for n in shares]
-        results = procs.run(role, jobs, start_method="fork", timeout=WORKER_TIMEOUT + 10, relay=False)
+        results = procs.run(role, jobs, start_method=labkit.start_method(), timeout=WORKER_TIMEOUT + 10,
+                            relay=False)
     finally:
         rb.destroy()
     got = [r for res in results[producers:] for r in res]
@@ -173,27 +224,108 @@ def bad_input(lab, rng):
              hint="the mutex must cover reading AND advancing head (or tail); wait on empty/full "
                   "before taking the mutex, never while holding it.")
 def producers_consumers(lab, rng):
+    lockstep(lab, rng, 3, 2)
     mpmc(lab, rng, rng.randint(2, 3), rng.randint(2, 3), rng.randint(2, 5), rng.randint(30, 60))
+
+
+def lockstep(lab, rng, workers, each):
+    """Producers, then consumers, started together with every line of the student's code slowed
+    down: without a lock held from reading an index to writing it back, two of them use the same
+    slot. Checked from the segment's bytes and the semaphores' values."""
+    item_size = rng.randint(16, 32)
+    total = workers * each
+    capacity = total + 1
+    sent = [records(rng, p, each, item_size) for p in range(workers)]
+    rb = lab.RingBuffer.create(capacity, item_size)
+    try:
+        handle = rb.handle
+        with labkit.Gate(workers) as gate:
+            procs.run(role, [("put", handle, s, gate.handle) for s in sent], start_method=labkit.start_method(),
+                      timeout=WORKER_TIMEOUT + 10, relay=False)
+        k = kernel_view(handle)
+        flat = [r for s in sent for r in s]
+        expect(k["tail"] == total and k["full"] == total and k["empty"] == capacity - total,
+               f"{workers} producers started together, {each} records each: the kernel's objects disagree",
+               f"GOOD (expected) tail = {total}, full = {total}, empty = {capacity - total}",
+               f"BAD  (got)      tail = {k['tail']}, full = {k['full']}, empty = {k['empty']}",
+               "two producers used the same slot: is the mutex held from reading tail to writing it back?")
+        expect_same_items(flat, k["slots"][:total], "records in the segment's slots after the producers")
+        with labkit.Gate(workers) as gate:
+            results = procs.run(role, [("get", handle, each, gate.handle)] * workers,
+                                start_method=labkit.start_method(), timeout=WORKER_TIMEOUT + 10, relay=False)
+        k = kernel_view(handle)
+    finally:
+        rb.destroy()
+    expect_same_items(flat, [r for res in results for r in res],
+                      f"{workers} consumers started together, {each} gets each")
+    expect(k["head"] == total and k["full"] == 0 and k["empty"] == capacity,
+           f"{workers} consumers started together: the kernel's objects disagree",
+           f"GOOD (expected) head = {total}, full = 0, empty = {capacity}",
+           f"BAD  (got)      head = {k['head']}, full = {k['full']}, empty = {k['empty']}")
 
 
 @labkit.test("attach in another process; destroy() removes every object", points=1, timeout=30,
              hint="destroy() must shm_unlink the segment and sem_unlink the three semaphores "
                   "(objects.remove_posix_shm / remove_posix_sem).")
 def attach_and_destroy(lab, rng):
-    item = labkit.random_tag(rng, 10).encode()
-    rb = lab.RingBuffer.create(2, 16)
+    items = [labkit.random_tag(rng, 10).encode() for _ in range(3)]
+    rb = lab.RingBuffer.create(4, 16)
     try:
         handle = rb.handle
-        expect(isinstance(handle, tuple) and all(isinstance(n, str) and n.startswith("/") for n in handle),
-               "handle must be a tuple of POSIX names", f"BAD  (got) {handle!r}")
-        procs.run(role, [("put", handle, [item])], start_method="fork", timeout=WORKER_TIMEOUT, relay=False)
-        got = rb.get(timeout=5)
-        expect(got == item, "the record put by another process did not come back",
-               f"GOOD (expected) {item!r}", f"BAD  (got)      {got!r}")
+        expect(isinstance(handle, tuple) and len(handle) == 4
+               and all(isinstance(n, str) and n.startswith("/") for n in handle),
+               "handle must be a tuple of four POSIX names (segment, empty, full, mutex)", f"BAD  (got) {handle!r}")
+        for batch in (items[:2], items[2:]):  # two processes, one after the other
+            procs.run(role, [("put", handle, batch)], start_method=labkit.start_method(), timeout=WORKER_TIMEOUT,
+                      relay=False)
+        k = kernel_view(handle)
+        expect(k["tail"] == 3 and k["full"] == 3 and k["slots"][:3] == items,
+               "after two other processes put 2 then 1 record, the segment is wrong",
+               f"GOOD (expected) tail = 3, full = 3, slots {items!r}",
+               f"BAD  (got)      tail = {k['tail']}, full = {k['full']}, slots {k['slots'][:3]!r}",
+               "head and tail live in the segment, shared: not in attributes of one process's object")
+        got = [rb.get(timeout=5) for _ in items]
+        expect(got == items, "the records put by other processes did not come back",
+               f"GOOD (expected) {items!r}", f"BAD  (got)      {got!r}")
     finally:
         rb.destroy()
     left = [n for n in handle if os.path.exists("/dev/shm" + n) or os.path.exists("/dev/shm/sem." + n[1:])]
     expect(not left, f"after destroy(), {len(left)} object(s) still exist", *[f"BAD      {n}" for n in left])
+
+
+@labkit.test("end(): what was put comes out, then every consumer gets None, even those already "
+             "waiting; put() then raises BrokenPipeError", points=2, timeout=40,
+             hint="end() puts an end marker in the ring like a record; a get() that finds it leaves it there, "
+                  "posts full again so the next waiting consumer wakes too, and returns None.")
+def end_of_stream(lab, rng):
+    capacity, item_size, consumers = rng.randint(3, 5), 16, 3
+    sent = records(rng, 0, rng.randint(1, capacity - 1), item_size)
+    rb = lab.RingBuffer.create(capacity, item_size)
+    try:
+        handle = rb.handle
+        job = procs.start(role, [("drain", handle, 8.0)] * consumers, start_method=labkit.start_method(),
+                          timeout=WORKER_TIMEOUT, relay=False)
+        try:
+            time.sleep(0.5)  # most of them are now waiting in get(): end() must wake them all
+            for r in sent:
+                rb.put(r, timeout=2)
+            rb.end(timeout=2)
+        finally:
+            results = job.join()
+        expect_same_items(sent, [r for res in results for r in res],
+                          f"records put before end(), drained by {consumers} consumers")
+        expect_raises(BrokenPipeError, rb.put, "put() after end()", b"late", timeout=1)
+        again = rb.get(timeout=1)
+        expect(again is None, "get() after the end of the stream must return None at once",
+               "GOOD (expected) None", f"BAD  (got)      {again!r}")
+        rb.end(timeout=1)  # a second end() does nothing
+        k = kernel_view(handle)
+        expect(k["ended"] == 1 and k["empty"] == capacity - 1,
+               "after end() the segment's ended flag is 1 and only the marker's slot is in use",
+               f"GOOD (expected) ended = 1, empty = {capacity - 1}",
+               f"BAD  (got)      ended = {k['ended']}, empty = {k['empty']}")
+    finally:
+        rb.destroy()
 
 
 def demo(lab, seed=1, producers=2, consumers=2, capacity=3, per_producer=12):

@@ -3,11 +3,13 @@
 import os
 import signal
 import struct
+import threading
 import time
 
 import posix_ipc
 
-from ipclab.core import errors, inventory, objects, procs
+from ipclab.core import errors, inventory, procs
+from ipclab.mechanisms import semset
 from ipclab.tooling.grading import labkit
 from ipclab.tooling.grading.labkit import expect, expect_equal, expect_raises, student
 
@@ -17,10 +19,47 @@ MODULE = "lab2_semsets"
 HIDDEN = 2
 WORKER_TIMEOUT = 30
 SLOT = struct.Struct("<i")
+SLOW = 0.05          # seconds added to each line of the student's code in the lockstep round
+LOCKSTEP_TIMEOUT = 8.0
+
+
+def kernel_forks(handle, n):
+    """The forks as the kernel holds them: ``semctl(GETALL)`` on the set *handle*, read by the
+    test itself (never what the student's code reports); Fail unless it is a set of n."""
+    row = inventory.sysv_row("sem", handle) if isinstance(handle, int) else None
+    expect(row is not None, "the table's handle must be the id of a System V semaphore set that exists",
+           f"BAD  (got) handle {handle!r}, and /proc/sysvipc/sem has no set with that id")
+    expect(row["nsems"] == n, f"a table of {n} philosophers is a set of {n} semaphores (one per fork)",
+           f"GOOD (expected) nsems = {n}", f"BAD  (got)      nsems = {row['nsems']}")
+    return semset.SemaphoreSet.attach(handle).getall()
+
+
+def lockstep_philosopher(handle, gate, i):
+    """Slowed down, start with the others, pick up once: 'deadlock' if the forks never come."""
+    table = student().Table.attach(handle)
+    try:
+        labkit.slow_student(SLOW)
+        labkit.Gate.wait(gate)
+        try:
+            table.pick_up(i, timeout=LOCKSTEP_TIMEOUT)
+        except TimeoutError:
+            return "deadlock"
+        time.sleep(0.05)
+        table.put_down(i)
+        return "ate"
+    finally:
+        labkit.close_agents()  # the student's process exits now: its SEM_UNDO adjustments apply
 
 
 def philosopher(handle, shm_name, i, meals):
     """Eat *meals* times; count the meals during which a neighbour was eating too."""
+    try:
+        return _philosopher(handle, shm_name, i, meals)
+    finally:
+        labkit.close_agents()
+
+
+def _philosopher(handle, shm_name, i, meals):
     import mmap
     table = student().Table.attach(handle)
     shm = posix_ipc.SharedMemory(shm_name)
@@ -52,15 +91,28 @@ def die_eating(handle, i):
 def dinner(lab, rng, n, meals):
     table = lab.Table.create(n)
     try:
-        with objects.posix_shm(4 * n, tag="eating") as shm:
-            jobs = [(table.handle, shm.name, i, meals) for i in range(n)]
-            clashes = procs.run(philosopher, jobs, start_method="fork", timeout=WORKER_TIMEOUT + 10, relay=False)
-        free = table.free_forks()
+        handle = table.handle
+        kernel_forks(handle, n)
+        with labkit.Gate(n) as gate:  # first, everyone at once, each step of pick_up slowed down
+            ate = procs.run(lockstep_philosopher, [(handle, gate.handle, i) for i in range(n)],
+                            start_method=labkit.start_method(), timeout=WORKER_TIMEOUT + 10, relay=False)
+        stuck = [i for i, a in enumerate(ate) if a != "ate"]
+        expect(not stuck, f"{n} philosophers started together: {len(stuck)} never got their forks "
+                          f"within {LOCKSTEP_TIMEOUT:g} s (deadlock)",
+               *[f"BAD      philosopher {i}: pick_up timed out" for i in stuck],
+               "each holds one fork and waits for the next: take both forks in ONE semop")
+        free = kernel_forks(handle, n)
+        expect_equal([1] * n, free, "forks (semctl GETALL) after the first meal and the philosophers' exit")
+        with labkit.scratch_shm(4 * n, tag="eating") as shm:
+            jobs = [(handle, shm.name, i, meals) for i in range(n)]
+            clashes = procs.run(philosopher, jobs, start_method=labkit.start_method(), timeout=WORKER_TIMEOUT + 10,
+                                relay=False)
+        free = kernel_forks(handle, n)
     finally:
         table.destroy()
     expect(sum(clashes) == 0, f"{sum(clashes)} meal(s) eaten while a neighbour was eating too",
            *[f"BAD      philosopher {i}: {c} meal(s) with a neighbour" for i, c in enumerate(clashes) if c])
-    expect_equal([1] * n, free, "forks on the table after dinner")
+    expect_equal([1] * n, free, "forks (semctl GETALL) after dinner and the philosophers' exit")
 
 
 @labkit.test("one philosopher takes both forks and gives them back", points=1, timeout=20,
@@ -70,31 +122,65 @@ def both_forks(lab, rng):
     i = rng.randrange(n)
     table = lab.Table.create(n)
     try:
-        expect_equal([1] * n, table.free_forks(), f"forks of a new table of {n}")
+        handle = table.handle
+        expect_equal([1] * n, kernel_forks(handle, n), f"forks (semctl GETALL) of a new table of {n}")
         table.pick_up(i, timeout=2)
         want = [0 if k in (i, (i + 1) % n) else 1 for k in range(n)]
-        expect_equal(want, table.free_forks(), f"forks while philosopher {i} eats")
+        expect_equal(want, kernel_forks(handle, n), f"forks (semctl GETALL) while philosopher {i} eats")
+        expect_equal(want, table.free_forks(), "free_forks() while philosopher {i} eats")
         table.put_down(i)
-        expect_equal([1] * n, table.free_forks(), "forks after put_down")
+        expect_equal([1] * n, kernel_forks(handle, n), "forks (semctl GETALL) after put_down")
     finally:
         table.destroy()
 
 
-@labkit.test("a neighbour's pick_up() times out and takes nothing", points=2, timeout=20,
-             hint="semtimedop applies all operations or none: a timed-out pick_up must leave the free "
-                  "fork on the table (no fork taken one at a time).")
+@labkit.test("a pick_up() that waits holds no fork, and one that times out takes nothing", points=2,
+             timeout=30,
+             hint="semtimedop applies all operations or none: while a pick_up waits for one fork, the "
+                  "other must still be on the table (no fork taken one at a time).")
 def atomic_timeout(lab, rng):
     n = rng.randint(3, 7)
-    i = rng.randrange(n)
-    left_neighbour = (i - 1) % n  # needs forks i-1 (free) and i (in use): must take neither
+    j = rng.randrange(n)
+    left, right = j, (j + 1) % n
     table = lab.Table.create(n)
     try:
-        table.pick_up(i, timeout=2)
-        before = table.free_forks()
-        expect_raises(TimeoutError, table.pick_up, f"pick_up({left_neighbour}) while {i} eats",
-                      left_neighbour, timeout=0.2)
-        expect_equal(before, table.free_forks(), "forks after the timed-out pick_up (nothing may be taken)")
-        table.put_down(i)
+        handle = table.handle
+        kernel = semset.SemaphoreSet.attach(handle) if isinstance(handle, int) else None
+        kernel_forks(handle, n)
+        for held, other in ((right, left), (left, right)):
+            kernel.op([(held, -1, 0)], timeout=2)  # the test itself holds one of j's forks
+            try:
+                outcome = {}
+
+                def waiter():
+                    try:
+                        table.pick_up(j, timeout=1.5)
+                        outcome["got"] = "returned"
+                    except TimeoutError:
+                        outcome["got"] = "TimeoutError"
+                    except Exception as e:  # noqa: BLE001 - reported below
+                        outcome["got"] = f"{type(e).__name__}: {e}"
+
+                t = threading.Thread(target=waiter)
+                t.start()
+                deadline = time.monotonic() + 1.2
+                while kernel.ncnt(held) == 0 and time.monotonic() < deadline and t.is_alive():
+                    time.sleep(0.005)
+                waiting = kernel.ncnt(held) > 0
+                other_value = kernel.getval(other)
+                t.join(10)
+                expect(not waiting or other_value == 1,
+                       f"while pick_up({j}) waited for fork {held}, it already held fork {other}",
+                       f"GOOD (expected) fork {other} = 1 (on the table) during the wait",
+                       f"BAD  (got)      fork {other} = {other_value} (semctl GETVAL while semncnt({held}) > 0)")
+                expect(outcome.get("got") == "TimeoutError",
+                       f"pick_up({j}) while fork {held} is taken must raise TimeoutError after its timeout",
+                       f"BAD  (got) {outcome.get('got', 'still waiting')}")
+                after = kernel.getall()
+                expect_equal([0 if k == held else 1 for k in range(n)], after,
+                             f"forks (semctl GETALL) after the timed-out pick_up({j}) (nothing may be taken)")
+            finally:
+                kernel.op([(held, +1, 0)], timeout=0)
     finally:
         table.destroy()
 
@@ -113,11 +199,15 @@ def killed_while_eating(lab, rng):
     i = rng.randrange(n)
     table = lab.Table.create(n)
     try:
+        handle = table.handle
+        kernel_forks(handle, n)
         try:
-            procs.run(die_eating, [(table.handle, i)], start_method="fork", timeout=WORKER_TIMEOUT, relay=False)
+            procs.run(die_eating, [(handle, i)], start_method=labkit.start_method(), timeout=WORKER_TIMEOUT,
+                      relay=False)
         except errors.ChildError as e:
             expect(e.exitcode == -signal.SIGKILL, f"the philosopher should have been killed, it {e}")
-        expect_equal([1] * n, table.free_forks(), f"forks after philosopher {i} was killed while eating")
+        expect_equal([1] * n, kernel_forks(handle, n),
+                     f"forks (semctl GETALL) after philosopher {i} was killed while eating")
         table.pick_up((i + 1) % n, timeout=2)
         table.put_down((i + 1) % n)
     finally:

@@ -1,5 +1,9 @@
 """Visible tests of lab 3: typed messages, request/reply over one System V queue (19.3)."""
 
+import json
+
+import sysv_ipc
+
 from ipclab.core import inventory, procs
 from ipclab.tooling.grading import labkit
 from ipclab.tooling.grading.labkit import expect, expect_equal, expect_list, expect_raises, student
@@ -29,6 +33,7 @@ def op_fail(s):
 
 HANDLERS = {"upper": op_upper, "reverse": op_reverse, "length": op_length, "fail": op_fail}
 OPS = ("upper", "reverse", "length")
+NO_SUCH_PID = 4194304 + 1   # above the largest pid_max Linux allows (2**22): a type no client has
 
 
 def server(key, n, timeout=WORKER_TIMEOUT):
@@ -64,14 +69,27 @@ def random_requests(rng, n):
 def clients_and_server(lab, rng, n_clients, per_client):
     svc = lab.Service.create()
     try:
+        # a reply for a client that does not exist, put in the queue by the test itself: a client
+        # that receives anything but its own pid's type takes it
+        mq = sysv_ipc.MessageQueue(svc.key)
+        decoy = json.dumps({"id": 0, "result": "decoy " + labkit.random_tag(rng, 6)}).encode()
+        mq.send(decoy, block=False, type=NO_SUCH_PID)
         reqs = [random_requests(rng, per_client) for _ in range(n_clients)]
         jobs = [("server", svc.key, n_clients * per_client)] + [("client", svc.key, r) for r in reqs]
-        results = procs.run(role, jobs, start_method="fork", timeout=WORKER_TIMEOUT + 10, relay=False)
+        results = procs.run(role, jobs, start_method=labkit.start_method(), timeout=WORKER_TIMEOUT + 10,
+                            relay=False)
+        try:
+            left, _ = mq.receive(block=False, type=NO_SUCH_PID)  # C: msgrcv(IPC_NOWAIT)
+        except sysv_ipc.BusyError:
+            left = None
     finally:
         svc.destroy()
     for c, (mine, got) in enumerate(zip(reqs, results[1:])):
         want = [HANDLERS[op](arg) for op, arg in mine]
         expect_list(want, got, f"results received by client {c} (a reply sent to the wrong pid shows as BAD)")
+    expect(left == decoy, f"a client took the reply the test had queued for pid {NO_SUCH_PID} (no such client)",
+           "GOOD (expected) it stays in the queue: each client receives only the type of its own pid",
+           f"BAD  (got)      {'gone' if left is None else repr(left)}")
 
 
 @labkit.test("one client, a server process: each reply answers its request", points=1, timeout=30,
@@ -94,17 +112,14 @@ def urgent_first(lab, rng):
     svc = lab.Service.create()
     try:
         sent = []
-        for _ in range(rng.randint(6, 10)):
+        kinds = [False] + [rng.random() < 0.4 for _ in range(rng.randint(5, 9))] + [True]  # a normal one first
+        for urgent in kinds:
             op, arg = random_requests(rng, 1)[0]
-            urgent = rng.random() < 0.4
             sent.append((svc.send_request(op, arg, urgent=urgent, timeout=5), op, arg, urgent))
-        if not any(s[3] for s in sent):
-            op, arg = random_requests(rng, 1)[0]
-            sent.append((svc.send_request(op, arg, urgent=True, timeout=5), op, arg, True))
         ids = [s[0] for s in sent]
         expect(len(set(ids)) == len(ids), "send_request() returned the same id twice", f"BAD  ids {ids}")
-        served = procs.run(server, [(svc.key, len(sent))], start_method="fork", timeout=WORKER_TIMEOUT,
-                           relay=False)[0]
+        served = procs.run(server, [(svc.key, len(sent))], start_method=labkit.start_method(),
+                           timeout=WORKER_TIMEOUT, relay=False)[0]
         want = [(op, arg) for _, op, arg, u in sent if u] + [(op, arg) for _, op, arg, u in sent if not u]
         expect_list(want, [(r["op"], r["arg"]) for r in served], "order in which the server served the requests")
         for rid, op, arg, _ in reversed(sent):  # newest first: the others must wait in the stash
