@@ -16,18 +16,23 @@
 #    `IPC_CREAT|IPC_EXCL`) and who removes what, and show an object outliving its process;
 # 3. inspect both families (`ipcs` vs `ls /dev/shm /dev/mqueue`) and read their limits from
 #    `/proc`;
-# 4. use `mq_notify` instead of polling, and say which features exist in only one family
-#    (`SEM_UNDO`, semaphore sets, message types; notification, file-descriptor-like names);
+# 4. use `mq_notify` instead of polling, say which features exist in only one family
+#    (`SEM_UNDO`, semaphore sets, message types; notification, file-descriptor-like names),
+#    and migrate a System V program to POSIX, avoiding the traps, or decide not to;
 # 5. measure latency and throughput of both families on your machine, and say honestly
-#    what the numbers mean;
-# 6. migrate a System V program to POSIX, avoiding the traps, or decide not to.
+#    what the numbers mean.
 #
-# **Time:** 45 min teaching, 30 min exercises. **Prerequisites:** 19.1 (POSIX shared
-# memory), 19.2 (System V semaphores), 19.3 (System V message queues).
+# **Time:** about DURATION_TOTAL min: reading about DURATION_READ min (DURATION_WORDS words of text and
+# code at 150 words a minute), running about DURATION_RUN min (every cell executed with nbclient
+# when this notebook was built: the last cell prints it), the Try-it prompts, the break-it
+# step and the exercises about 40 min more. **Prerequisites:** 19.1 (POSIX shared
+# memory), 19.2 (System V semaphores), 19.3 (System V message queues). Every prompt has an
+# answer in [`answers/04_posix_vs_sysv_answers.ipynb`](answers/04_posix_vs_sysv_answers.ipynb).
 #
 # Child processes run functions from [`ipclab/bench/jobs.py`](../ipclab/bench/jobs.py)
 # (the three jobs, both families, line for line alike) and
-# [`ipclab/bench/transports.py`](../ipclab/bench/transports.py) (the benchmark's two ends).
+# [`ipclab/bench/transports.py`](../ipclab/bench/transports.py) (the benchmark's two ends);
+# each is shown, from its module, right before the cell that runs it.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -42,10 +47,15 @@ import posix_ipc
 import sysv_ipc
 
 from ipclab import bench, doctor, inventory, objects, procs, semset
-from ipclab.bench import jobs
+from ipclab.bench import jobs, transports
+from ipclab.core import names, registry
+from ipclab.mechanisms import ccell
+from ipclab.presentation.glass import show
 from ipclab.presentation.plots import bench as bench_plots, style
 
+T0 = time.monotonic()
 doctor.setup_notebook("posix_shm", "posix_mq", "ipcs", "gcc")
+ccell.load()  # registers %%worker: a cell that becomes an importable module (fork, forkserver, spawn)
 
 # %% [markdown]
 # ## 1. The two families at a glance
@@ -74,7 +84,11 @@ doctor.setup_notebook("posix_shm", "posix_mq", "ipcs", "gcc")
 # | wait / post | `sem_timedwait(empty, &ts)` / `sem_post(full)` | `semtimedop(id, {0,-1,0}, 1, &ts)` / `semop(id, {1,+1,0}, 1)` |
 # | clean | `munmap; shm_unlink; sem_unlink` ×2 | `shmdt; shmctl(IPC_RMID); semctl(IPC_RMID)` |
 #
-# POSIX first:
+# POSIX first. The consumer, a child process, runs this (marked: the three calls of the
+# handshake and the read of the slot):
+
+# %%
+show(jobs.posix_consumer, mark=["full.acquire(TIMEOUT)", "buf[:SLOT]", "empty.release()"])
 
 # %%
 messages = ["first", "second", "third"]
@@ -96,7 +110,10 @@ print("POSIX consumer received:", got)
 # The same job with System V: one segment, and *one set* of two semaphores (index 0 =
 # empty, 1 = full). `ipclab.mechanisms.semset` calls `semget`/`semtimedop`/`semctl` directly: the
 # `sysv_ipc` package only makes sets of one semaphore, and its timed wait blocks for ever on
-# Linux wheels.
+# Linux wheels. The System V consumer, line for line like the POSIX one:
+
+# %%
+show(jobs.sysv_consumer, mark=["sems.acquire(1, timeout=TIMEOUT)", "shm.read(SLOT)", "sems.release(0)"])
 
 # %%
 with objects.sysv_shm(jobs.SLOT) as shm, \
@@ -124,6 +141,7 @@ print("System V consumer received:", got)
 # > sleeps until both can be taken and never holds one without the other. Give both back
 # > with `sems.op([(0, +1, 0), (2, +1, 0)])`. With two POSIX semaphores that takes two calls,
 # > and a process can hold one while it waits for the other.
+# > [answer](answers/04_posix_vs_sysv_answers.ipynb#try-it-1)
 #
 # ## 3. Job 2: a message queue with priorities
 #
@@ -131,7 +149,13 @@ print("System V consumer received:", got)
 # deliver the **highest priority first** (FIFO within a priority). System V queues have no
 # priority but a **type**: `msgrcv(type=-N)` returns the *lowest* type `<= N` first, so
 # "type 1 = urgent" gives the same order, and `msgrcv(type=5)` can pick only type 5, which
-# POSIX cannot do.
+# POSIX cannot do. The senders (children):
+
+# %%
+show(jobs.posix_send_all, mark=["q.send(text.encode(), TIMEOUT, prio)"])
+
+# %%
+show(jobs.sysv_send_all, mark=["q.send(text.encode(), True, mtype)"])
 
 # %%
 sent = [("routine", 1), ("urgent", 9), ("normal", 5), ("urgent too", 9)]
@@ -154,6 +178,13 @@ print("System V order (-10):", [(m.decode(), t) for m, t in order])
 #
 # Both families make a mutex from a semaphore of value 1. First they do the job: four
 # processes add 1 to a shared counter 2,000 times each, each addition under the lock.
+# Each of the four children runs (POSIX, then System V):
+
+# %%
+show(jobs.posix_count, mark=["lock.acquire(TIMEOUT)", "COUNTER.pack_into", "lock.release()"])
+
+# %%
+show(jobs.sysv_count, mark=["lock.acquire(0, undo=True", "COUNTER.pack_into", "lock.release(0, undo=True)"])
 
 # %%
 m, n = 2000, 4
@@ -169,24 +200,47 @@ print(f"System V lock: {sysv_total} of {n * m} -> exact: {sysv_total == n * m}")
 
 # %% [markdown]
 # Now a child takes the lock and ends without giving it back (a crash would do the same).
-# With System V and `SEM_UNDO` the kernel keeps, per process, what to undo at exit; POSIX
-# semaphores have no such thing, so the lock stays taken by a process that no longer exists.
+# The two children, whole:
 
 # %%
+show(jobs.posix_take_and_exit, mark=["acquire(TIMEOUT)"])
+
+# %%
+show(jobs.sysv_take_and_exit, mark=["undo=True"])
+
+# %% [markdown]
+# **Predict.** After each child has exited, the notebook tries to take the lock with a
+# 0.5 s timeout. Does it get the POSIX lock? The System V one (taken with `SEM_UNDO`)?
+
+# %%
+after_exit = {}
 with objects.posix_sem(1, tag="lock") as lock:
     print("child:", procs.run(jobs.posix_take_and_exit, [(lock.name,)], start_method="forkserver", timeout=30)[0])
     try:
         lock.acquire(0.5)                          # C: sem_timedwait with a 0.5 s deadline
-        print("POSIX: the lock is free again")
+        after_exit["POSIX"] = "the lock is free again"
     except posix_ipc.BusyError:
-        print("POSIX: lock still held by a dead process: yes (no SEM_UNDO)")
+        after_exit["POSIX"] = "lock still held by a dead process: yes"
 with semset.create(1, values=[1], note="lock") as lock:
     print("child:", procs.run(jobs.sysv_take_and_exit, [(lock.id,)], start_method="forkserver", timeout=30)[0])
     try:
-        lock.acquire(0, timeout=0.5)
-        print("System V + SEM_UNDO: the kernel gave the lock back at the holder's exit: yes")
+        lock.acquire(0, timeout=0.5)               # C: semtimedop(id, {0, -1, 0}, 1, &(0.5 s))
+        after_exit["System V + SEM_UNDO"] = "the kernel gave the lock back at the holder's exit: yes"
     except semset.WaitTimeout:
-        print("System V: lock still held")
+        after_exit["System V + SEM_UNDO"] = "lock still held"
+
+# %% [markdown]
+# **Reveal** (click the collapsed output):
+
+# %% tags=["reveal"]
+for family, verdict in after_exit.items():
+    print(f"{family}: {verdict}")
+
+# %% [markdown]
+# With System V and `SEM_UNDO` the kernel keeps, per process, what to undo at exit
+# (semop(2): the operations "will be automatically undone when the process terminates");
+# POSIX semaphores have no such thing, so the lock stays taken by a process that no longer
+# exists.
 
 # %% [markdown]
 # The POSIX answer to a dying holder is a different tool: a `pthread_mutex_t` placed in
@@ -195,6 +249,7 @@ with semset.create(1, values=[1], note="lock") as lock:
 #
 # > **Try it.** Make `jobs.sysv_take_and_exit` take the lock *without* `undo=True` (edit
 # > the module, restart the kernel): the System V lock now stays taken too.
+# > [answer](answers/04_posix_vs_sysv_answers.ipynb#try-it-2)
 #
 # ## 5. Naming and creation flags
 #
@@ -225,8 +280,15 @@ with objects.sysv_msg() as q:
 #
 # ## 6. Persistence and inspection, live
 #
-# A child creates a POSIX segment and a System V queue, then exits without removing them.
-# Both outlive it: they are kernel objects, not process resources. Where do we see them?
+# A child creates a POSIX segment, a POSIX queue and a System V queue, then exits without
+# removing them:
+
+# %%
+show(jobs.create_and_leave, mark=["create_posix_shm", "create_posix_mq", "create_sysv_msg", "return shm.name"])
+
+# %% [markdown]
+# **Predict.** Once the child has exited, is its segment still in `/dev/shm`, its POSIX queue
+# still openable (with its message), its System V queue still listed by `ipcs -q`?
 
 # %%
 shm_name, mq_name, q_key = procs.run(jobs.create_and_leave, [()], start_method="forkserver", timeout=30)[0]
@@ -237,11 +299,24 @@ def ipcs_has(key):
     return f"0x{key & 0xffffffff:08x}" in out
 
 
-print(f"POSIX segment {shm_name} still in /dev/shm after its creator exited:",
-      shm_name.lstrip("/") in os.listdir("/dev/shm"))          # C: opendir("/dev/shm")
-left_q = posix_ipc.MessageQueue(mq_name)                       # C: mq_open(name, O_RDWR)
+still_there = {"seg": shm_name.lstrip("/") in os.listdir("/dev/shm"),   # C: opendir("/dev/shm")
+               "mq": posix_ipc.MessageQueue(mq_name),                 # C: mq_open(name, O_RDWR)
+               "ipcs": ipcs_has(q_key)}
+left_q = still_there["mq"]
+print("the child has exited")
+
+# %% [markdown]
+# **Reveal** (click the collapsed output):
+
+# %% tags=["reveal"]
+print("POSIX segment still in /dev/shm after its creator exited:", still_there["seg"])
 print(f"POSIX queue still there, holding {left_q.current_messages} message(s)")  # C: mq_getattr: mq_curmsgs
-print(f"System V queue key 0x{q_key:08x} still listed by `ipcs -q`:", ipcs_has(q_key))
+print("System V queue still listed by `ipcs -q`:", still_there["ipcs"])
+
+# %% [markdown]
+# They outlive it: they are kernel objects, not process resources. Now remove them:
+
+# %%
 # clean up: open each by its name/key and remove it (shm_unlink, mq_unlink, msgctl(IPC_RMID))
 objects.remove_posix_shm(posix_ipc.SharedMemory(shm_name))
 objects.remove_posix_mq(left_q)
@@ -267,7 +342,48 @@ print("after removal: in /dev/shm:", shm_name.lstrip("/") in os.listdir("/dev/sh
 #
 # > **Try it.** Run `ipcs -q` and `ls -l /dev/shm` in a terminal while the cell above is
 # > paused before the cleanup (add `input()`); then remove the objects by hand with `ipcrm -q`
-# > and `rm /dev/shm/...`.
+# > and `rm /dev/shm/...`. [answer](answers/04_posix_vs_sysv_answers.ipynb#try-it-3)
+#
+# ### Break it yourself: forget `sem_unlink`, then find the leftover
+#
+# The worker below, written in this cell (`%%worker` makes it a module a child process can
+# import), creates a POSIX named semaphore, uses it, closes it and returns. It is
+# **already broken**: it forgets `sem_unlink`. Run it, then look for what it left. Then fix
+# it (set `FORGET = False`), predict what the search finds, and run both cells again. (The
+# notebook reserves the name in the course registry first, so even the broken version cannot
+# leave anything behind after this notebook.)
+
+# %%
+# %%worker leaky
+"""A child that creates a POSIX semaphore and, as committed, forgets to unlink it."""
+import posix_ipc
+
+FORGET = True          # the bug. Fix it: FORGET = False
+
+
+def make_sem(name):
+    sem = posix_ipc.Semaphore(name, posix_ipc.O_CREX, mode=0o600, initial_value=1)  # C: sem_open(name, O_CREAT|O_EXCL, 0600, 1)
+    sem.acquire(5)     # C: sem_timedwait(sem, &ts): use it ...
+    sem.release()      # C: sem_post(sem)
+    sem.close()        # C: sem_close(sem): this process lets go of it, the name stays
+    if not FORGET:
+        posix_ipc.unlink_semaphore(name)  # C: sem_unlink(name): the name goes
+    return "done"
+
+# %%
+name = names.posix_name("leak", registry.current().id)   # a fresh course name: /ipl<uid>-<run>-leak-<random>
+registry.register("posix_sem", name=name, note="break it: forgotten sem_unlink")
+try:
+    procs.run(leaky.make_sem, [(name,)], start_method="forkserver", timeout=30)
+    leftover = [f for f in os.listdir("/dev/shm") if f == "sem." + name[1:]]  # a POSIX semaphore is /dev/shm/sem.NAME
+    print("the child has exited; a file sem.<its name> is left in /dev/shm:", "yes" if leftover else "no")
+    if leftover:
+        st = os.stat("/dev/shm/" + leftover[0])
+        print(f"  mode {st.st_mode & 0o777:04o}, {st.st_size} bytes, owner is me: {st.st_uid == os.getuid()}")
+finally:
+    registry.remove_object({"kind": "posix_sem", "name": name})  # C: sem_unlink(name), if it is still there
+    registry.unregister("posix_sem", name=name)
+print("after sem_unlink here, still in /dev/shm:", ("sem." + name[1:]) in os.listdir("/dev/shm"))
 #
 # ## 7. Notification versus polling
 #
@@ -495,6 +611,13 @@ print("chapter: message queues ~2 GB/s; measured at 8 KiB:",
 # rates below count 64-byte messages moved in 4 KiB batches, not independent sends
 # (`bench/README.md` records two longer runs of this 256/64 ring on the course's machine:
 # 15 and 25 million messages a second from Python, 25 and 33 million from the C twin).
+# Here is the ring's producer (the consumer mirrors it): one wait for an empty token, one
+# copy of a whole batch into the ring, one post of full, per batch:
+
+# %%
+show(transports._ring_producer, mark=["wait_empty()", "ring[off:off + kn] = src", "post_full()"])
+
+# %% [markdown]
 # Measure it here; the line "best ring" says what this run did:
 
 # %%
@@ -529,6 +652,7 @@ for mech in ("posix_shm", "sysv_shm"):
 # %% [markdown]
 # > **Try it.** Run `bench.latency("posix_sem", pin="same", max_seconds=0.5)` and
 # > `pin="cross"` and compare the medians: that gap is the cost of waking a process on another CPU.
+# > [answer](answers/04_posix_vs_sysv_answers.ipynb#try-it-4)
 #
 # ## 11. Migration guide: System V → POSIX
 #
@@ -581,17 +705,18 @@ for mech in ("posix_shm", "sysv_shm"):
 #
 # 1. Rewrite job 1 for a ring of 8 slots in both families. In System V, use a single
 #    `semop` on the set where it helps. Which family needs fewer system calls per message?
-#    Check with `strace -c -f`.
+#    Check with `strace -c -f`. [answer](answers/04_posix_vs_sysv_answers.ipynb#exercise-1)
 # 2. Write, in C, a robust mutex in POSIX shared memory (`pthread_mutexattr_setpshared`,
 #    `pthread_mutexattr_setrobust`), kill its holder, and handle `EOWNERDEAD` with
-#    `pthread_mutex_consistent`. Compare with section 4.
+#    `pthread_mutex_consistent`. Compare with section 4. [answer](answers/04_posix_vs_sysv_answers.ipynb#exercise-2)
 # 3. With `ipclab bench --mechanisms posix_mq,sysv_mq --sizes 64,1K,4K,8K --seconds 2 --latency ''`,
 #    find the size where the two queues differ most. Raise `/proc/sys/fs/mqueue/msgsize_max`
-#    (as root) and measure 64 KiB POSIX messages.
+#    (as root) and measure 64 KiB POSIX messages. [answer](answers/04_posix_vs_sysv_answers.ipynb#exercise-3)
 # 4. Port a System V program that uses message types 1 and 2 for requests and replies to
-#    POSIX queues. What replaces the types?
+#    POSIX queues. What replaces the types? [answer](answers/04_posix_vs_sysv_answers.ipynb#exercise-4)
 # 5. Run `python bench/compare.py` and explain each point where Python falls short of C (a
 #    rate ratio below 1, a time ratio above 1): which calls does Python add per message?
+#    [answer](answers/04_posix_vs_sysv_answers.ipynb#exercise-5)
 #
 # **Next:** [19.5 memory-mapped files](05_mmap.ipynb).
 #
@@ -637,4 +762,10 @@ for mech in ("posix_shm", "sysv_shm"):
 #   `msgsize_max`, `queues_max`); [getrlimit(2)](https://man7.org/linux/man-pages/man2/getrlimit.2.html)
 #   (`RLIMIT_MSGQUEUE`).
 # * Other systems: the sources of the portability table (section 9).
+#
+# How long this notebook took to run, here and now (the header's running time is this
+# number, measured when the notebook was built):
 
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(f"running every cell took {time.monotonic() - T0:.0f} s")

@@ -8,22 +8,25 @@
 # the same physical pages: a mapped file is shared memory with a name on disk.
 #
 # **Learning goals.** After this notebook you can
-# 1. map a file (offsets, page alignment, length; grow it first) and say what `mmap()`,
-#    `munmap()` and `msync()` do;
+# 1. map a file (offsets, page alignment, length; grow it first), say what `mmap()`,
+#    `munmap()` and `msync()` do, and avoid the pitfalls (`SIGBUS` after a file shrinks or
+#    past its end, resizing);
 # 2. predict, for two real processes, who sees whose writes under `MAP_SHARED` and
-#    `MAP_PRIVATE`, and show copy-on-write in `/proc/self/smaps`;
+#    `MAP_PRIVATE`, show copy-on-write in `/proc/self/smaps`, and say why an anonymous
+#    shared mapping reaches `fork` children but not `spawn` ones;
 # 3. measure lazy loading: minor and major page faults and resident memory as pages are
 #    touched, and the effect of `madvise` hints;
 # 4. say what survives a killed process and what needs `msync`/`fsync`;
-# 5. share an anonymous mapping between a parent and its `fork` children, and explain why
-#    `spawn` children cannot inherit it;
-# 6. compare `read()` and `mmap` for sequential and random access, and say when `mmap` wins;
-# 7. build the chapter's applications: a record file updated in place by several processes
-#    (with `fcntl` locks), an image processed through `numpy.memmap`, a file as IPC;
-# 8. avoid the pitfalls: `SIGBUS` after a file shrinks, mapping past the end, resizing.
+# 5. compare `read()` and `mmap` for sequential and random access, and build the chapter's
+#    applications (a record file updated in place under `fcntl` locks, an image through
+#    `numpy.memmap`, a file as IPC).
 #
-# **Time:** 60 min teaching, 30 min exercises. **Prerequisites:** 19.1 (POSIX shared
-# memory: `shm_open` + `mmap`), file descriptors, `fork()`.
+# **Time:** about DURATION_TOTAL min: reading about DURATION_READ min (DURATION_WORDS words of text and
+# code at 150 words a minute), running about DURATION_RUN min (every cell executed with nbclient
+# when this notebook was built: the last cell prints it), the Try-it prompts, the break-it
+# step and the exercises about 40 min more. **Prerequisites:** 19.1 (POSIX shared memory:
+# `shm_open` + `mmap`), file descriptors, `fork()`. Every prompt has an answer in
+# [`answers/05_mmap_answers.ipynb`](answers/05_mmap_answers.ipynb).
 #
 # **How to read the code.** Each Python call that makes a system call says which one in a
 # `# C:` comment, the first time it appears. Helpers live in
@@ -44,9 +47,14 @@ from ipclab import mmap_demos as demo
 from ipclab.core.errors import BadArgument, NotSupported, WaitTimeout
 from ipclab.mechanisms.mapping import PAGE
 from ipclab.experiments import random_reads
+from ipclab.mechanisms import ccell
+from ipclab.presentation.glass import show
 from ipclab.presentation.plots import mapping as plots, style
+import time
 
+T0 = time.monotonic()
 doctor.setup_notebook("platform", "start_methods")
+ccell.load()  # registers %%worker: a cell that becomes an importable module (fork, forkserver, spawn)
 print("page size:", PAGE, "bytes; mmap offsets must be multiples of", mapping.GRANULARITY)
 
 # %% [markdown]
@@ -113,6 +121,7 @@ with objects.course_file(4 * PAGE, tag="offsets") as path:
 # > **Try it.** In a terminal, `cat /proc/PID/maps` of this kernel (`os.getpid()`) while a
 # > `with mapping.mapped(...)` block sleeps: the file's path appears next to an address
 # > range of exactly `len(mm)` rounded up to pages.
+# > [answer](answers/05_mmap_answers.ipynb#try-it-1)
 #
 # ## 2. `MAP_SHARED` versus `MAP_PRIVATE`, across two processes
 #
@@ -127,9 +136,34 @@ with objects.course_file(4 * PAGE, tag="offsets") as path:
 # `CHILD WAS HERE` at offset 0. Then the parent looks at its own mapping and at the file.
 # The parent's mapping is shared, private, or private *and already written by the
 # parent* (its page is then a private copy).
+#
+# The child runs this worker (the marked lines: the mapping and the store):
+
+# %%
+show(demo.map_and_write, mark=["mapping.mapped(path, access=access)", "mm[offset:offset + len(data)] = data"])
+
+# %% [markdown]
+# and the parent this loop, once per pair of mappings (marked: the parent maps first and
+# touches its page, starts the child, then looks at its own mapping and at the file):
+
+# %%
+show(demo.sharing, mark=["with mapping.mapped(path, access=reader", "mm[len(MARK)] = ord(\"p\")",
+                         "procs.run(map_and_write", "\"reader_sees\":", "\"file_has\":"])
+
+# %% [markdown]
+# **Predict.** Six runs: the child maps `MAP_SHARED` or `MAP_PRIVATE`; the parent maps
+# shared, private (only read), or private and already written. For each of the six, does
+# the parent see `CHILD WAS HERE` in its own mapping, and does it reach the file? Write
+# down your table of yes/no first.
 
 # %%
 rows = demo.sharing(start_method="spawn", timeout=60)
+print("ran", len(rows), "child processes, one per pair of mappings")
+
+# %% [markdown]
+# **Reveal** (click the collapsed output):
+
+# %% tags=["reveal"]
 print(f"{'child maps':<10} {'parent maps':<18} {'parent sees it':<15} {'reached the file'}")
 for r in rows:
     print(f"{r['writer']:<10} {r['reader']:<18} {'yes' if r['reader_sees'] else 'no':<15} "
@@ -170,7 +204,7 @@ print("the writer sees its write:", "yes" if cow["sees_own_write"] else "no",
 # until one of them writes, then only that page is copied.
 #
 # > **Try it.** Change `written=3` to `written=16`. How many KiB are `Anonymous` now, and
-# > what happened to `Private_Clean`?
+# > what happened to `Private_Clean`? [answer](answers/05_mmap_answers.ipynb#try-it-2)
 #
 # ## 3. Lazy loading, measured
 #
@@ -260,6 +294,7 @@ for label, rows in profiles.items():
 # > **Try it.** Add a profile with `advice="sequential"` (`MADV_SEQUENTIAL`: aggressive
 # > read-ahead, pages dropped soon after use). Then run `demo.lazy_loading` with
 # > `COUNTS` in steps of 16 pages around 0..128 and watch the 64 KiB fault-around steps.
+# > [answer](answers/05_mmap_answers.ipynb#try-it-3)
 #
 # ## 4. Durability: `flush()`, `msync`, and a killed process
 #
@@ -276,11 +311,24 @@ print("dirty KiB after flush():", d["dirty_kib_after"])
 # What if the process dies before anything is flushed? A child writes the same bytes three
 # ways, without flushing anything, then kills itself with `SIGKILL` (no cleanup, no
 # `atexit`): into a `MAP_SHARED` mapping, into a `MAP_PRIVATE` mapping, and with Python's
-# buffered `file.write()`.
+# buffered `file.write()`. This is the child, whole:
+
+# %%
+show(demo.write_then_die, mark=["mmap.ACCESS_WRITE", "shared[:len(data)] = data", "private[:len(data)] = data",
+                                "f.write(data)", "os.kill(os.getpid(), signal.SIGKILL)"])
+
+# %% [markdown]
+# **Predict.** After the `SIGKILL`, which of the three files holds `written before
+# SIGKILL`? Nobody called `flush()`, `msync()` or `fsync()`.
 
 # %%
 k = demo.survives_kill(start_method="spawn", timeout=60)
 print("child killed by:", k["killed_by"])
+
+# %% [markdown]
+# **Reveal** (click the collapsed output):
+
+# %% tags=["reveal"]
 for way in ("MAP_SHARED", "MAP_PRIVATE", "buffered write()"):
     print(f"  {way:<17} survived the kill: {'yes' if k[way] else 'no'}")
 
@@ -323,6 +371,47 @@ for way in ("MAP_SHARED", "MAP_PRIVATE", "buffered write()"):
 # The chapter also lists "persistence automatique" among mmap's advantages. In fact a
 # `MAP_SHARED` mapping gives you persistence only on the kernel's schedule; durability at a
 # point you choose needs `msync` (and `fsync` for metadata), as above.
+#
+# ### Break it yourself: the writer in your hands
+#
+# Here is the same killed writer, written in this cell (`%%worker` makes the cell a module
+# that a spawned child can import). As committed it maps `MAP_SHARED`, stores, **never
+# calls `msync`**, and is killed. Break it in one of these ways, predict, run the next cell,
+# then put it back:
+#
+# * change `ACCESS` to `mmap.ACCESS_COPY` (`MAP_PRIVATE` instead of `MAP_SHARED`);
+# * add `mm.flush()` (`msync`) before the kill: does it change what survives a *killed
+#   process*? (What would it change for a power cut?)
+# * replace the store by a buffered write: `open(path, "r+b").write(data)` (no flush).
+
+# %%
+# %%worker mm_killed
+"""A writer that stores into a mapping of *path* and is killed before any msync."""
+import faulthandler
+import mmap
+import os
+import signal
+
+ACCESS = mmap.ACCESS_WRITE   # MAP_SHARED. Break it: mmap.ACCESS_COPY (MAP_PRIVATE)
+
+
+def write_and_die(path, data):
+    faulthandler.disable()                        # no traceback on stderr when the signal comes
+    with open(path, "r+b") as f:                  # C: fd = open(path, O_RDWR)
+        mm = mmap.mmap(f.fileno(), 0, access=ACCESS)  # C: p = mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0)
+    mm[:len(data)] = data                         # C: memcpy(p, data, len): a store, no write(), no msync()
+    os.kill(os.getpid(), signal.SIGKILL)          # C: kill(getpid(), SIGKILL): no cleanup at all
+
+# %%
+from ipclab.core.errors import ChildError
+with objects.course_file(PAGE, tag="killed") as path:   # C: open(path, O_CREAT|O_EXCL|O_RDWR, 0600) + ftruncate
+    try:
+        procs.run(mm_killed.write_and_die, [(path, b"still here?")], start_method="spawn", timeout=60)
+        print("the writer ended normally (did you remove the kill?)")
+    except ChildError as e:
+        print("the writer was killed:", "yes" if e.exitcode == -9 else f"no ({e.exitcode})")
+    with open(path, "rb") as f:                            # C: read(): what the kernel has for this file
+        print("the file holds the writer's bytes after its death:", "yes" if f.read(11) == b"still here?" else "no")
 #
 # ## 5. Anonymous shared mappings between a parent and its children
 #
@@ -442,7 +531,7 @@ else:
 #
 # > **Try it.** Run the random case with `nrandom=400`: the fresh mapping still faults once
 # > per 64 KiB window it touches, now for ten times fewer reads. Compare it with `pread`
-# > again.
+# > again. [answer](answers/05_mmap_answers.ipynb#try-it-4)
 #
 # ## 7. Applications
 #
@@ -458,12 +547,34 @@ else:
 #
 # Four processes (spawn), two per record, each add 1 thirty times. They start together
 # (a barrier, itself a one-record store), and without the lock we widen the race window
-# by sleeping 0.5 ms between read and write.
+# by sleeping 0.5 ms between read and write. Each worker runs `demo.bump`:
 
 # %%
-for locked in (False, True):
-    r = demo.concurrent_updates(nworkers=4, times=30, records=2, locked=locked,
-                                start_method="spawn", timeout=90)
+show(demo.bump, mark=["store.update(index"])
+
+# %% [markdown]
+# and every `update` is this read-modify-write of one record, under the lock on its bytes
+# only when `locked` is true (`self.lock(i, ...)` is `fcntl(fd, F_SETLK)` on that record's
+# range, polled until a deadline):
+
+# %%
+show(mapping.RecordStore.update, mark=["self.lock(i, timeout) if locked", "self.record.unpack_from",
+                                       "time.sleep(window)", "self.record.pack_into"])
+
+# %% [markdown]
+# **Predict.** Without the lock and with the lock, will any of the 120 additions be lost?
+# Two workers share each record.
+
+# %%
+runs = {locked: demo.concurrent_updates(nworkers=4, times=30, records=2, locked=locked,
+                                        start_method="spawn", timeout=90) for locked in (False, True)}
+print("ran 4 workers twice: without and with the record lock")
+
+# %% [markdown]
+# **Reveal** (click the collapsed output):
+
+# %% tags=["reveal"]
+for locked, r in runs.items():
     print(f"with the record lock: {'yes' if locked else 'no '} -> lost updates: "
           f"{'yes' if r['lost'] else 'no'}" + (f" (counters {r['final']}, expected {r['expected']})" if locked else ""))
 
@@ -520,7 +631,7 @@ print("the reader received:", received)
 
 # %% [markdown]
 # > **Try it.** Polling wastes CPU and adds latency. Which mechanism from 19.1-19.3 would
-# > you add to wake the reader instead? (A semaphore posted by the writer.)
+# > you add to wake the reader instead? [answer](answers/05_mmap_answers.ipynb#try-it-5)
 #
 # ## 8. Pitfalls
 #
@@ -600,17 +711,20 @@ with objects.course_file(PAGE, tag="resize") as path:
 # 1. In section 2, the parent maps the file *private* and only reads it. Make the child
 #    write twice with a `time.sleep` in between, and have the parent write a byte of the
 #    page between the two child writes. Which of the child's writes does the parent see?
-#    Explain with copy-on-write.
+#    Explain with copy-on-write. [answer](answers/05_mmap_answers.ipynb#exercise-1)
 # 2. Run the lazy-loading profile with `advice="sequential"` and with `cold=False` after
 #    `MADV_RANDOM`. Predict the major faults first, then measure.
+#    [answer](answers/05_mmap_answers.ipynb#exercise-2)
 # 3. Run the sequential benchmark with `random_reads.sequential(path, chunk=4096)` (4 KiB
 #    chunks instead of 1 MiB).
 #    How does the ratio to `mmap` change, and why (count the system calls)?
+#    [answer](answers/05_mmap_answers.ipynb#exercise-3)
 # 4. A `RecordStore` update takes the record's lock. Write a `transfer(store, i, j, amount)`
 #    that moves value between two records without ever deadlocking against a concurrent
-#    `transfer(store, j, i, ...)`. (Hint: lock order.)
+#    `transfer(store, j, i, ...)`. (Hint: lock order.) [answer](answers/05_mmap_answers.ipynb#exercise-4)
 # 5. Why must `RecordStore.create` grow the file *before* mapping it? What would happen to
 #    a second process that mapped the file while it was still empty?
+#    [answer](answers/05_mmap_answers.ipynb#exercise-5)
 #
 # **Lab 4:** [`labs/lab4_recordstore.ipynb`](../labs/lab4_recordstore.ipynb): write your own
 # record store (what `mapping.RecordStore` does): `MAP_SHARED`, per-record `fcntl` locks with
@@ -645,6 +759,8 @@ with objects.course_file(PAGE, tag="resize") as path:
 #   mappings, virtual memory operations) within the IPC chapters 43-57 (44-55 for pipes,
 #   System V and POSIX IPC); W. R. Stevens and S. Rago, *Advanced Programming in the UNIX
 #   Environment*, 3rd ed., ch. 14.8 (memory-mapped I/O) and ch. 15 (IPC).
+# * The break-it writer: [kill(2)](https://man7.org/linux/man-pages/man2/kill.2.html)
+#   (`SIGKILL` "cannot be caught, blocked, or ignored", [signal(7)](https://man7.org/linux/man-pages/man7/signal.7.html)).
 # * Kernel sources and documentation: `do_sync_mmap_readahead` (read-around) in
 #   [mm/filemap.c](https://github.com/torvalds/linux/blob/master/mm/filemap.c),
 #   `page_cache_sync_ra` in [mm/readahead.c](https://github.com/torvalds/linux/blob/master/mm/readahead.c),
@@ -655,4 +771,10 @@ with objects.course_file(PAGE, tag="resize") as path:
 #   (`mdb_page_flush`, `mdb_env_sync`), [lmdb.h](https://github.com/LMDB/lmdb/blob/mdb.master/libraries/liblmdb/lmdb.h)
 #   (`MDB_WRITEMAP`); Redis: [src/rdb.c](https://github.com/redis/redis/blob/unstable/src/rdb.c)
 #   (`rdbSave`, `rdbSaveBackground`).
+#
+# How long this notebook took to run, here and now (the header's running time is this
+# number, measured when the notebook was built):
 
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(f"running every cell took {time.monotonic() - T0:.0f} s")

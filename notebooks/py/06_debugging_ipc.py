@@ -20,7 +20,11 @@
 # 5. make a hidden race show, and say what Helgrind, DRD and ThreadSanitizer can and cannot
 #    see.
 #
-# **Time:** 50 min teaching, 30 min exercises. **Prerequisites:** 19.1–19.3.
+# **Time:** about DURATION_TOTAL min: reading about DURATION_READ min (DURATION_WORDS words of text and
+# code at 150 words a minute), running about DURATION_RUN min (every cell executed with nbclient
+# when this notebook was built: the last cell prints it), the Try-it prompts, the break-it
+# step and the exercises about 40 min more. **Prerequisites:** 19.1–19.3. Every prompt has
+# an answer in [`answers/06_debugging_ipc_answers.ipynb`](answers/06_debugging_ipc_answers.ipynb).
 #
 # Workers and the traced scripts live in [`ipclab/experiments/trace_demos.py`](../ipclab/experiments/trace_demos.py);
 # the strace runner and parser in [`ipclab/experiments/tracing.py`](../ipclab/experiments/tracing.py); the `/proc`
@@ -38,9 +42,15 @@ import signal
 import subprocess
 import sys
 
+import time
+
 from ipclab import doctor, inventory, objects, procinfo, procs, registry, semset, tracing
 from ipclab import trace_demos as td
+from ipclab.mechanisms import ccell
+from ipclab.presentation.glass import show
 
+T0 = time.monotonic()
+ccell.load()  # registers %%worker: a cell that becomes an importable module (fork, forkserver, spawn)
 doctor.setup_notebook("strace", "valgrind", "gcc", "ipcs")
 LIVE_STRACE = tracing.skip_unless_strace()
 LIVE_VALGRIND = doctor.skip_unless("valgrind")
@@ -72,7 +82,7 @@ print("Helgrind reports:  ", HELGRIND)
 
 # %%
 import inspect as pyinspect
-print(pyinspect.getsource(td.posix_shm))
+show(td.posix_shm, mark=["posix_ipc.SharedMemory(", "mmap.mmap(", 'm[0:5] = b"hello"', "bytes(m[0:5])", "shm.unlink()"])
 
 # %% [markdown]
 # (Lines ending in `# bookkeeping` are ipclab's registry, which removes what a crash would
@@ -128,6 +138,7 @@ print("shm.unlink() became:", made(shm_steps, "shm.unlink()"), "of", tracing.cal
 #
 # > **Try it.** Python's `mmap.mmap` made an `fcntl(fd, F_DUPFD_CLOEXEC)` before its `mmap`:
 # > it keeps its own copy of the descriptor. Which line closes that copy?
+# > [answer](answers/06_debugging_ipc_answers.ipynb#try-it-1)
 #
 # ### A POSIX semaphore: a futex only when someone must sleep
 #
@@ -135,7 +146,7 @@ print("shm.unlink() became:", made(shm_steps, "shm.unlink()"), "of", tracing.cal
 # must wait for it, and wakes it.
 
 # %%
-print(pyinspect.getsource(td.posix_sem))
+show(td.posix_sem, mark=["os.fork()", "procinfo.wait_until_blocked", "sem.release()"])
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -212,12 +223,20 @@ print("seg.write() copied with a system call:", "no" if "write" not in made(seg,
 #
 # > **Try it.** In a terminal: `strace -f -e trace=%ipc,futex python -m ipclab.experiments.trace_demos demo sysv_msg`
 # > (`%ipc` is strace's class of System V calls). Then add `-c`: a count per call instead of a log.
+# > [answer](answers/06_debugging_ipc_answers.ipynb#try-it-2)
 #
 # ## 2. The mapping seen from outside: `/proc/PID/maps` and `smaps`
 #
 # Two workers map the same 1 MiB POSIX segment (256 pages). Worker A writes one byte in each
 # of the first 64 pages, worker B in all 256, and both hold their mapping while we read
-# their `/proc/PID/smaps` from here.
+# their `/proc/PID/smaps` from here. Each worker runs:
+
+# %%
+show(td.hold_mapping, mark=["mmap.mmap(shm.fd, size)", "m[i * page] = 1", "done.acquire(timeout)"])
+
+# %% [markdown]
+# **Predict.** For A and for B: how many kB of the mapping are resident (`Rss`), how many
+# count as shared, how many as private, and what is each one's `Pss`? (A page is 4 kB.)
 
 # %%
 PAGE = mmap.PAGESIZE
@@ -239,7 +258,10 @@ with objects.posix_shm(SIZE, tag="maps") as shm, objects.posix_sem(0, tag="ready
         done.release()
         group.join()
 
-# %%
+# %% [markdown]
+# **Reveal** (click the collapsed outputs): the counters, then the verdicts read from them.
+
+# %% tags=["reveal"]
 # NBVAL_IGNORE_OUTPUT
 print("the line in /proc/PID/maps of A:\n ", lines["A"][0].strip())
 fields = ("Size", "Rss", "Pss", "Shared_Clean", "Shared_Dirty", "Private_Clean", "Private_Dirty")
@@ -248,7 +270,7 @@ for name, m in seen.items():
     print(f"{name:8s}" + "".join(f"{m.counts[f]:>14d}" for f in fields))
 print("\nwho holds it (procinfo.holders):", held)
 
-# %%
+# %% tags=["reveal"]
 kb = PAGE // 1024
 A, B = seen["A"], seen["B"]
 print("mapped MAP_SHARED ('s' in rw-s):", "yes" if A.shared and B.shared else "no")
@@ -278,6 +300,7 @@ print("each worker holds it by its mapping (and Python's mmap keeps a dup'ed fd)
 #
 # > **Try it.** Let worker A touch all 256 pages too. Predict Rss, Shared_Dirty, Private_Dirty
 # > and Pss of both before you run it. Then try `pmap -X PID` in a terminal on a held worker.
+# > [answer](answers/06_debugging_ipc_answers.ipynb#try-it-3)
 #
 # ## 3. Leaks and orphans: what a crashed run leaves
 #
@@ -388,6 +411,7 @@ print("its record is gone:", record_gone)
 # %% [markdown]
 # > **Try it.** In a terminal, start `python -m ipclab.experiments.trace_demos crash`, then `ipclab ls`
 # > and `ipcs -m -p`: which columns tell you the creator is dead? Then `ipclab clean`.
+# > [answer](answers/06_debugging_ipc_answers.ipynb#try-it-4)
 #
 # ## 4. Hangs: who waits on what?
 #
@@ -398,7 +422,8 @@ print("its record is gone:", record_gone)
 # that: we diagnose them from outside, then end them.
 
 # %%
-print(pyinspect.getsource(td.take_two_sysv))
+show(td.take_two_sysv, mark=["sems.acquire(first, timeout=timeout)", "sems.acquire(3, timeout=timeout)",
+                             "sems.acquire(second, timeout=timeout)"])
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -462,6 +487,7 @@ print("after pair.kill(), both workers are gone:", all(procinfo.state(pid) is No
 #
 # > **Try it.** Change the second pair's arguments to `(sems, 0, 1, 60)`: same order for
 # > both. Does it still hang? What do GETNCNT and GETPID show while one waits for the other?
+# > [answer](answers/06_debugging_ipc_answers.ipynb#try-it-5)
 #
 # ## 5. Races: why they hide, how to make them show
 #
@@ -471,18 +497,35 @@ print("after pair.kill(), both workers are gone:", all(procinfo.state(pid) is No
 # **more processes**, a **wider window** (a `sched_yield()` or a sleep between read and
 # write), and **pinning** them to one CPU so that the scheduler switches processes right
 # inside the window (`sched_yield` on a CPU where the other one waits). Counter experiments,
-# no lock, each worker adds 1 to a shared counter `n` times:
+# no lock, each worker adds 1 to a shared counter `n` times; this is the worker (marked:
+# the read, the window, the write):
 
 # %%
-# NBVAL_IGNORE_OUTPUT
+show(td.unlocked_increments, mark=["value = COUNTER.unpack_from", "os.sched_yield()", "time.sleep(0.001)",
+                                   "COUNTER.pack_into(m, 0, value + 1)"])
+
+# %% [markdown]
+# **Predict.** Five runs: 2 workers × 20,000 with no window, the same pinned to one CPU,
+# 2 × 2,000 with a `sched_yield()` in the window (free, then pinned), and 4 × 200 with a
+# 1 ms sleep in the window. Which of them lose updates? Can any count *more* than expected?
+
+# %%
 configs = [(2, 20000, "none", False), (2, 20000, "none", True), (2, 2000, "yield", False),
            (2, 2000, "yield", True), (4, 200, "sleep", False)]
 results = [td.race_experiment(w, n, window, pin, start_method="fork", timeout=60) for w, n, window, pin in configs]
+print("ran", len(results), "experiments")
+
+# %% [markdown]
+# **Reveal** (click the collapsed outputs): this run's table, then the verdicts that hold in
+# every run.
+
+# %% tags=["reveal"]
+# NBVAL_IGNORE_OUTPUT
 print(f"{'workers':>7s} {'n':>6s} {'window':>7s} {'pinned':>6s} {'expected':>9s} {'final':>7s} {'lost':>7s}")
 for r in results:
     print(f"{r['workers']:7d} {r['n']:6d} {r['window']:>7s} {str(r['pinned']):>6s} {r['expected']:9d} {r['final']:7d} {r['lost']:7d}")
 
-# %%
+# %% tags=["reveal"]
 print("a 1 ms sleep in the window with 4 workers lost updates:", "yes" if results[4]["lost"] > 0 else "no")
 print("no run ever counted more than expected (updates are lost, never invented):",
       "yes" if all(0 < r["final"] <= r["expected"] for r in results) else "no")
@@ -495,6 +538,53 @@ print("no run ever counted more than expected (updates are lost, never invented)
 # whole time slice: rare, and huge. That is exactly why races are "hard to reproduce": only
 # the widened window loses updates every time. A test that passes proves little; a test that forces the
 # interleaving proves a lot (19.1 replays races step by step).
+#
+# ### Break it yourself: remove the lock
+#
+# The worker below is written in this cell (`%%worker`: a module that fork, forkserver and
+# spawn children can all import). It adds 1 to a shared counter `n` times, each addition
+# under a POSIX semaphore used as a lock, with a 0.5 ms window between the read and the write.
+# As committed, the lock is on and the counter is exact. Break it: set `LOCKED = False` (or
+# delete the `acquire`/`release` lines), predict the count, and run the two cells again.
+
+# %%
+# %%worker locked_counter
+"""Add 1 to a shared counter n times, under a POSIX semaphore used as a lock."""
+import mmap
+import struct
+import time
+
+import posix_ipc
+
+COUNTER = struct.Struct("q")
+LOCKED = True        # Break it: LOCKED = False
+
+
+def add(shm_name, lock_name, n, timeout):
+    shm = posix_ipc.SharedMemory(shm_name)          # C: fd = shm_open(name, O_RDWR, 0)
+    m = mmap.mmap(shm.fd, COUNTER.size)             # C: p = mmap(NULL, 8, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0)
+    shm.close_fd()
+    lock = posix_ipc.Semaphore(lock_name)           # C: sem_open(name, 0)
+    for _ in range(n):
+        if LOCKED:
+            lock.acquire(timeout)                   # C: sem_timedwait(lock, &ts)
+        value = COUNTER.unpack_from(m, 0)[0]        # C: long value = *counter;
+        time.sleep(0.0005)                          # C: usleep(500): the window, made wide
+        COUNTER.pack_into(m, 0, value + 1)          # C: *counter = value + 1;
+        if LOCKED:
+            lock.release()                          # C: sem_post(lock)
+    m.close()
+    lock.close()
+    return n
+
+# %%
+workers, n = 4, 100
+with objects.posix_shm(8, tag="count") as shm, objects.posix_sem(1, tag="lock") as lock:
+    procs.run(locked_counter.add, n=workers, args=(shm.name, lock.name, n, 10), start_method="spawn", timeout=60)
+    with mmap.mmap(shm.fd, 8) as m:
+        final = int.from_bytes(m[:8], "little", signed=True)
+print(f"{workers} workers x {n} additions, LOCKED = {locked_counter.LOCKED}: the counter is exact:",
+      "yes" if final == workers * n else f"no ({final} of {workers * n}: {workers * n - final} lost)")
 #
 # ### Helgrind, DRD and ThreadSanitizer (for C)
 #
@@ -512,7 +602,14 @@ print("no run ever counted more than expected (updates are lost, never invented)
 # and experiments that force the interleaving.
 #
 # Here is [`ipclab/c/race_helgrind.c`](../ipclab/c/race_helgrind.c): two threads doing
-# `counter++` 200 times, first with no lock, then under a mutex, under Helgrind:
+# `counter++` 200 times, first with no lock, then under a mutex, under Helgrind (the C
+# worker, printed from the file that is compiled and run):
+
+# %%
+_src = (tracing.C_DIR / "race_helgrind.c").read_text().splitlines()
+_start = next(i for i, l in enumerate(_src) if "worker(" in l)
+print("\n".join(f"{'>>' if 'counter++' in l or 'pthread_mutex_' in l else '  '} {i + 1:4d}  {l}"
+                for i, l in enumerate(_src[_start:_start + 12], _start)))
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -578,16 +675,18 @@ if shutil.which("gcc"):
 # ## Exercises
 # 1. Trace `python -m ipclab.experiments.trace_demos demo posix_sem` yourself with `strace -f -e trace=futex`.
 #    Remove the `procinfo.wait_until_blocked` line (in a copy): does the futex pair always
-#    appear? Why not?
+#    appear? Why not? [answer](answers/06_debugging_ipc_answers.ipynb#exercise-1)
 # 2. In section 2, map the segment a third time in worker B (a second `mmap`). What happens
 #    to B's Shared/Private counts, and why does the kernel doc say "even when mapped in the
-#    same process multiple times"?
+#    same process multiple times"? [answer](answers/06_debugging_ipc_answers.ipynb#exercise-2)
 # 3. Write the POSIX version of the deadlock with `td.take_two` (four POSIX semaphores). Which
-#    of section 4's tools still work, and what replaces GETNCNT?
+#    of section 4's tools still work, and what replaces GETNCNT? [answer](answers/06_debugging_ipc_answers.ipynb#exercise-3)
 # 4. Run `race_helgrind.c` under `valgrind --tool=drd`. Then change `counter++` to
 #    `__atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED)`: what do Helgrind and the count say?
+#    [answer](answers/06_debugging_ipc_answers.ipynb#exercise-4)
 # 5. Make a process hang in `msgrcv` on an empty System V queue (with a timeout in `procs`).
 #    Which number does `/proc/PID/syscall` show, and what does `ipcs -q` say about the queue?
+#    [answer](answers/06_debugging_ipc_answers.ipynb#exercise-5)
 #
 # **Labs:** the debugging skills here are what the labs' graders use: when a lab test times
 # out, its message names the waiting worker; run it by hand and diagnose it with these tools.
@@ -622,3 +721,10 @@ if shutil.which("gcc"):
 # * Kernel: `get_futex_key` in [kernel/futex/core.c](https://github.com/torvalds/linux/blob/master/kernel/futex/core.c);
 #   [The /proc filesystem](https://docs.kernel.org/filesystems/proc.html) (smaps fields, Pss);
 #   IPC limits in [Documentation/admin-guide/sysctl/kernel.rst](https://docs.kernel.org/admin-guide/sysctl/kernel.html).
+#
+# How long this notebook took to run, here and now (the header's running time is this
+# number, measured when the notebook was built):
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(f"running every cell took {time.monotonic() - T0:.0f} s")

@@ -169,6 +169,7 @@ int main(void)
 # %% [markdown]
 # > **Try it.** In the sanitizer cell, change `--args 24` to `--args 16`: what is the exit
 # > status now? Then add `--no-sanitize` and `--args 24`: does the program notice anything?
+# > [answer](answers/07_c_and_memory_ordering_answers.ipynb#try-it-1)
 #
 # ### Workers written in a cell
 #
@@ -337,7 +338,7 @@ with objects.sysv_sem(0) as sem, objects.sysv_msg() as q:   # C: semget/msgget(k
 # %% [markdown]
 # > **Try it.** Give the `on_alarm` handler `SA_RESTART` (`.sa_flags = SA_RESTART`). Does
 # > `semop` restart now? (signal(7): System V IPC calls never do.) What does the program do then,
-# > and why does the cell still end?
+# > and why does the cell still end? [answer](answers/07_c_and_memory_ordering_answers.ipynb#try-it-2)
 #
 # ## 3. System V shared memory, as an API
 #
@@ -473,7 +474,7 @@ finally:
 # %% [markdown]
 # > **Try it.** Attach the segment in a second Python process (`procs.run` a worker that
 # > attaches and sleeps) before `IPC_RMID`: how long does the segment live now? What does
-# > `ipcs -m` show meanwhile in a terminal?
+# > `ipcs -m` show meanwhile in a terminal? [answer](answers/07_c_and_memory_ordering_answers.ipynb#try-it-3)
 #
 # ## 4. Memory ordering, measured
 #
@@ -609,7 +610,7 @@ style.show(litmus_plots.outcomes(results))   # the figure, then its alt text
 #
 # > **Try it.** In `ipclab/c/litmus/mp.c`, make only the *reader* acquire (keep the writer
 # > relaxed). Which C11 rule is broken? Would x86-64 show it? Then read the SB table and
-# > explain why `acq_rel` does not help SB.
+# > explain why `acq_rel` does not help SB. [answer](answers/07_c_and_memory_ordering_answers.ipynb#try-it-4)
 #
 # ## 5. The seqlock: readers that never write
 #
@@ -688,7 +689,7 @@ if ccell.c_available("the waiter woken by a process-shared condition variable"):
 # %% [markdown]
 # > **Try it.** In `robust.c`, comment out the call to `pthread_mutex_consistent` and run the
 # > demo through `%%c`, or read pthread_mutex_consistent(3): what does the *third* process to
-# > lock the mutex get?
+# > lock the mutex get? [answer](answers/07_c_and_memory_ordering_answers.ipynb#try-it-5)
 #
 # ## Summary
 #
@@ -711,15 +712,19 @@ if ccell.c_available("the waiter woken by a process-shared condition variable"):
 #
 # 1. Write a `%%c` cell that creates a System V semaphore *set* of 3 with `semget`, sets all
 #    three with `semctl(SETALL)` through `union semun`'s `array`, and reads them back with
-#    `GETALL`. Pass the key with `--env KEY=sysv_sem:new`.
+#    `GETALL`. Pass the key with `--env KEY=sysv_sem:new`. [answer](answers/07_c_and_memory_ordering_answers.ipynb#exercise-1)
 # 2. Add a third litmus test, *load buffering* (LB: `r0 = x; y = 1` against `r1 = y; x = 1`,
 #    forbidden `r0 = r1 = 1`). Predict which variants x86-64 shows it with, then run it.
+#    [answer](answers/07_c_and_memory_ordering_answers.ipynb#exercise-2)
 # 3. Turn the SB litmus test into Dekker's mutual exclusion for two processes. Show with
-#    `%%c --copies 2` that it loses updates with `acq_rel` and not with `seq_cst`.
+#    `%c --copies 2` that it loses updates with `acq_rel` and not with `seq_cst`.
+#    [answer](answers/07_c_and_memory_ordering_answers.ipynb#exercise-3)
 # 4. Make the seqlock's reader skip the acquire fence. Does x86-64 show torn reads? Would arm64?
 #    Which line of the C11 standard makes the program wrong either way?
+#    [answer](answers/07_c_and_memory_ordering_answers.ipynb#exercise-4)
 # 5. Replace the journal in `robust.c` by a checksum of the accounts: after `EOWNERDEAD`, how
 #    does the next owner know whether the transfer had started?
+#    [answer](answers/07_c_and_memory_ordering_answers.ipynb#exercise-5)
 #
 # **Next:** the labs apply these in C; notebook 06 shows how to trace these calls (`strace`)
 # and find a leaked segment.
