@@ -128,3 +128,32 @@ def test_the_links_in_its_notebooks_resolve_inside_it(edition):
                 if not (nb_path.parent / href.split("#")[0]).exists():
                     broken.append(f"{nb_path.relative_to(edition)} -> {href}")
     assert not broken, "links to files the student edition does not have:\n  " + "\n  ".join(broken)
+
+
+def test_answers_are_kept_by_default(edition):
+    """Self-study (the default): every answers notebook of the course is in the edition."""
+    ours = sorted(p.name for p in (ROOT / "notebooks" / "answers").glob("*.ipynb"))
+    assert ours, "the course has no answers notebook (notebooks/answers/*.ipynb)"
+    assert sorted(p.name for p in (edition / "notebooks" / "answers").glob("*.ipynb")) == ours
+
+
+def test_no_answers_withholds_them_and_the_links_say_so(tmp_path):
+    """``ipclab release --no-answers`` (a graded course): no answers notebook, no link to one.
+
+    The chapters' links become text saying the answer is withheld, in the .ipynb and in its
+    py/ source alike, so the edition's own ``ipclab notebooks --check`` still passes.
+    """
+    from ipclab.tooling import notebooks
+    linked = [p for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if release.ANSWER_LINK.search(p.read_text())]
+    assert linked, "no chapter notebook links to its answers"
+    dest = tmp_path / "graded"
+    assert cli.main(["release", str(dest), "--no-site", "--no-answers"]) == 0
+    assert not (dest / "notebooks" / "answers").exists()
+    assert not [p for p in dest.rglob("*_answers.*")], "an answers file is still in the edition"
+    for p in linked:
+        for copy in (dest / "notebooks" / p.name, dest / "notebooks" / "py" / f"{p.stem}.py"):
+            text = copy.read_text()
+            assert not release.ANSWER_LINK.search(text), f"{copy.name} still links to an answers notebook"
+            assert release.WITHHELD in text, f"{copy.name} does not say its answers are withheld"
+        assert notebooks.out_of_sync(dest / "notebooks" / "py" / f"{p.stem}.py", dest / "notebooks" / p.name) == ""
+    assert release.audit(dest, answers=False) == []

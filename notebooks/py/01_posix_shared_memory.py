@@ -27,13 +27,18 @@
 # **Time:** 60 min teaching, 40 min exercises. **Prerequisites:** notebook 00, `fork()`,
 # file descriptors; threads and races (chapter 18).
 #
-# The building blocks are in [`ipclab/mechanisms/shm.py`](../ipclab/mechanisms/shm.py) and
-# [`ipclab/experiments/race.py`](../ipclab/experiments/race.py); read them after each section.
+# **Glass box.** Before each experiment you see the worker its processes run, the real
+# source from [`ipclab/mechanisms/shm.py`](../ipclab/mechanisms/shm.py) or
+# [`ipclab/experiments/race.py`](../ipclab/experiments/race.py), shown by `show(...)` with
+# the lines that matter marked `>>`; the racing increment is written in a cell (`%%worker`)
+# so that you can change it and run the change. Where a cell asks you to **predict**, its
+# answer is in the next cell, collapsed: write your prediction down, then open it. Every
+# "Try it" and exercise has a worked answer in
+# [the answers notebook](answers/01_posix_shared_memory_answers.ipynb).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 import ctypes
-import inspect as pyinspect
 import mmap
 import os
 import pwd
@@ -46,9 +51,12 @@ import posix_ipc
 
 from ipclab import doctor, objects, procs, race, shm
 from ipclab.experiments import atomicity, lock_cost
+from ipclab.mechanisms import ccell
+from ipclab.presentation.glass import show
 from ipclab.presentation.plots import race as race_plots, style
 
 doctor.setup_notebook("posix_shm", "sem_timedwait", "gcc")
+ccell.load()  # registers %%worker (a cell becomes an importable module) and %%c
 
 # %% [markdown]
 # ## 1. Create, map, use, unmap, unlink
@@ -105,7 +113,10 @@ print(shm.ls(shm_obj.name))
 # > **In fact** a POSIX shared memory object has kernel persistence: it "will exist until
 # > the system is shut down, or until all processes have unmapped the object and it has
 # > been deleted with shm_unlink" ([shm_overview(7)](https://man7.org/linux/man-pages/man7/shm_overview.7.html)).
-# > The cell below checks it.
+# > The cell below checks it. The worker, from `ipclab/mechanisms/shm.py`:
+
+# %%
+show(shm.create_and_exit, mark=["Segment.create(", "seg.close()"])
 
 # %%
 name = procs.run(shm.create_and_exit, [("left by a process that has exited",)],
@@ -141,6 +152,7 @@ with shm.Segment.create(4096, tag="unlinked") as a:
 # > **Try it.** In a terminal, run `ls -l /dev/shm` while the first cell's object exists (add
 # > an `input()` before the cleanup). Then try `Segment.attach` on a name you just unlinked:
 # > what error do you get, and which `errno` is behind it?
+# > ([answer](answers/01_posix_shared_memory_answers.ipynb#try-1))
 #
 # ## 2. The standard library's `multiprocessing.shared_memory`, and its pitfall
 #
@@ -158,7 +170,10 @@ with shm.Segment.create(4096, tag="unlinked") as a:
 # The fixes: `SharedMemory(name, track=False)` from 3.13; before that,
 # `resource_tracker.unregister(shm._name, "shared_memory")` right after attaching. Below, a
 # *fresh* interpreter (a `subprocess`, so it has its own tracker) attaches and exits, first
-# without, then with the fix (see `ipclab.mechanisms.shm.mp_attach_only`).
+# without, then with the fix. What that interpreter runs:
+
+# %%
+show(shm.mp_attach_only, mark=["shared_memory.SharedMemory(name=", "resource_tracker.unregister("])
 
 # %%
 for unregister in (False, True):
@@ -222,7 +237,7 @@ with shm.Segment.create(4096, tag="addr") as a:
 
 # %% [markdown]
 # > **Try it.** Reorder `Padded`'s fields (`x` first): how big is it now? Why do arrays of
-# > structs often end with padding too?
+# > structs often end with padding too? ([answer](answers/01_posix_shared_memory_answers.ipynb#try-2))
 #
 # ## 4. Interop with C
 #
@@ -263,10 +278,26 @@ if doctor.skip_unless("gcc"):
 # update of the indices one critical section, because several consumers share `tail`. Every
 # wait here is `sem_timedwait` (`Semaphore.acquire(timeout)`): a dead partner gives an error, not a hang.
 #
-# One producer sends the integers 0..1999 then one end-of-stream marker per consumer; three
-# consumers take what they can. Did every item arrive exactly once?
+# The two halves of the protocol, as `RingBuffer` runs them (the waits and posts marked):
 
 # %%
+show(shm.RingBuffer.put, mark=['_wait("empty"', '_wait("mutex"', '["mutex"].release()', '["full"].release()'])
+
+# %%
+show(shm.RingBuffer.get, mark=['_wait("full"', '_wait("mutex"', '["empty"].release()'])
+
+# %% [markdown]
+# The workers: the producer (`shm.produce`) puts the integers 0..1999 then one end-of-stream
+# marker per consumer; each of three consumers runs this loop:
+
+# %%
+show(shm.consume, mark=["ring.get(timeout=timeout)", "if data == EOF"])
+
+# %% [markdown]
+# **Predict** before you open the output: did every item arrive exactly once, and did each
+# consumer receive its own items in increasing order?
+
+# %% tags=["reveal"]
 N_ITEMS, N_CONSUMERS = 2000, 3
 with shm.RingBuffer.create(capacity=8, slot_size=8) as ring:   # C: shm_open + ftruncate + mmap; 3 x sem_open
     print(ring)
@@ -292,6 +323,7 @@ print("items per consumer:", [len(r) for r in received])
 # > **Try it.** Remove the `mutex` from `RingBuffer.get` (copy the class) and run three
 # > consumers: which check fails first? Then kill the producer half-way
 # > (`shm.put_then_die`): what do the consumers report, and after how long?
+# > ([answer](answers/01_posix_shared_memory_answers.ipynb#try-3))
 #
 # ## 6. Permissions: 0600, 0660, 0666
 #
@@ -299,7 +331,14 @@ print("items per consumer:", [len(r) for r in received])
 # to `shm_open` is cut by the **umask** (0666 becomes 0644 with umask 022), and POSIX names
 # are global, so another user can *squat* a name you meant to create (use `O_EXCL`, as
 # ipclab does). Below, a worker becomes user `nobody` (`setgid`+`setuid`, only root can) and
-# tries to open our object, once as a member of our group and once as a stranger.
+# tries to open our object, once as a member of our group and once as a stranger. That
+# other user runs:
+
+# %%
+show(shm.try_access, mark=["O_RDONLY", "O_RDWR"])
+
+# %% [markdown]
+# First, is there another user here?
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -352,14 +391,24 @@ finally:
 # window is designed, not hoped for**: each worker sleeps `race.DEFAULT_WINDOW` (0.5 ms)
 # between its load and its store. The sleep gives the CPU away, so on one core the other
 # process runs right then and loads the same value; on several cores the windows overlap
-# anyway. Without it, the race still exists but shows only by luck.
+# anyway. Without it, the race still exists but shows only by luck. This is the worker
+# each process runs (the lock lines run only with `lock=True`; the tag in the upper bits is
+# for the trace further down):
 
 # %%
+show(race.increment_worker, mark=["seen = word.value", "time.sleep(window)", "word.value = new",
+                                  "_acquire(lock,", "lock.release()"])
+
+# %% [markdown]
+# **Predict** before you open the output: two processes, 200 increments each, no lock. The
+# counter should end at 400. Where will it end: 400, about 300, about 200, or below 200?
+
+# %% tags=["reveal"]
 r = race.count(n_procs=2, m=200, lock=False, start_method="fork")
 print(f"expected {r.expected}, found a value below it: {'yes' if r.final < r.expected else 'no'}")
 print("lost updates:", "yes" if r.lost > 0 else "no")
 
-# %%
+# %% tags=["reveal"]
 # NBVAL_IGNORE_OUTPUT
 print(r)
 print(f"lost {r.lost} of {r.expected} updates ({100 * r.lost / r.expected:.0f}%)")
@@ -444,6 +493,62 @@ print(f"expected {r_lock.expected}, found {r_lock.final}")
 print("with the lock:", "exact" if r_lock.lost == 0 else "WRONG")
 
 # %% [markdown]
+# ### The increment in your hands, and break it yourself
+#
+# Here is the same `counter++`, written in a cell. `%%worker racer` saves the cell as a
+# module `racer` (in a private folder on `sys.path`, removed when the kernel exits) and
+# imports it, so that fork, forkserver and spawn children can all import it too.
+# `race.count(..., step=racer.increment)` makes every worker call *your* function for each of
+# its increments, with the shared word, the lock (`None` without `lock=True`) and the window.
+
+# %%
+# %%worker racer
+import time
+
+
+def increment(word, lock, window):
+    """One counter++ on the shared 8-byte word, between sem_wait and sem_post if there is a lock."""
+    if lock is not None:
+        lock.acquire(10)        # C: sem_timedwait(lock, &deadline)   (sem_wait with a timeout)
+    value = word.value          # load:       C: long v = *counter;
+    time.sleep(window)          # the window: this process gives the CPU away
+    word.value = value + 1      # add, store: C: *counter = v + 1;
+    if lock is not None:
+        lock.release()          # C: sem_post(lock)
+
+# %%
+mine = race.count(n_procs=2, m=100, lock=True, step=racer.increment, start_method="spawn")
+print(f"your increment, with the lock, 2 spawned processes: expected {mine.expected}, found {mine.final}")
+
+# %% [markdown]
+# **Break it yourself.** Delete the two `if lock is not None:` blocks in the cell above, run
+# it, and run the count again, still with `lock=True`: the semaphore is still created and
+# passed to every worker. (The cell below is that edit, saved as the module `racer_nolock`,
+# so this notebook keeps both.) **Predict** before you open the output: is the count still exact?
+
+# %%
+# %%worker racer_nolock
+import time
+
+
+def increment(word, lock, window):
+    """counter++ with the lock lines deleted: the lock is passed in, and nobody takes it."""
+    value = word.value          # load
+    time.sleep(window)          # the window
+    word.value = value + 1      # add, store
+
+# %% tags=["reveal"]
+broken = race.count(n_procs=2, m=100, lock=True, step=racer_nolock.increment, start_method="fork")
+print(f"lock=True, but a step that never takes it: expected {broken.expected}, "
+      f"{'exact' if broken.lost == 0 else 'updates lost'}")
+
+# %% [markdown]
+# A semaphore protects nothing by existing: it orders only the code that calls `sem_wait`
+# and `sem_post` around its critical section. A lock is a protocol every process must follow.
+# Now try your own variants in the `racer` cell: take the lock around the load only, or
+# release it before the store; predict, then run.
+
+# %% [markdown]
 # **What does the lock cost, and where does the time go?** On Linux a POSIX semaphore is a
 # *futex*, a word in the shared mapping: `sem_wait` on a free semaphore and `sem_post` with
 # nobody waiting are atomic instructions in user space, and "the kernel is involved only to
@@ -454,6 +559,10 @@ print("with the lock:", "exact" if r_lock.lost == 0 else "WRONG")
 # (`voluntary_ctxt_switches` in `/proc/self/status`, [proc_pid_status(5)](https://man7.org/linux/man-pages/man5/proc_pid_status.5.html)):
 # a process that sleeps in the kernel gives the CPU up voluntarily, and that counts one.
 # (It runs in a fresh child: this kernel's other threads could make it wait for the GIL.)
+# The loop that child runs:
+
+# %%
+show(lock_cost.uncontended, mark=["sem.acquire(timeout)", "sem.release()", "switches()"])
 
 # %%
 per_pair, voluntary, _ = lock_cost.uncontended_in_child(100_000)
@@ -470,7 +579,10 @@ print(f"voluntary context switches: {voluntary}; {1e6 * per_pair:.3f} µs per ac
 # and, if `strace` is installed and may trace here, the futex system calls of each whole run
 # (`strace -f -c -e trace=futex`; the lock's share is the locked run minus the unlocked one,
 # since the interpreter makes a few futex calls of its own). Your numbers will differ: the
-# machine is shared.
+# machine is shared. Each process of these runs increments like this (no window):
+
+# %%
+show(lock_cost.counter_worker, mark=["word.value = word.value + 1", "_acquire(lock,", "lock.release()"])
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -519,7 +631,13 @@ style.show(fig)
 # writer uses each of four access paths in turn (`ipclab.experiments.atomicity`):
 
 # %%
-print(pyinspect.getsource(atomicity._store))
+show(atomicity._store)
+
+# %% [markdown]
+# and the reader process loads the slot in a loop:
+
+# %%
+show(atomicity.reader, mark=["v = word.value", "if v == 0:", "elif v != A and v != B:"])
 
 # %% [markdown]
 # First a deterministic look inside `struct.pack_into`: pack two fields where the second
@@ -602,44 +720,109 @@ style.show(fig)
 # * Across processes from Python, use a semaphore (POSIX here, System V in notebook 02), or
 #   call C11 atomics through a small C library (notebook 07).
 #
-# ### You are the scheduler
+# ### You are the scheduler: a game
 #
-# The lost update is easiest to believe when *you* cause it. `race.Explorer` starts real
-# processes, each running `counter++` split into its three steps; before each step a process
-# waits on its own semaphore, and `step("A")` posts A's. After every step you see the shared
-# value and each process's register. The schedule below is the chapter's example:
+# The lost update is easiest to believe when *you* cause it. This is a game after
+# [The Deadlock Empire](https://deadlockempire.github.io/): you are the scheduler, and each
+# level has a goal that only a bad interleaving reaches. A level starts real processes that
+# run a few lines of code on a real POSIX shared memory segment and real POSIX semaphores.
+# Before each line a process waits on its own semaphore (`sem_timedwait`), and only your
+# choice posts it (`sem_post`); the process then runs the line and reports its line number
+# and its register in its slot of the segment. This is the worker each process runs (marked:
+# the three steps of `counter++`, and a `wait` line, which is a real `sem_trywait`):
 
 # %%
-with race.Explorer(processes=2, increments=1, start_method="fork") as ex:
-    for step in ex.run("A:load B:load A:add B:add A:store B:store"):
-        print(step)
-    print(f"final value {ex.shared} after 2 increments")
-    print("lost updates:", "yes" if ex.shared < 2 else "no")
+from ipclab.experiments import scheduler_game as game
+from ipclab.presentation.glass import show
+
+show(game.game_worker, mark=["reg = words[var_index[arg]]", "reg = reg + arg",
+                             "words[var_index[arg]] = reg", "sems[arg].acquire(0)"])
 
 # %% [markdown]
-# Predict before you run: with the schedule `A B A A B B` (names alone take each process's
-# next step), what is the final value? And with `random_schedule(2, 2, seed=4)`? The
-# `paper_final` function computes what you should have found by hand; the explorer shows what
-# really happened.
+# A `wait` on a semaphore at 0 fails with `EAGAIN` in `sem_trywait`
+# ([sem_wait(3)](https://man7.org/linux/man-pages/man3/sem_wait.3.html)): the process stays on
+# its line, *blocked* (in a free run it would sleep in `sem_wait` there), and the attempt
+# still counts as a step. The levels and the code of their processes:
 
 # %%
-schedule = race.random_schedule(processes=2, increments=2, seed=4)
-print("schedule:", schedule)
-with race.Explorer(processes=2, increments=2, start_method="fork") as ex:
-    ex.run(schedule)
-    print(f"real final value {ex.shared}, by hand {race.paper_final(schedule, 2, 2)}, expected 4")
+for lv in game.LEVELS.values():
+    print(f"{lv.key}: {lv.goal}")
+    for name, program in list(lv.programs.items())[:2]:
+        print(f"   process {name}:", " | ".join(line.split("#")[0].strip() for line in program.listing()))
 
 # %% [markdown]
-# Now click. The buttons let one process take its next step; predict the final value, then
-# **Reveal**. **Replay random schedule** plays a seeded schedule so two students can compare.
-# The processes are created at your first click and removed at the end of the game (or Reset).
+# A schedule is a string of process names, one per step: `"A B A"` lets A run its current
+# line, then B, then A. `game.play(level, schedule)` plays it on real processes and judges the
+# **real** final state (the counter read from the segment; for a deadlock, each blocked
+# process then really waits, with `sem_timedwait` and a 0.2 s timeout, and must time out).
+#
+# **Predict** before you open the output: on `counter-to-1`, the chapter's example
+# `A B A B A B` (A loads, B loads, A adds, B adds, A stores, B stores). What is the final
+# counter, and is the level won? Write your answer down, then open the output.
+
+# %% tags=["reveal"]
+outcome = game.play("counter-to-1", "A B A B A B")
+print(outcome.board)
+print(outcome.verdict)
+
+# %% [markdown]
+# A seeded random schedule, to compare with a friend: the same seed gives the same schedule.
+
+# %%
+schedule = game.random_schedule("counter-to-2", seed=4)
+print("seed 4:", schedule)
+
+# %% [markdown]
+# **Predict** the final counter after this schedule (two processes, three `counter++` each:
+# six increments), then open the output. `game.simulate` is the answer computed on paper,
+# `play` what the real processes did.
+
+# %% tags=["reveal"]
+outcome = game.play("counter-to-2", schedule)
+print("on paper:", game.simulate("counter-to-2", schedule).shared, "  real:", outcome.shared)
+print(outcome.verdict)
+
+# %% [markdown]
+# **Undo.** Real processes cannot step back: `Game.undo()` ends them, removes their segment
+# and semaphores, and replays the schedule minus its last step on *fresh* processes (new pids).
+# Every step is deterministic given the schedule, so the state is the same as playing the
+# prefix from the start (`tests/test_scheduler_game.py` checks it):
+
+# %%
+with game.Game("starve") as g:
+    g.run("A A B")                       # A holds both forks; B tries fork2: blocked
+    first_pids = set(g.pids.values())
+    print(g.board())
+    g.undo()                             # = replay "A A" on fresh processes
+    print("after undo, schedule:", repr(g.schedule_so_far()), "| fresh processes:",
+          not first_pids & set(g.pids.values()), "| semaphores:", g.semaphores)
+
+# %% [markdown]
+# Now play. Choose a level; **Step A**/**Step B** let that process run its highlighted line;
+# you see each process's code and register, the shared memory and the timeline; the verdict
+# (WON or LOST, from the real state) appears when no process can move. **Undo** replays on
+# fresh processes. **Random schedule** plays the seeded schedule with every value hidden (`?`):
+# type your prediction, then **Reveal**. The processes are created at your first click and
+# removed on Restart, on a level change, or at kernel exit.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 from ipclab.presentation.widgets import race as race_widgets
+from ipclab.presentation.widgets import scheduler_game as game_widgets
 
-explorer_ui = race_widgets.ExplorerUI(processes=2, increments=1)
-explorer_ui.widget
+game_ui = game_widgets.GameUI("counter-to-1")
+game_ui.widget
+
+# %% [markdown]
+# Try every level in the widget before you open this output: one winning schedule per level,
+# played on real processes (`counter-to-2` is the hard one: why can two processes of three
+# increments never end at 1? Think of the process that stores last).
+
+# %% tags=["reveal"]
+solutions = {"counter-to-1": "A A B B B A", "counter-to-2": "A B B B B B B A A B A A A A A A B B",
+             "starve": "A B A B", "lost-update-3": "A B C A A B B C C"}
+for level_key, winning in solutions.items():
+    print(f"{level_key:14} {winning:40} {game.play(level_key, winning).verdict}")
 
 # %% [markdown]
 # And the counter experiment with controls (processes, increments, lock on/off):
@@ -687,15 +870,16 @@ print(race_widgets.verdict(counter_ui.run()).splitlines()[1])
 # 1. Compute by hand the final value of `A:load A:add B:load A:store B:add B:store`, then
 #    check with `race.Explorer`. Find a schedule of 2 processes x 2 increments whose result is
 #    **2**. Can any schedule give 1? (Hint: think of the process that stores last.)
+#    ([answer](answers/01_posix_shared_memory_answers.ipynb#exercise-1))
 # 2. Run `race.count(2, m, window=0)` for m = 1 000, 10 000, 100 000. Why does the share of
-#    lost updates grow with m when there is no designed window?
+#    lost updates grow with m when there is no designed window? ([answer](answers/01_posix_shared_memory_answers.ipynb#exercise-2))
 # 3. Add a `reset()` to the counter protocol: which other process must be stopped before it
-#    is safe, and how would you make it so with one more semaphore?
+#    is safe, and how would you make it so with one more semaphore? ([answer](answers/01_posix_shared_memory_answers.ipynb#exercise-3))
 # 4. Write `shm_count.c`: a C program that increments a counter in a segment created by
 #    Python with `atomic_fetch_add`, run two of them together, and show the count is exact
-#    without any semaphore.
+#    without any semaphore. ([answer](answers/01_posix_shared_memory_answers.ipynb#exercise-4))
 # 5. The ring buffer wastes `slot_size` bytes per record. Design a variable-length ring (a
-#    byte ring with length prefixes): what must `empty` count now?
+#    byte ring with length prefixes): what must `empty` count now? ([answer](answers/01_posix_shared_memory_answers.ipynb#exercise-5))
 #
 # **Lab 1:** [`labs/lab1_ringbuffer.ipynb`](../labs/lab1_ringbuffer.ipynb): write this ring buffer
 # yourself, over `shm_open` and three POSIX semaphores, for several producers and consumers,
