@@ -57,16 +57,16 @@ def private_dir():
 
 
 def make_fifo(directory, name="fifo"):
-    """``mkfifo(path, 0600)`` in *directory*; registered, so a crash still removes it."""
+    """``mkfifo(path, 0600)`` in *directory* (a :func:`private_dir`, whose removal covers a crash)."""
     path = str(Path(directory) / name)
     os.mkfifo(path, 0o600)  # C: mkfifo(path, 0600)
-    registry.register_or_undo("file", lambda: os.unlink(path), path=path, note="fifo")
     return path
 
 
 def remove_path(path):
-    """``unlink(path)`` a FIFO or socket file and strike it off the registry."""
-    objects.remove_file(path)
+    """``unlink(path)`` a FIFO or socket file (no error if it is already gone)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)  # C: unlink(path)
 
 
 # ------------------------------------------------------------------------- FIFOs
@@ -161,7 +161,8 @@ def wait_in_fifo_open(pid, timeout):
 
     Returns that name, or None where /proc hides it (then after a short pause).
     """
-    end = time.monotonic() + timeout
+    start = time.monotonic()
+    end = start + timeout
     while time.monotonic() < end:
         try:
             with open(f"/proc/{pid}/wchan") as f:
@@ -170,8 +171,11 @@ def wait_in_fifo_open(pid, timeout):
             where = None
         if where == "wait_for_partner":
             return where
-        if where in (None, "0") and _state(pid) is None:
+        state = _state(pid)
+        if state is None:
             raise WaitTimeout(f"process {pid} ended before it blocked in open()")
+        if where in (None, "", "0") and state == "S" and time.monotonic() - start > 1.0:
+            return None  # wchan hidden here: it has slept for a second, take that
         time.sleep(0.005)
     raise WaitTimeout(f"process {pid} did not block in the FIFO's open() within {timeout:g} s")
 
@@ -542,9 +546,8 @@ def count_recvs(kind, messages=(b"one", b"two", b"three"), directory=None, start
         srv = stack.enter_context(socket.socket(family, type_))
         srv.settimeout(timeout)
         if path:
-            srv.bind(path)  # C: bind(s, {AF_UNIX, path}): creates the socket file
-            registry.register_or_undo("file", lambda: os.unlink(path), path=path, note=kind)
             stack.callback(remove_path, path)
+            srv.bind(path)  # C: bind(s, {AF_UNIX, path}): creates the socket file (in our private dir)
             address = path
         else:
             srv.bind(("127.0.0.1", 0))  # C: bind(s, {AF_INET, 127.0.0.1, port 0}): the kernel picks a port
