@@ -29,10 +29,15 @@ def main(argv=None):
     p.add_argument("-n", "--runs", type=int, default=50)
     p.add_argument("-m", "--methods", default="fork,forkserver,spawn")
     p.add_argument("-j", "--jobs", type=int, default=2)
+    p.add_argument("--solution", action="store_true",
+                   help="also grade the reference solution on the same tests (it must pass every run)")
     args = p.parse_args(argv)
     cases = [(lab, name, sol, text, test) for lab, name, sol, text, tests in mutants.corpus() for test in tests
              if not args.names or f"{lab}_{name}" in args.names]
-    print(f"{'mutant':28} {'test':22} {'method':10} caught   seconds/run")
+    if args.solution:
+        for lab, test, sol in sorted({(c[0], c[4], c[2]) for c in cases}):
+            cases.append((lab, "solution", sol, (ROOT / "solutions" / sol).read_text(), test))
+    print(f"{'mutant':28} {'test':22} {'method':10} caught   seconds/run   (for 'solution': passed)")
     with tempfile.TemporaryDirectory() as tmp:
         for method in args.methods.split(","):
             os.environ[labkit.START_VAR] = method  # inherited by the grader's keepers and test processes
@@ -42,9 +47,9 @@ def main(argv=None):
                 sub.write_text(text)
                 t0 = time.monotonic()
 
-                def one(_):
+                def one(_, sub=sub, lab=lab, test=test, good=(name == "solution")):
                     r = grading.grade_lab(lab, sub, include_hidden=False, only=test).results[0]
-                    return r.score == 0 and r.status != "passed"
+                    return r.score == r.points if good else (r.score == 0 and r.status != "passed")
 
                 with ThreadPoolExecutor(args.jobs) as ex:
                     caught = sum(ex.map(one, range(args.runs)))

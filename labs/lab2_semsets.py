@@ -5,15 +5,18 @@
 """Lab 2 (19.2): a deadlock-free dining table on one System V semaphore set.
 
 n philosophers sit round a table with n forks; philosopher i eats with forks i and
-(i + 1) % n. Taking the left fork then the right one deadlocks as soon as everyone holds
-a left fork. A System V semaphore *set* removes the problem at its root: one ``semop``
-takes **both** forks atomically, or waits without taking either.
+(i + 1) % n. The contract (what the tests check, from the kernel):
 
-    set of n semaphores, all starting at 1 (fork free)
-    pick_up(i):  semtimedop([(i, -1, SEM_UNDO), ((i+1)%n, -1, SEM_UNDO)], timeout)
-    put_down(i): semop([(i, +1, SEM_UNDO), ((i+1)%n, +1, SEM_UNDO)])
+* the table is ONE System V semaphore set of n semaphores, semaphore k being fork k:
+  1 while it lies on the table, 0 while a philosopher holds it; ``handle`` is the set's id;
+* two neighbours never eat at once, and any number of philosopher processes eat for ever
+  without deadlock, however the scheduler interleaves them;
+* a philosopher waiting for its forks holds none of them, and one whose wait times out
+  takes nothing;
+* a philosopher killed while eating does not take its forks to the grave;
+* every wait has a timeout.
 
-``SEM_UNDO`` makes the kernel give the forks back if a philosopher is killed while eating.
+How to get there is yours to decide, and to explain in ``PROTOCOL``.
 The set comes from :mod:`ipclab.mechanisms.semset` (sysv_ipc cannot do sets, nor timed waits here).
 """
 
@@ -21,6 +24,17 @@ from ipclab import semset
 from ipclab.mechanisms.semset import SEM_UNDO
 
 DEFAULT_TIMEOUT = 10.0
+
+PROTOCOL = """
+(Write your synchronisation protocol here, in your own words; your teacher reads it
+with your grade. Replace every line in brackets.)
+Shared state: [what lives in shared memory / the file / the queues, and its layout]
+Locks: [each semaphore or lock, its initial value, and exactly what it guards]
+Order: [if a process ever holds two locks, the order it takes them in, and why no deadlock]
+Invariants: [what is true of the shared state whenever no process holds its lock]
+Waiting: [every blocking call, and its timeout]
+Death: [what happens when a process dies while holding a lock, and who cleans up]
+"""
 
 
 class Table:
@@ -56,9 +70,11 @@ class Table:
         raise NotImplementedError("lab2: write Table.attach() (see labs/lab2_semsets.ipynb)")
 
     def pick_up(self, i, timeout=DEFAULT_TIMEOUT):
-        """Take both forks of philosopher *i* in ONE atomic operation (with SEM_UNDO).
+        """Take both forks of philosopher *i*, waiting while a neighbour eats.
 
-        Wait at most *timeout* seconds, then raise ``TimeoutError`` having taken nothing.
+        While it waits it holds no fork. Wait at most *timeout* seconds, then raise
+        ``TimeoutError`` having taken nothing. If this process dies while eating, the forks
+        must go back on the table.
         """
         # YOUR CODE HERE
         raise NotImplementedError("lab2: write Table.pick_up() (see labs/lab2_semsets.ipynb)")

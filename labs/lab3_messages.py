@@ -32,6 +32,17 @@ from ipclab import objects
 
 URGENT, NORMAL = 1, 2
 DEFAULT_TIMEOUT = 10.0
+
+PROTOCOL = """
+(Write your synchronisation protocol here, in your own words; your teacher reads it
+with your grade. Replace every line in brackets.)
+Shared state: [what lives in shared memory / the file / the queues, and its layout]
+Locks: [each semaphore or lock, its initial value, and exactly what it guards]
+Order: [if a process ever holds two locks, the order it takes them in, and why no deadlock]
+Invariants: [what is true of the shared state whenever no process holds its lock]
+Waiting: [every blocking call, and its timeout]
+Death: [what happens when a process dies while holding a lock, and who cleans up]
+"""
 POLL = 0.002  # seconds between two non-blocking tries
 
 

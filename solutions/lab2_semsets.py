@@ -1,15 +1,18 @@
 """Lab 2 (19.2): a deadlock-free dining table on one System V semaphore set.
 
 n philosophers sit round a table with n forks; philosopher i eats with forks i and
-(i + 1) % n. Taking the left fork then the right one deadlocks as soon as everyone holds
-a left fork. A System V semaphore *set* removes the problem at its root: one ``semop``
-takes **both** forks atomically, or waits without taking either.
+(i + 1) % n. The contract (what the tests check, from the kernel):
 
-    set of n semaphores, all starting at 1 (fork free)
-    pick_up(i):  semtimedop([(i, -1, SEM_UNDO), ((i+1)%n, -1, SEM_UNDO)], timeout)
-    put_down(i): semop([(i, +1, SEM_UNDO), ((i+1)%n, +1, SEM_UNDO)])
+* the table is ONE System V semaphore set of n semaphores, semaphore k being fork k:
+  1 while it lies on the table, 0 while a philosopher holds it; ``handle`` is the set's id;
+* two neighbours never eat at once, and any number of philosopher processes eat for ever
+  without deadlock, however the scheduler interleaves them;
+* a philosopher waiting for its forks holds none of them, and one whose wait times out
+  takes nothing;
+* a philosopher killed while eating does not take its forks to the grave;
+* every wait has a timeout.
 
-``SEM_UNDO`` makes the kernel give the forks back if a philosopher is killed while eating.
+How to get there is yours to decide, and to explain in ``PROTOCOL``.
 The set comes from :mod:`ipclab.mechanisms.semset` (sysv_ipc cannot do sets, nor timed waits here).
 """
 
@@ -17,6 +20,24 @@ from ipclab import semset
 from ipclab.mechanisms.semset import SEM_UNDO
 
 DEFAULT_TIMEOUT = 10.0
+
+### BEGIN SOLUTION
+PROTOCOL = """
+Shared state: one System V set of n semaphores; semaphore k is fork k (1 on the table,
+0 in a hand). Nothing else is shared.
+Locks: fork k guards itself; philosopher i needs forks i and (i+1) % n.
+Order: there is none to respect: pick_up takes both forks in ONE semtimedop, which the
+kernel applies all at once or not at all, so nobody ever holds one fork while waiting for
+the other, and the circular wait behind the deadlock cannot form.
+Invariants: every value is 0 or 1; forks i and (i+1) % n are both 0 iff philosopher i
+eats; two neighbours never eat together, since they share a fork.
+Waiting: pick_up is semtimedop with the caller's timeout; a timeout takes nothing.
+put_down never waits (it only adds).
+Death: every operation carries SEM_UNDO, in pick_up AND put_down, so the kernel's
+per-process adjustment is 0 between meals and +1 per fork during one: a philosopher killed
+while eating gets its forks put back by the kernel at exit.
+"""
+### END SOLUTION
 
 
 class Table:
@@ -56,9 +77,11 @@ class Table:
         ### END SOLUTION
 
     def pick_up(self, i, timeout=DEFAULT_TIMEOUT):
-        """Take both forks of philosopher *i* in ONE atomic operation (with SEM_UNDO).
+        """Take both forks of philosopher *i*, waiting while a neighbour eats.
 
-        Wait at most *timeout* seconds, then raise ``TimeoutError`` having taken nothing.
+        While it waits it holds no fork. Wait at most *timeout* seconds, then raise
+        ``TimeoutError`` having taken nothing. If this process dies while eating, the forks
+        must go back on the table.
         """
         ### BEGIN SOLUTION
         left, right = self.forks_of(i)

@@ -28,6 +28,24 @@ from ipclab import objects
 
 URGENT, NORMAL = 1, 2
 DEFAULT_TIMEOUT = 10.0
+
+### BEGIN SOLUTION
+PROTOCOL = """
+Shared state: one System V message queue; the kernel orders its messages and copies each
+one in and out atomically (msgsnd/msgrcv), so no semaphore guards it.
+Locks: none. The message type does the routing: 1 = urgent request, 2 = normal request,
+P > 2 = a reply for the client whose pid is P (pids are never 1 or 2 for clients).
+Invariants: a request carries its client's pid and a per-client id; every request gets
+exactly one reply, of type = that pid; the server takes the lowest type <= 2 first
+(msgrcv type -2), so urgent requests overtake normal ones and each kind stays FIFO; a
+client only ever receives its own pid's type, so it never takes another's reply; replies
+to its other requests that arrive first wait in its stash (per process, not shared).
+Waiting: msgrcv/msgsnd with IPC_NOWAIT, polled until a deadline (sysv_ipc has no timed
+receive); serve_one returns None, wait_reply raises TimeoutError.
+Death: a dead client leaves its replies in the queue (nobody else takes them); the queue
+lives until its creator's destroy() (msgctl IPC_RMID).
+"""
+### END SOLUTION
 POLL = 0.002  # seconds between two non-blocking tries
 
 

@@ -98,11 +98,11 @@ def test_one_bad_test_does_not_stop_the_others(tmp_path):
     sub = tmp_path / broken1.SOLUTION
     sub.write_text(broken1.make("crash", (SOLUTIONS / broken1.SOLUTION).read_text()))
     rep = grading.grade_lab("lab1", sub, include_hidden=False, timeout_scale=FAST, jobs=2)
-    assert len(rep.results) == 7, rep.text()  # every test ran, each in its own process
+    assert len(rep.results) == 8, rep.text()  # every test ran, each in its own process
     assert sum(r.status == "crashed" for r in rep.results) >= 3, rep.text()
     assert "killed by SIGSEGV" in rep.text()  # a crashing worker is reported as such
     # only the tests that never reach the crashing code (bad input is refused before it) pass
-    assert rep.score <= 1 and "of 7 visible tests passed" in rep.verdict()
+    assert rep.score <= 1 and "of 8 visible tests passed" in rep.verdict()
     _nothing_left(rep)
 
 
@@ -167,7 +167,7 @@ def test_gradescope_results_json(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(out.read_text())
     _validate_gradescope(doc)
-    assert doc["score"] == 13 and len(doc["tests"]) == 9
+    assert doc["score"] == 15 and len(doc["tests"]) == 10
     assert {t["visibility"] for t in doc["tests"]} == {"visible", "after_published"}
     stub = grading.grade_lab("lab1", ROOT / "labs", include_hidden=False)
     doc = grading.gradescope([stub])
@@ -189,7 +189,7 @@ def test_batch_grades_a_class_into_one_csv(tmp_path):
     grading.batch(subs, ["lab1"], out, include_hidden=False, jobs=2, echo=lambda *a: None)
     rows = {r["student"]: r for r in csv.DictReader(out.open())}
     assert list(rows) == ["alice", "bob", "carol", "dave"]
-    assert rows["alice"]["lab1"] == rows["alice"]["lab1_max"] == "10"
+    assert rows["alice"]["lab1"] == rows["alice"]["lab1_max"] == "12"
     assert rows["bob"]["lab1"] == "0"
     assert 0 < float(rows["carol"]["lab1"]) < 10 and "failed" in rows["carol"]["notes"]
     assert rows["dave"]["lab1"] == "0" and "no lab1_ringbuffer.py" in rows["dave"]["notes"]

@@ -18,6 +18,7 @@ import pytest
 import mutants
 from ipclab import grading, inventory
 
+pytestmark = pytest.mark.slow  # about 4 minutes: out of the fast tier
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = mutants.corpus()
 CASES = [(lab, name, sol, text, test) for lab, name, sol, text, tests in CORPUS for test in tests]

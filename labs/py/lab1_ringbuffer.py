@@ -1,17 +1,19 @@
 # %% [markdown]
 # # Lab 1 (19.1): a ring buffer in POSIX shared memory
 #
-# **Goal.** Write a bounded queue that *several producer processes* and *several consumer
+# **Goal.** Write a bounded stream that *several producer processes* and *several consumer
 # processes* use at once: every record is delivered exactly once, the records of one
 # producer come out in the order it put them, a full buffer makes producers wait, an empty
-# one makes consumers wait, and every wait gives up after a timeout.
+# one makes consumers wait, every wait gives up after a timeout, and `end()` closes the
+# stream: what was put still comes out, then **every** consumer gets `None`, including
+# those already asleep in `get()`.
 #
 # **Concepts exercised** (notebook 01): `shm_open` + `ftruncate` + `mmap`; a shared header
 # (head, tail) and fixed-size slots; the three-semaphore pattern (`empty`, `full`, `mutex`)
 # with `sem_timedwait`; the difference between `close` (this process) and `unlink` (the system).
 #
 # **Time:** about 90 minutes. **You edit:** [`lab1_ringbuffer.py`](lab1_ringbuffer.py) (in
-# this folder). **Grading:** 10 points in the visible tests below; your teacher also runs
+# this folder). **Grading:** 12 points in the visible tests below; your teacher also runs
 # hidden tests with other sizes and more processes.
 
 # %%
@@ -23,15 +25,17 @@ doctor.setup_notebook("posix_shm")
 # ## The layout (already decided for you)
 #
 # ```
-# segment:  | head u32 | tail u32 | capacity u32 | item_size u32 | slot 0 | slot 1 | ... |
+# segment:  | head u32 | tail u32 | capacity u32 | item_size u32 | ended u32 | slot 0 | slot 1 | ... |
 #           head = next slot get() reads, tail = next slot put() writes (both wrap at capacity)
-# slot:     | length u32 | item_size bytes |
+#           ended = 1 once end() was called
+# slot:     | length u32 | item_size bytes |      length 0 = the end-of-stream marker
 # empty   POSIX semaphore, starts at capacity   put() waits on it, get() posts it
 # full    POSIX semaphore, starts at 0          get() waits on it, put() posts it
 # mutex   POSIX semaphore, starts at 1          taken only while one record is copied
 # ```
 #
-# `HEADER`, `INDEX` (head and tail alone), `LENGTH`, `slot_offset(i)` and the helper `_wait(sem, timeout, what)` (which
+# The tests read this layout and the semaphores' values from the kernel, not through your code.
+# `HEADER`, `INDEX` (head and tail alone), `ENDED` (at `ENDED_AT`), `LENGTH`, `slot_offset(i)` and the helper `_wait(sem, timeout, what)` (which
 # turns `posix_ipc.BusyError` into `TimeoutError`) are given.
 #
 # ## The API to implement
@@ -41,7 +45,8 @@ doctor.setup_notebook("posix_shm")
 # | `RingBuffer.create(capacity, item_size)` | make the segment (header + slots) and the 3 semaphores with `ipclab.core.objects`; `ValueError` for a size that is not a positive int | `shm_open(O_CREAT\|O_EXCL)`, `ftruncate`, `mmap`, `sem_open(O_CREAT\|O_EXCL)` |
 # | `RingBuffer.attach(handle)` | open the same objects in another process (`handle` is `rb.handle`, four names) | `shm_open`, `mmap`, `sem_open` |
 # | `put(data, timeout)` | append 1..item_size bytes; wait while full; `TimeoutError` after *timeout* | `sem_timedwait(empty)`, `sem_wait(mutex)`, copy, `sem_post(mutex)`, `sem_post(full)` |
-# | `get(timeout)` | remove and return the oldest record; wait while empty | the mirror image |
+# | `get(timeout)` | remove and return the oldest record; wait while empty; `None` once the stream has ended and is drained | the mirror image |
+# | `end(timeout)` | close the stream: records already in still come out, then every `get()` returns `None`; a later `put()` raises `BrokenPipeError`; a second `end()` does nothing | yours to design |
 # | `close()` | unmap and close this process's handles | `munmap`, `close`, `sem_close` |
 # | `destroy()` | owner only: close and remove everything | `shm_unlink`, `sem_unlink` |
 #
@@ -50,6 +55,9 @@ doctor.setup_notebook("posix_shm")
 #   sleeps on `empty` while holding `mutex` stops every consumer, forever.
 # - If the wait for `mutex` times out after you took `empty`, give `empty` back.
 # - head and tail wrap: `(tail + 1) % capacity`.
+# - `end()` must wake consumers that are *already* waiting on `full`, however many there
+#   are, and you do not know how many. Could the end be a record like the others? What must
+#   a consumer that finds it do, so that the next one wakes too?
 # - In put() and get() write back **only head and tail** (`INDEX.pack_into(mm, 0, head, tail)`),
 #   never the whole `HEADER`: `struct.pack_into` clears the bytes it is about to write before
 #   writing them, so another process reading `capacity` at that instant (as `attach()` does,
@@ -59,6 +67,12 @@ doctor.setup_notebook("posix_shm")
 #   mode 0600, and the grader counts anything left behind as a leak.
 
 # %% [markdown]
+# ## Your protocol
+# Fill the `PROTOCOL = """..."""` string at the top of your file: what is shared, what each
+# semaphore guards, the order of waits, the invariants, every blocking call and its timeout,
+# how `end()` reaches every consumer, and what happens when a process dies. Your teacher
+# reads it with your grade.
+#
 # ## Try your buffer
 # One process first. The cell reloads your module, so run it again after each edit.
 

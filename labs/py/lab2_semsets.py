@@ -20,25 +20,52 @@ from ipclab import doctor
 doctor.setup_notebook()
 
 # %% [markdown]
-# ## The API to implement
+# ## The contract
 #
-# | method | what it does | C call |
-# | --- | --- | --- |
-# | `Table.create(n)` | a set of n semaphores, all 1 (`ipclab.mechanisms.semset.create(n, values=[1]*n)`); `ValueError` for n < 2 | `semget(IPC_CREAT\|IPC_EXCL)`, `semctl(SETALL)` |
-# | `Table.attach(handle)` | open the set by id in another process (`semset.SemaphoreSet.attach`) | — |
-# | `pick_up(i, timeout)` | take forks i and (i+1)%n in **one** `op([...], timeout=)` with `SEM_UNDO`; `TimeoutError` (semset's `WaitTimeout` is one) having taken nothing | `semtimedop` |
-# | `put_down(i)` | give both back, with `SEM_UNDO` too | `semop` |
-# | `free_forks()` | every value, e.g. `[1, 0, 0, 1]` | `semctl(GETALL)` |
-# | `destroy()` | remove the set | `semctl(IPC_RMID)` |
+# | method | what the tests hold it to |
+# | --- | --- |
+# | `Table.create(n)` | a table of n ≥ 2 philosophers: **one** System V semaphore set of n semaphores, semaphore k being fork k (1 = on the table); `ValueError` for n < 2 |
+# | `Table.attach(handle)` | the same table in another process; `table.handle` is the set's id |
+# | `pick_up(i, timeout)` | philosopher i holds forks i and (i+1) % n on return; `TimeoutError` after *timeout* |
+# | `put_down(i)` | both forks back on the table, without blocking |
+# | `free_forks()` | the forks' values, e.g. `[1, 0, 0, 1]` |
+# | `destroy()` | the set is gone from the system |
 #
-# Why `ipclab.mechanisms.semset` and not `sysv_ipc`: sysv_ipc only makes sets of one semaphore and,
-# on this platform, its timed `acquire` never times out.
+# The tests read the set from the kernel (`semctl(GETALL)`, `GETNCNT`, `/proc/sysvipc/sem`),
+# never only what your code reports.
+#
+# ## The invariants your design must keep
+#
+# 1. Two neighbours never eat at the same time.
+# 2. No deadlock, however many philosopher processes start at the same instant and however
+#    the scheduler interleaves them (the tests start them together and slow your code down
+#    line by line, so every window between two of your steps is wide open).
+# 3. A philosopher **waiting** for its forks holds none of them; one whose wait times out
+#    has taken nothing.
+# 4. A philosopher killed (SIGKILL) while eating does not take its forks to the grave, and
+#    philosophers that exit normally leave every fork at exactly 1.
+# 5. Every wait has a timeout.
+#
+# How you get there is yours to design: which System V operations, with which flags, in
+# which calls. `ipclab.mechanisms.semset` gives you the kernel's calls on a set
+# (`create`, `SemaphoreSet.attach`, `op`, `getall`, `remove`; read its docstrings);
+# sysv_ipc cannot help here: it only makes sets of one semaphore and, on this platform,
+# its timed `acquire` never times out.
 #
 # ## Hints
-# - Left fork, then right fork, in two calls: it works with one philosopher and deadlocks
-#   with five. One call with two operations cannot.
-# - `SEM_UNDO` on the take *and* on the give: the kernel keeps a per-process adjustment,
-#   and the two cancel out when the philosopher puts the forks down.
+# - Try the obvious design first on paper: five philosophers, each takes the left fork,
+#   then the right one. Which invariant breaks, and when?
+# - What does the kernel promise about *several* operations given to one `semop` call?
+#   (`man 2 semop`; notebook 02.)
+# - After `kill -9`, which of a process's semaphore operations does the kernel revert, and
+#   what must the living philosopher's operations look like so that the adjustments cancel
+#   out? (`man 2 semop`, `SEM_UNDO`.)
+#
+# ## Your protocol
+# Fill the `PROTOCOL = """..."""` string at the top of your file: what is shared, what each
+# semaphore guards, the order of waits (and why no deadlock), the invariants, every
+# blocking call and its timeout, and what happens when a philosopher dies. Your teacher
+# reads it with your grade.
 
 # %% [markdown]
 # ## Try your table

@@ -45,6 +45,14 @@ doctor.setup_notebook()
 # - `receive(mq, 0, ...)` in a client would steal other clients' replies (and requests!).
 # - A client may have several requests in flight: replies can come back in any order.
 # - A handler that raises must not kill the server: reply with an error instead.
+# - The tests check the queue from the kernel: a reply the test leaves for a pid that no
+#   client has must still be in the queue at the end.
+#
+# ## Your protocol
+# Fill the `PROTOCOL = """..."""` string at the top of your file: what is shared, what
+# routes each message, the invariants (who receives which type, in which order), every
+# blocking call and its timeout, and what happens when a client dies. Your teacher reads
+# it with your grade.
 
 # %% [markdown]
 # ## Try your service
