@@ -149,13 +149,23 @@ def philosopher(forks, i, n, meals, atomic, eat, wait, t0, barrier=True):
 
 
 def dining(n=5, meals=3, atomic=False, eat=0.05, wait=2.0, barrier=True,
-           start_method=DEFAULT_START_METHOD, timeout=60):
+           start_method=DEFAULT_START_METHOD, timeout=60, worker=None):
     """Run *n* philosophers; returns their results, whether a deadlock was detected, and the
-    kernel's view of the forks (``snapshot()``) at the moment every philosopher waited."""
+    kernel's view of the forks (``snapshot()``) at the moment every philosopher waited.
+
+    *worker*: a philosopher written elsewhere (a ``%%worker`` cell of notebook 02), called as
+    ``worker(forks, i, n, meals, eat=, wait=, t0=, barrier=)`` and returning what
+    :func:`philosopher` returns; *atomic* then only says which kind it is (the figure's title,
+    and whether to look for the all-waiting deadlock). Default: :func:`philosopher`.
+    """
     with semset.create(n + 1, values=[1] * n + [n], note="forks") as forks:
         t0 = time.monotonic()
-        with procs.start(philosopher, [(forks, i, n, meals, atomic, eat, wait, t0, barrier) for i in range(n)],
-                         start_method=start_method, timeout=timeout) as g:
+        if worker is None:
+            target, args, kwargs = philosopher, [(forks, i, n, meals, atomic, eat, wait, t0, barrier) for i in range(n)], None
+        else:
+            target, args = worker, [(forks, i, n, meals) for i in range(n)]
+            kwargs = {"eat": eat, "wait": wait, "t0": t0, "barrier": barrier}
+        with procs.start(target, args, start_method=start_method, timeout=timeout, kwargs=kwargs) as g:
             stuck_view = None
             if not atomic and barrier:  # everyone holds a left fork and waits for a right one
                 try:
@@ -187,8 +197,12 @@ def waiter(sem, index, wait, t0):
     return "got it", time.monotonic() - t0
 
 
-def undo_experiment(undo, waiters=2, wait=2.0, start_method=DEFAULT_START_METHOD, timeout=60):
+def undo_experiment(undo, waiters=2, wait=2.0, start_method=DEFAULT_START_METHOD, timeout=60, worker=None):
     """Kill (SIGKILL) a process that holds a mutex while *waiters* wait for it; sample its value.
+
+    *worker*: a holder written elsewhere (a ``%%worker`` cell of notebook 02), called as
+    ``worker(sem)``: it must take semaphore 0, then V semaphore 1 ("I hold it"), then sleep;
+    *undo* then only labels the run. Default: :func:`holder` with *undo*.
 
     Returns ``{undo, value_held, value_after, outcomes, samples, killed_at}``; samples are
     ``(seconds, value)`` of semaphore 0 read by the parent every 20 ms.
@@ -197,7 +211,8 @@ def undo_experiment(undo, waiters=2, wait=2.0, start_method=DEFAULT_START_METHOD
         t0 = time.monotonic()
         samples = []
         sample = lambda: samples.append((time.monotonic() - t0, sem.getval(0)))  # noqa: E731
-        victim = procs.start(holder, [(sem, undo)], start_method=start_method, timeout=timeout, names=["victim"])
+        target, args = (holder, (sem, undo)) if worker is None else (worker, (sem,))
+        victim = procs.start(target, [args], start_method=start_method, timeout=timeout, names=["victim"])
         try:
             sem.acquire(1, timeout=30)                        # the victim holds it now
             sample()

@@ -24,23 +24,31 @@
 #    timeout, and fix it with one atomic `semop` on two semaphores;
 # 4. predict what happens to a semaphore when its holder is killed, with and without
 #    `SEM_UNDO`;
-# 5. wait for zero, read `GETNCNT`, `GETZCNT`, `GETPID`, `sem_otime`, and inspect and remove
-#    sets with `ipcs -s`, `ipcs -s -i`, `ipcrm -s` and `/proc/sys/kernel/sem`;
-# 6. say what System V semaphores can express that POSIX named semaphores cannot, and back.
+# 5. wait for zero, read `GETNCNT`, `GETZCNT`, `GETPID`, `sem_otime`, inspect and remove
+#    sets (`ipcs -s`, `ipcrm -s`), and say what System V semaphores express that POSIX
+#    named semaphores cannot, and back.
 #
-# **Time:** 50 min teaching, 30 min exercises. **Prerequisites:** 19.0 and 19.1 (shared
-# memory, the lost-update race).
+# **Time:** about DURATION_TOTAL min: reading about DURATION_READ min (DURATION_WORDS words of text and
+# code at 150 words a minute), running about DURATION_RUN min (every cell executed with nbclient
+# when this notebook was built: the last cell prints it), the Try-it prompts, the break-it
+# step and the exercises about 40 min more. **Prerequisites:** 19.0 and 19.1 (shared
+# memory, the lost-update race). Every prompt has an answer in
+# [`answers/02_sysv_semaphores_answers.ipynb`](answers/02_sysv_semaphores_answers.ipynb).
 #
 # **The tool.** The Python package `sysv_ipc` only creates sets of *one* semaphore, so it
 # cannot show the point of the API. The course's `ipclab.mechanisms.semset` calls the C library
 # directly (with `ctypes`): `semget`, `semop`/`semtimedop` and `semctl`, on the kernel's own
 # object — `ipcs`, a C program and `sysv_ipc` all see the same set. Each call shows its C
-# equivalent in a `# C:` comment the first time. Worker functions are in
-# [`ipclab/experiments/sysv_demos.py`](../ipclab/experiments/sysv_demos.py).
+# equivalent in a `# C:` comment the first time. The workers that matter (the
+# philosophers, the holder killed by `SIGKILL`) are written in the cells themselves
+# (`%%worker`: the cell becomes a module that every process imports, under fork, forkserver
+# and spawn); edit one and run it again. The others, and the plumbing, are in
+# [`ipclab/experiments/sysv_demos.py`](../ipclab/experiments/sysv_demos.py), shown where
+# they run with the lines that matter marked `>>`.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-import inspect as pyinspect
+# ruff: noqa: F811  (each %%worker cell below is its own module; the linter sees one file)
 import os
 import subprocess
 import tempfile
@@ -54,9 +62,13 @@ from ipclab import doctor, objects, semset
 from ipclab import sysv_demos as demo
 from ipclab.core.errors import ObjectGone, WaitTimeout
 from ipclab.presentation.plots import semaphores as plots, style
-from ipclab.mechanisms.semset import IPC_NOWAIT, SEM_UNDO
+from ipclab.mechanisms import ccell
+from ipclab.mechanisms.semset import IPC_NOWAIT
+from ipclab.presentation.glass import show
 
+T0 = time.monotonic()
 doctor.setup_notebook("gcc", "ipcs")
+ccell.load()  # registers %%worker: a cell that becomes an importable module (fork, forkserver, spawn)
 
 # %% [markdown]
 # ## 1. Keys: how unrelated processes find the same set
@@ -119,7 +131,8 @@ with semset.create(1, key=semset.IPC_PRIVATE) as a, semset.create(1, key=semset.
 # `sem_otime != 0`. Here four processes race for one fresh key:
 
 # %%
-print(pyinspect.getsource(demo.create_or_open))
+show(demo.create_or_open, mark=["semset.create(1, key=key", "s.acquire(0, timeout=1)", "except FileExistsError",
+                               "s.stat().otime != 0"])
 
 # %%
 race = demo.init_race(processes=4, value=3, start_method="fork", timeout=60)
@@ -129,6 +142,7 @@ print("everyone saw the initial value 3:", "yes" if race["values"] == [3] * 4 el
 # %% [markdown]
 # > **Try it.** In `create_or_open`, the openers wait for `otime != 0`. What could an opener
 # > see if it did not wait? (Hint: the values right after `semget`.)
+# > ([answer](answers/02_sysv_semaphores_answers.ipynb#try-1))
 #
 # ## 2. P and V: a mutex and a counting semaphore
 #
@@ -150,7 +164,7 @@ print("everyone saw the initial value 3:", "yes" if race["values"] == [3] * 4 el
 # initialised to 1 around the read-modify-write, only one process is inside at a time.
 
 # %%
-print(pyinspect.getsource(demo.increment))
+show(demo.increment, mark=["sem.acquire(0", "value = struct.unpack", "shm.write(struct.pack", "sem.release(0"])
 
 # %%
 racy = demo.counter_race(workers=4, increments=3000, lock=False, start_method="fork", timeout=120)
@@ -221,38 +235,110 @@ print("the slots were used fully:", "yes" if timeline["max_inside"] == timeline[
 
 # %% [markdown]
 # > **Try it.** Run `counting_timeline` with `slots=1`, then `slots=6`. How long does the
-# > whole run take in each case, and why?
+# > whole run take in each case, and why? ([answer](answers/02_sysv_semaphores_answers.ipynb#try-2))
 #
 # ## 3. Sets and atomic multi-operations: the dining philosophers
 #
 # Five philosophers sit around a table with one fork between each pair; to eat, one needs
 # both the fork on the left and the one on the right. Forks are semaphores 0..4 of one
-# set, each initialised to 1.
+# set, each initialised to 1; semaphore 5 of the same set is a barrier (section 5 explains
+# the wait-for-zero it uses).
 #
-# **One at a time:** take the left fork (P on *i*), then the right one (P on *i+1*). If
-# all five take their left fork at the same moment, each waits for a right fork that its
-# neighbour holds and will not give back: a **deadlock**. To make this interleaving happen
-# every time (instead of once in a while, which is how deadlocks hide in real programs),
-# everyone picks up the left fork, then waits at a barrier before reaching for the right.
-# The right-fork P has a 2 s timeout, so we *detect* the deadlock instead of hanging.
-#
-# ```python
-# forks.op([(left, -1, SEM_UNDO)], timeout=wait)                        # one at a time...
-# forks.op([(right, -1, SEM_UNDO)], timeout=wait)
-# ```
-#
-# **Atomic:** one `semop` with two operations. The kernel applies both or none: a
-# philosopher never holds one fork while waiting for the other, so the circle of waits
-# cannot form.
-#
-# ```python
-# forks.op([(left, -1, SEM_UNDO), (right, -1, SEM_UNDO)], timeout=wait)  # C: struct sembuf ops[2] = {{left,-1,SEM_UNDO},{right,-1,SEM_UNDO}}; semtimedop(id, ops, 2, &ts);
-# ```
+# **One at a time:** take the left fork (P on *i*), then the right one (P on *i+1*): two
+# `semop` calls. If all five take their left fork at the same moment, each waits for a
+# right fork that its neighbour holds and will not give back: a **deadlock**. To make this
+# interleaving happen every time (instead of once in a while, which is how deadlocks hide
+# in real programs), everyone picks up the left fork, then waits at the barrier before
+# reaching for the right. Every P has a 2 s timeout, so we *detect* the deadlock instead of
+# hanging. Here is that philosopher; the cell is a module (`%%worker`), so every process of
+# the table imports it, and you can edit it and run it again. The lines that matter are the
+# two `forks.op` calls marked `# C:`; the rest records what happened for the figure.
 
 # %%
+# %%worker phil_two_semops
+"""A philosopher who takes the left fork, then the right one: two semops."""
+import time
+
+from ipclab.core.errors import WaitTimeout
+from ipclab.mechanisms.semset import SEM_UNDO
+
+
+def philosopher(forks, i, n, meals, eat=0.05, wait=2.0, t0=0.0, barrier=True):
+    left, right = i, (i + 1) % n                 # fork i on my left, fork i+1 on my right
+    events = []                                  # (seconds since t0, what): the figure's bars
+    for meal in range(meals):
+        events.append((time.monotonic() - t0, "hungry"))
+        try:
+            forks.op([(left, -1, SEM_UNDO)], timeout=wait)   # C: semtimedop(id, &(struct sembuf){left, -1, SEM_UNDO}, 1, &ts)
+            events.append((time.monotonic() - t0, "left"))
+            if barrier and meal == 0:            # wait until all n hold their left fork
+                forks.op([(n, -1, 0)], timeout=wait)
+                forks.op([(n, 0, 0)], timeout=wait)
+            forks.op([(right, -1, SEM_UNDO)], timeout=wait)  # C: semtimedop(id, &(struct sembuf){right, -1, SEM_UNDO}, 1, &ts)
+        except WaitTimeout:
+            events.append((time.monotonic() - t0, "timeout"))
+            return {"meals": meal, "events": events,
+                    "outcome": f"stuck: holding fork {left}, waited {wait:g} s for fork {right}"}
+        events.append((time.monotonic() - t0, "eat"))
+        time.sleep(eat)
+        forks.op([(left, +1, SEM_UNDO), (right, +1, SEM_UNDO)], timeout=0)  # put both back
+        events.append((time.monotonic() - t0, "think"))
+        time.sleep(eat / 2)
+    return {"meals": meals, "outcome": f"ate {meals} meals", "events": events}
+
+# %% [markdown]
+# **Atomic:** one `semop` with two operations. The kernel applies both or none: a
+# philosopher never holds one fork while waiting for the other. The same philosopher, with
+# the two P calls replaced by one (the barrier is gone: with nothing held, there is nothing
+# to wait for at it):
+
+# %%
+# %%worker phil_one_semop
+"""A philosopher who takes both forks in one atomic semop."""
+import time
+
+from ipclab.core.errors import WaitTimeout
+from ipclab.mechanisms.semset import SEM_UNDO
+
+
+def philosopher(forks, i, n, meals, eat=0.05, wait=2.0, t0=0.0, barrier=True):
+    left, right = i, (i + 1) % n
+    events = []
+    for meal in range(meals):
+        events.append((time.monotonic() - t0, "hungry"))
+        try:
+            forks.op([(left, -1, SEM_UNDO), (right, -1, SEM_UNDO)], timeout=wait)  # C: struct sembuf ops[2] = {{left,-1,SEM_UNDO},{right,-1,SEM_UNDO}}; semtimedop(id, ops, 2, &ts);
+        except WaitTimeout:
+            events.append((time.monotonic() - t0, "timeout"))
+            return {"meals": meal, "events": events, "outcome": f"waited {wait:g} s for forks {left}+{right}"}
+        events.append((time.monotonic() - t0, "eat"))
+        time.sleep(eat)
+        forks.op([(left, +1, SEM_UNDO), (right, +1, SEM_UNDO)], timeout=0)
+        events.append((time.monotonic() - t0, "think"))
+        time.sleep(eat / 2)
+    return {"meals": meals, "outcome": f"ate {meals} meals", "events": events}
+
+# %% [markdown]
+# `demo.dining(worker=...)` creates the set (five forks at 1, the barrier at 5), starts
+# five processes running the philosopher you give it, and, while they run, asks the kernel
+# about every fork; at the end it removes the set.
+#
+# **Predict.** Five philosophers, three meals each. With two semops (and the barrier), how
+# many meals are eaten, and what does the kernel see on each fork while they wait? With one
+# atomic semop? Write your answer down, then run.
+
+# %%
+one_at_a_time = demo.dining(n=5, meals=3, atomic=False, wait=2.0, start_method="fork", timeout=60,
+                            worker=phil_two_semops.philosopher)
+atomic = demo.dining(n=5, meals=3, atomic=True, wait=2.0, start_method="fork", timeout=60,
+                     worker=phil_one_semop.philosopher)
+print("ran both tables: 2 x 5 philosophers as processes")
+
+# %% [markdown]
+# **Reveal** (click the collapsed outputs):
+
+# %% tags=["reveal"]
 # NBVAL_IGNORE_OUTPUT
-one_at_a_time = demo.dining(n=5, meals=3, atomic=False, wait=2.0, start_method="fork", timeout=60)
-atomic = demo.dining(n=5, meals=3, atomic=True, wait=2.0, start_method="fork", timeout=60)
 fig = plots.dining([one_at_a_time, atomic])
 style.show(fig)
 for i, r in enumerate(one_at_a_time["results"]):
@@ -260,7 +346,7 @@ for i, r in enumerate(one_at_a_time["results"]):
 late = plots.late_meals(one_at_a_time)
 print("after the first timeout, philosophers who ate (a fork came back through SEM_UNDO):", late or "none")
 
-# %%
+# %% tags=["reveal"]
 if one_at_a_time["deadlock"]:
     print(f"one-at-a-time: deadlock detected after {one_at_a_time['wait']:g} s timeout")
 view = one_at_a_time["stuck_view"]
@@ -306,7 +392,7 @@ for row in view or []:
 # %% [markdown]
 # > **Try it.** Call `demo.dining(atomic=False, barrier=False)` a few times, or untick
 # > *barrier* in the explorer below. Does it still deadlock? Now you know why deadlocks are
-# > bugs that "never happen in testing".
+# > bugs that "never happen in testing". ([answer](answers/02_sysv_semaphores_answers.ipynb#try-3))
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -328,32 +414,74 @@ print(line.split(" (")[0])
 #
 # A process takes the mutex and is killed by `SIGKILL` before it gives it back: no
 # `finally`, no signal handler runs. Two other processes wait for the mutex with a 2 s
-# timeout.
-#
-# * **Without `SEM_UNDO`** the value stays 0 for ever: the waiters time out (in a real
-#   program, without a timeout, they would hang).
-# * **With `SEM_UNDO`** the kernel keeps, for each process, the sum of its changes
-#   (`semadj`) and reverses it when the process exits, however it exits: the unit comes back
-#   and a waiter gets it.
+# timeout. This is the holder; `demo.undo_experiment(worker=...)` makes a set of two
+# semaphores (0: the mutex at 1; 1: "I hold it", at 0), starts the holder, starts the two
+# waiters once it holds the mutex, SIGKILLs it, and reads the mutex every 20 ms.
 
 # %%
+# %%worker undo_holder
+"""The holder: take the mutex with SEM_UNDO, say so, sleep until killed."""
+import time
+
+from ipclab.mechanisms.semset import SEM_UNDO
+
+
+def holder(sem, hold=60):
+    sem.op([(0, -1, SEM_UNDO)], timeout=30)  # C: semtimedop(id, &(struct sembuf){0, -1, SEM_UNDO}, 1, &ts): semadj[0] += 1
+    sem.op([(1, +1, 0)])                     # C: semop(id, &(struct sembuf){1, +1, 0}, 1): "I hold it"
+    time.sleep(hold)                         # SIGKILL arrives here: no V, no finally
+
+# %% [markdown]
+# **Break it yourself.** Copy the holder without `SEM_UNDO`: in the cell below the first
+# `sem.op` has flags `0` instead of `SEM_UNDO`, nothing else changed.
+#
+# **Predict.** For each holder: after the SIGKILL, what is the mutex's value, and do the
+# two waiters get it within their 2 s? (Hint: with `SEM_UNDO` the kernel keeps, for each
+# process, the sum of its changes, `semadj`, and reverses it when the process exits,
+# however it exits.)
+
+# %%
+# %%worker undo_holder_broken
+"""The same holder, SEM_UNDO dropped."""
+import time
+
+
+def holder(sem, hold=60):
+    sem.op([(0, -1, 0)], timeout=30)         # C: semtimedop(id, &(struct sembuf){0, -1, 0}, 1, &ts): no semadj
+    sem.op([(1, +1, 0)])
+    time.sleep(hold)
+
+# %%
+no_undo = demo.undo_experiment(False, waiters=2, wait=2.0, start_method="fork", timeout=60,
+                               worker=undo_holder_broken.holder)
+with_undo = demo.undo_experiment(True, waiters=2, wait=2.0, start_method="fork", timeout=60,
+                                 worker=undo_holder.holder)
+print("ran both: each time 1 holder SIGKILLed, 2 waiters")
+
+# %% [markdown]
+# **Reveal** (click the collapsed outputs):
+
+# %% tags=["reveal"]
 # NBVAL_IGNORE_OUTPUT
-no_undo = demo.undo_experiment(False, waiters=2, wait=2.0, start_method="fork", timeout=60)
-with_undo = demo.undo_experiment(True, waiters=2, wait=2.0, start_method="fork", timeout=60)
 fig = plots.undo([no_undo, with_undo])
 style.show(fig)
 
-# %% [markdown]
-# *Figure:* the mutex's value (0 taken, 1 free) read by the parent every 20 ms, against
-# time; a dotted vertical line marks the SIGKILL of the holder; red dashed without
-# `SEM_UNDO`, green solid with it.
-
-# %%
+# %% tags=["reveal"]
 print(f"{'':16} {'holder':22} {'value after':12} waiters")
 for r in (no_undo, with_undo):
     how = "with SEM_UNDO" if r["undo"] else "without SEM_UNDO"
     dead = "killed by SIGKILL" if r["victim_exitcode"] == -9 else f"exit {r['victim_exitcode']}"
     print(f"{how:16} {dead:22} {r['value_after']:<12} {', '.join(r['outcomes'])}")
+
+# %% [markdown]
+# *Figure:* the mutex's value (0 taken, 1 free) read by the parent every 20 ms, against
+# time; a dotted vertical line marks the SIGKILL of the holder; red dashed without
+# `SEM_UNDO`, green solid with it.
+#
+# * **Without `SEM_UNDO`** the value stays 0 for ever: the waiters time out (in a real
+#   program, without a timeout, they would hang).
+# * **With `SEM_UNDO`** the kernel reverses the dead holder's `semadj` when it exits: the
+#   unit comes back and a waiter gets it.
 
 # %% [markdown]
 # What `SEM_UNDO` gives back, and what it does not ([semop(2)](https://man7.org/linux/man-pages/man2/semop.2.html)):
@@ -386,6 +514,7 @@ for r in (no_undo, with_undo):
 #
 # > **Try it.** In the table above, why is the value after the kill exactly 1 with
 # > `SEM_UNDO`, even though two waiters took and released the mutex afterwards?
+# > ([answer](answers/02_sysv_semaphores_answers.ipynb#try-4))
 #
 # ## 5. Waiting for zero; who is waiting, who went last
 #
@@ -507,16 +636,16 @@ with objects.posix_sem(0, tag="empty") as sem:   # C: sem_t *s = sem_open(name, 
 # 1. **Readers–writer lock in one set.** With a set of 2 semaphores (readers count, writer
 #    flag), write `read_lock` as one `semop` (`writer` must be 0 — a Z operation — and
 #    readers +1) and `write_lock` as one `semop` (writer 0 → 1 and readers must be 0).
-#    Why must each be a single `semop`?
+#    Why must each be a single `semop`? ([answer](answers/02_sysv_semaphores_answers.ipynb#exercise-1))
 # 2. **Resource hierarchy.** Fix the one-at-a-time philosophers *without* an atomic `semop`:
 #    every philosopher takes the lower-numbered fork first. Show with `demo.dining`-style
-#    code that the barrier no longer deadlocks it.
+#    code that the barrier no longer deadlocks it. ([answer](answers/02_sysv_semaphores_answers.ipynb#exercise-2))
 # 3. **Undo accounting.** A process does `V(+2)` with `SEM_UNDO` and exits. What is the value
-#    after its death? Check your prediction with `semset`.
+#    after its death? Check your prediction with `semset`. ([answer](answers/02_sysv_semaphores_answers.ipynb#exercise-3))
 # 4. **Limits.** Which of the four numbers in `/proc/sys/kernel/sem` stops `semset.create(40000)`?
-#    And a `semop` with 600 operations? Check the errors `semset` gives.
+#    And a `semop` with 600 operations? Check the errors `semset` gives. ([answer](answers/02_sysv_semaphores_answers.ipynb#exercise-4))
 # 5. **Collisions.** Create two files, call `ftok` on each with the same `proj_id`. Under what
-#    condition on their inode numbers do the keys collide?
+#    condition on their inode numbers do the keys collide? ([answer](answers/02_sysv_semaphores_answers.ipynb#exercise-5))
 #
 # **Lab 2:** [`labs/lab2_semsets.ipynb`](../labs/lab2_semsets.ipynb): a deadlock-free dining
 # table on an `ipclab.mechanisms.semset` set (both forks in one atomic `semop`, `SEM_UNDO` surviving a
@@ -550,3 +679,7 @@ with objects.posix_sem(0, tag="empty") as sem:   # C: sem_t *s = sem_open(name, 
 # - The kernel's limits: `kernel/sem` (SEMMSL, SEMMNS, SEMOPM, SEMMNI) in
 #   [Documentation for /proc/sys/kernel](https://docs.kernel.org/admin-guide/sysctl/kernel.html);
 #   the undo at exit, `exit_sem` in [ipc/sem.c](https://github.com/torvalds/linux/blob/master/ipc/sem.c).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(f"running every cell took {time.monotonic() - T0:.0f} s")

@@ -8,30 +8,37 @@
 # number the chapter builds private reply channels, priorities and broadcast.
 #
 # **Learning goals.** After this notebook you can
-# 1. create, use, inspect and remove a queue: `msgget`, `msgsnd`, `msgrcv`, `msgctl`, and
-#    the Python call next to each;
+# 1. create, use, inspect and remove a queue: `msgget`, `msgsnd`, `msgrcv`, `msgctl`
+#    (`IPC_STAT` fields, `ipcs -q`), and the Python call next to each;
 # 2. predict what `msgrcv` returns for `type = 0`, `type > 0` and `type < 0` on the same
 #    queue contents, and use negative types as priorities;
 # 3. send a C `struct` as a message, and payloads longer than `msgmax` in frames;
 # 4. reason about blocking: a full queue (`msgmnb`), an empty queue, `IPC_NOWAIT`, timeouts,
 #    and a queue removed under a waiting reader;
-# 5. read a queue's `IPC_STAT` fields and `ipcs -q`;
-# 6. build the chapter's patterns on real processes: client-server with replies addressed
+# 5. build the chapter's patterns on real processes: client-server with replies addressed
 #    by `type = client pid`, a worker pool (and measure it), a centralised logger with
 #    priorities, and broadcast.
 #
-# **Time:** 50 min teaching, 30 min exercises. **Prerequisites:** notebook 00 (processes,
-# System V keys), `struct` in C.
+# **Time:** about DURATION_TOTAL min: reading about DURATION_READ min (DURATION_WORDS words of text and
+# code at 150 words a minute), running about DURATION_RUN min (every cell executed with nbclient
+# when this notebook was built: the last cell prints it), the Try-it prompts, the break-it
+# step and the exercises about 40 min more. **Prerequisites:** notebook 00 (processes,
+# System V keys), `struct` in C. Every prompt has an answer in
+# [`answers/03_sysv_message_queues_answers.ipynb`](answers/03_sysv_message_queues_answers.ipynb).
 #
 # **How to read the code.** `ipclab.mechanisms.msgq` is a thin layer over
 # [sysv_ipc](https://github.com/osvenskan/sysv_ipc)'s `MessageQueue`: every call is a real
 # `msgsnd`/`msgrcv` on a real kernel queue. Each call says, once, in a `# C:` comment, which
-# system call it makes. The processes (workers, clients, loggers) live in
-# [`ipclab/experiments/msgq_demos.py`](../ipclab/experiments/msgq_demos.py) so that every start method can import
-# them.
+# system call it makes. The client and the server of section 7 are written in a cell
+# (`%%worker`: the cell becomes a module every process imports, under fork, forkserver and
+# spawn), so you can change them and run them again. The other processes (the pool worker,
+# the logger, the listeners) live in
+# [`ipclab/experiments/msgq_demos.py`](../ipclab/experiments/msgq_demos.py); each is shown,
+# with the lines that matter marked `>>`, right before it runs.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+# ruff: noqa: F811  (each %%worker cell below is its own module; the linter sees one file)
 import math
 import os
 import struct
@@ -43,9 +50,13 @@ from ipclab import doctor, msgq, objects, procs
 from ipclab import msgq_demos as demos
 from ipclab.experiments import queue_pitfalls
 from ipclab.core.errors import LimitReached, ObjectGone, WaitTimeout
+from ipclab.mechanisms import ccell
+from ipclab.presentation.glass import show
 from ipclab.presentation.plots import msgq as msgq_plots
 
+T0 = time.monotonic()
 doctor.setup_notebook("msgmax", "msgmnb", "ipcs", "gcc")
+ccell.load()  # registers %%worker: a cell that becomes an importable module (fork, forkserver, spawn)
 LIM = msgq.limits()  # C: cat /proc/sys/kernel/msgmax /proc/sys/kernel/msgmnb /proc/sys/kernel/msgmni
 print(LIM)
 
@@ -104,6 +115,7 @@ with msgq.queue() as q:
 # > open (put a `time.sleep(30)` in it). Then run it again after: the queue is gone, because
 # > leaving the block called `msgctl(IPC_RMID)`. A System V queue that nobody removes
 # > survives its creator until reboot: that is what `ipcrm -q` is for.
+# > ([answer](answers/03_sysv_message_queues_answers.ipynb#try-1))
 #
 # ## 2. Types and filtering: three ways to read the same queue
 #
@@ -117,18 +129,30 @@ with msgq.queue() as q:
 #
 # The same six messages, sent in the same order, read three ways: each reader takes what
 # matches until nothing does, and we look at what it took and what it left behind.
+#
+# **Predict.** The queue holds, in this order, `info-1` (type 3), `ERROR-1` (1), `warn-1`
+# (2), `ERROR-2` (1), `info-2` (3), `warn-2` (2). For each of `type = 0`, `2` and `-2`:
+# which messages does the reader take, in what order, and which stay?
 
 # %%
 SAMPLE = [(b"info-1", 3), (b"ERROR-1", 1), (b"warn-1", 2), (b"ERROR-2", 1), (b"info-2", 3), (b"warn-2", 2)]
 
 with msgq.queue() as q:
+    results = {}
     for flt in (0, 2, -2):
         for data, t in SAMPLE:
             msgq.send(q, data, type=t, timeout=5)
         taken = msgq.drain(q, type=flt)  # C: while (msgrcv(msqid, &buf, size, flt, IPC_NOWAIT) != -1) ...
-        left = msgq.drain(q)
-        print(f"type {flt:>2}: took {[d.decode() for d, _ in taken]}")
-        print(f"          left {[d.decode() for d, _ in left]}")
+        results[flt] = (taken, msgq.drain(q))
+print("read the same six messages three ways")
+
+# %% [markdown]
+# **Reveal** (click the collapsed output):
+
+# %% tags=["reveal"]
+for flt, (taken, left) in results.items():
+    print(f"type {flt:>2}: took {[d.decode() for d, _ in taken]}")
+    print(f"          left {[d.decode() for d, _ in left]}")
 
 # %% [markdown]
 # * `type 0` is a plain FIFO: everything, in the order it was sent.
@@ -160,7 +184,7 @@ print("most urgent first, FIFO within a level:", served == [f"{URGENCY[lv]}#{i}"
 # > **Try it.** Receive with `type=-2` instead of `-4`. Which messages are served, and where
 # > do the others go? Then imagine a producer that sends an `ERROR` every millisecond: what
 # > happens to the `DEBUG` messages? (This is *starvation*; a strict priority queue has it
-# > by design.)
+# > by design.) ([answer](answers/03_sysv_message_queues_answers.ipynb#try-2))
 #
 # Linux also has the flag `MSG_EXCEPT` (`type > 0`: the first message whose type is *not*
 # `type`); sysv_ipc does not expose it.
@@ -263,7 +287,7 @@ finally:
 # %% [markdown]
 # > **Try it.** Replace `demos.raw_blocking_receiver` by `demos.timed_receiver` with
 # > arguments `(q.key, 0, 10)`: the timed reader notices the removal too (`ObjectGone`), at
-# > its next attempt.
+# > its next attempt. ([answer](answers/03_sysv_message_queues_answers.ipynb#try-3))
 #
 # ## 5. The queue's state: `IPC_STAT`
 #
@@ -335,6 +359,7 @@ with msgq.queue() as q:
 # > two `int`s). `LOG.size` grows to 72: the compiler pads `pid` to align `time` on 8 bytes.
 # > The C side must change the same way, or the two will read garbage. Formats with `<` or
 # > `=` instead of `@` have no padding at all: fine between Python processes, wrong against C.
+# > ([answer](answers/03_sysv_message_queues_answers.ipynb#try-4))
 #
 # ### Longer than `msgmax`: framing
 #
@@ -384,24 +409,125 @@ print("payload came back intact:", back == payload)
 #  client 4711 ◄──────type 4711: (id, 49)─────────└───────┘◄──  (replies)
 # ```
 #
-# `msgq.call` is the client side (send a request, wait for the reply to our pid);
-# `msgq.serve(q, handler)` is the server loop, until a stop message. Two servers, three
-# clients, six requests each; every client checks every answer it gets.
+# `msgq.call` and `msgq.serve` package this protocol for the labs; here it is written out,
+# in a cell that is a module (`%%worker`), so that every process imports it. A request is a
+# C struct `{int reply_to; long long x;}`; the server answers `x * x` with **type =
+# reply_to**; `reply_to = 0` asks a server to stop. The marked `# C:` lines are the whole
+# protocol.
+
+# %%
+# %%worker typed_rpc
+"""Client and server on one queue: requests on type 1, each reply on type = the client's pid."""
+import os
+import struct
+
+from ipclab import msgq
+from ipclab.core.errors import WaitTimeout
+
+REQUEST = 1
+BODY = struct.Struct("=iq")                   # C: struct { int reply_to; long long x; } (packed)
+
+
+def server(key, timeout=10.0, max_requests=50):
+    """Answer x*x to whoever asked, until a stop (reply_to = 0); returns the xs it saw."""
+    q = msgq.attach(key)
+    seen = []
+    while len(seen) < max_requests:
+        data, _ = msgq.receive(q, type=REQUEST, timeout=timeout)             # C: msgrcv(id, &m, size, 1, 0)
+        reply_to, x = BODY.unpack(data)
+        if reply_to == 0:
+            break
+        seen.append(x)
+        msgq.send(q, BODY.pack(os.getpid(), x * x), type=reply_to, timeout=timeout)  # C: m.mtype = reply_to; msgsnd(id, &m, len, 0)
+    return seen
+
+
+def client(key, index, n_requests, timeout=5.0):
+    """Ask n squares, wait for each reply on my pid; returns (asked, right, how it ended)."""
+    q = msgq.attach(key)
+    right = 0
+    for i in range(n_requests):
+        x = index * 1000 + i + 3             # distinct per client: another client's reply would be wrong
+        msgq.send(q, BODY.pack(os.getpid(), x), type=REQUEST, timeout=timeout)  # C: m.mtype = 1; msgsnd(...)
+        try:
+            data, _ = msgq.receive(q, type=os.getpid(), timeout=timeout)     # C: msgrcv(id, &m, size, getpid(), 0)
+        except WaitTimeout:
+            return n_requests, right, f"timed out waiting for reply {i}"
+        right += BODY.unpack(data)[1] == x * x
+    return n_requests, right, "done"
+
+
+def stop(q, n):
+    """One stop message per server."""
+    for _ in range(n):
+        msgq.send(q, BODY.pack(0, 0), type=REQUEST, timeout=5)
+
+# %% [markdown]
+# Two servers, three clients, six requests each; every client checks every answer it gets.
 
 # %%
 with msgq.queue() as q:
-    with procs.start(demos.pool_worker, n=2, args=(q.key, "square"), start_method="forkserver", timeout=60) as servers:
-        answers = procs.run(demos.client, [(q.key, i, 6) for i in range(3)], start_method="forkserver", timeout=60)
-        msgq.send_stop(q, n=2, timeout=5)   # one stop message per server
+    with procs.start(typed_rpc.server, n=2, args=(q.key,), start_method="forkserver", timeout=60) as servers:
+        answers = procs.run(typed_rpc.client, [(q.key, i, 6) for i in range(3)], start_method="forkserver", timeout=60)
+        typed_rpc.stop(q, 2)
         handled = servers.join()
-for i, (asked, right) in enumerate(answers):
-    print(f"client {i}: {right} of {asked} replies were its own, and correct")
-print("requests handled by the two servers:", sum(handled))
+for i, (asked, right, how) in enumerate(answers):
+    print(f"client {i}: {right} of {asked} replies were its own, and correct ({how})")
+print("requests handled by the two servers:", sum(len(h) for h in handled))
 
 # %% [markdown]
-# > **Try it.** Open `ipclab/experiments/msgq_demos.py` and read `client` and `pool_worker`:
-# > about ten lines each. What would go wrong if two clients used the same reply type?
+# > **Try it.** What would go wrong if two clients used the same reply type? Change
+# > `client` so that every client uses `reply_to = 7` (and receives on type 7), run the cell
+# > above again, and read the counts. ([answer](answers/03_sysv_message_queues_answers.ipynb#try-5))
 #
+# **Break it yourself.** A server that replies on type 1 for everybody: the cell below is
+# `typed_rpc` with one change, `type=REQUEST` instead of `type=reply_to` in the server's
+# `msgsnd`. One server, one client, one request (`x = 3`); the server stops after at most
+# five messages, the client waits 1 s.
+#
+# **Predict.** What does the client get? What does the server see?
+
+# %%
+# %%worker typed_rpc_broken
+"""typed_rpc, but the server replies on type 1 (the request type) for everybody."""
+import os
+
+from ipclab import msgq
+from typed_rpc import BODY, REQUEST, client, stop  # noqa: F401  (the client and the stop are unchanged)
+
+
+def server(key, timeout=10.0, max_requests=50):
+    q = msgq.attach(key)
+    seen = []
+    while len(seen) < max_requests:
+        data, _ = msgq.receive(q, type=REQUEST, timeout=timeout)
+        reply_to, x = BODY.unpack(data)
+        if reply_to == 0:
+            break
+        seen.append(x)
+        msgq.send(q, BODY.pack(os.getpid(), x * x), type=REQUEST, timeout=timeout)  # BROKEN: was type=reply_to
+    return seen
+
+# %%
+with msgq.queue() as q:
+    with procs.start(typed_rpc_broken.server, [(q.key, 5, 5)], start_method="forkserver", timeout=60) as srv:
+        asked, right, how = procs.run(typed_rpc_broken.client, [(q.key, 0, 1, 1.0)],
+                                      start_method="forkserver", timeout=60)[0]
+        seen = srv.join()[0]
+    left = msgq.drain(q)
+print("ran 1 server and 1 client with the broken reply type")
+
+# %% [markdown]
+# **Reveal** (click the collapsed output):
+
+# %% tags=["reveal"]
+print(f"the client: {right} right replies of {asked} ({how})")
+print("the server took as requests:", seen)
+print("each was the square of the one before (its own reply, read back as a request):",
+      "yes" if all(b == a * a for a, b in zip(seen, seen[1:])) and len(seen) > 1 else "no")
+print("left in the queue: one more 'reply' of type 1:", "yes" if [t for _, t in left] == [1] else f"no {left}")
+
+# %% [markdown]
 # ### 7.1b Where one queue for everybody breaks, and TLPI's answer
 #
 # Kerrisk's *The Linux Programming Interface* (§46.7, "Using a single message queue for
@@ -488,6 +614,22 @@ print("server:", fixed["server"][0], "| clients served:", sum(c[0] == "served" f
 # `demos.pool_curve` times 120 tasks of each kind through pools of 1, 2, 4 and 8 workers
 # (worker start-up excluded), three batches per pool, and keeps the fastest batch: the
 # slower ones were slowed by whatever else ran on the machine at the time.
+#
+# Each worker of the pool is `demos.pool_worker`, which hands its queue to `msgq.serve`, the
+# same loop as `typed_rpc.server` above with the handler (what to do with a task) as a
+# parameter; the two handlers are a CPU loop and a sleep:
+
+# %%
+show(demos.pool_worker, mark=["msgq.serve(q, HANDLERS[work]"])
+
+# %%
+show(msgq.serve, mark=["receive_request(q, request_type=request_type", "send_reply(q, req, handler(req.body)"])
+
+# %%
+show(demos.cpu_task, mark=["total += i & 7"])
+
+# %%
+show(demos.io_task, mark=["time.sleep(x / 1000)"])
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -510,7 +652,11 @@ fig = msgq_plots.pool_throughput(curve)
 # Many processes log to one queue; the type is the level (1 = ERROR ... 4 = DEBUG); the
 # logger receives with `type = -4`, so when it falls behind, errors jump the queue. Here
 # three sources log first and finish; only then does the logger start, and it finds the
-# backlog a logger that fell behind would find.
+# backlog a logger that fell behind would find. The logger is ten lines; its one
+# `msgrcv` is marked:
+
+# %%
+show(demos.logger, mark=["msgq.receive(q, type=filter_type"])
 
 # %%
 levels = [3, 1, 4, 2, 3, 1]   # what each source logs, in this order
@@ -538,9 +684,15 @@ print("as sent:", [lv for lv, _ in fifo] == levels)
 # %% [markdown]
 # ### 7.4 Broadcast
 #
-# A message is received **once**: whoever calls `msgrcv` first takes it. So "send one
-# message of type BROADCAST" reaches one listener, not all. Three listeners each read
-# (lowest type first) until a STOP; we send one announcement, then one STOP each.
+# The chapter's broadcast: one message of a BROADCAST type, `ANNOUNCE` here. Three
+# listeners each read (lowest type first) until a STOP; we send one announcement, then one
+# STOP each. A listener:
+
+# %%
+show(demos.naive_listener, mark=["msgq.receive(q, type=-STOP"])
+
+# %% [markdown]
+# **Predict.** How many of the three listeners receive the announcement?
 
 # %%
 with msgq.queue() as q:
@@ -549,6 +701,12 @@ with msgq.queue() as q:
         for _ in range(3):
             msgq.send(q, b"", type=demos.STOP, timeout=5)
         counts = listeners.join()
+print("ran 3 listeners, sent 1 announcement and 3 STOPs")
+
+# %% [markdown]
+# **Reveal** (click the collapsed output):
+
+# %% tags=["reveal"]
 print("listeners that received the one broadcast message:", sum(counts), "of", len(counts))
 print("one message reached exactly one listener:", "yes" if sum(counts) == 1 else "no")
 
@@ -616,21 +774,21 @@ for i, words in enumerate(heard):
 #
 # 1. **Predict, then check.** A queue holds, in order, types `5, 2, 9, 2, 1, 5`. Write down
 #    the order in which `msgrcv` returns them with `type = -5` repeated until nothing
-#    matches, and what is left. Check it with `msgq.drain`.
+#    matches, and what is left. Check it with `msgq.drain`. ([answer](answers/03_sysv_message_queues_answers.ipynb#exercise-1))
 # 2. **Fill it up.** With the default capacity, how many 100-byte messages fit in a queue?
 #    How many empty (0-byte) messages? (Hint: the kernel also limits the *number* of
 #    messages to `msg_qbytes`.) Measure both with `msgq.try_send` in a loop, in a `with
-#    msgq.queue()` block.
+#    msgq.queue()` block. ([answer](answers/03_sysv_message_queues_answers.ipynb#exercise-2))
 # 3. **Aging.** The logger of 7.3 starves DEBUG messages when errors keep coming. Change the
 #    receive loop so that every tenth receive uses `type = 0`. Show with two sources (one
-#    flooding ERRORs, one sending DEBUG) that DEBUG messages now get through.
+#    flooding ERRORs, one sending DEBUG) that DEBUG messages now get through. ([answer](answers/03_sysv_message_queues_answers.ipynb#exercise-3))
 # 4. **Framing with many senders.** Start three processes that each `send_framed` a 50 kB
 #    payload to one reader. What type should each use, and how does the reader know which
-#    types to read? Implement it with `msgq.send_framed`/`msgq.receive_framed`.
+#    types to read? Implement it with `msgq.send_framed`/`msgq.receive_framed`. ([answer](answers/03_sysv_message_queues_answers.ipynb#exercise-4))
 # 5. **Timeouts, honestly.** `msgq.receive` polls. Measure with `time.perf_counter` how late
 #    a waiting receiver sees a message sent 100 ms after it started waiting (run it 20
 #    times, report the median). Compare with a plain blocking `q.receive()` in a child.
-#    What does the poll's 5 ms cap cost, and what does it buy?
+#    What does the poll's 5 ms cap cost, and what does it buy? ([answer](answers/03_sysv_message_queues_answers.ipynb#exercise-5))
 #
 # **Labs:** [lab 3](../labs/lab3_messages.ipynb) builds this request/reply service on one System V
 # queue (urgent first, replies by pid); [lab 6](../labs/lab6_pool.ipynb) a worker pool and
@@ -656,3 +814,7 @@ for i, words in enumerate(heard):
 #   `do_msgrcv`); limits `msgmax`, `msgmnb`, `msgmni` in
 #   [Documentation/admin-guide/sysctl/kernel.rst](https://docs.kernel.org/admin-guide/sysctl/kernel.html).
 # * PostgreSQL: [shm_mq.c](https://github.com/postgres/postgres/blob/master/src/backend/storage/ipc/shm_mq.c).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(f"running every cell took {time.monotonic() - T0:.0f} s")
