@@ -338,6 +338,9 @@ class Explorer:
     ``ex.run("A:load B:load A:add B:add A:store B:store")``. Each process is a real worker
     blocked on its own POSIX semaphore; :meth:`step` posts it, and waits (with a timeout)
     for the worker to report that the step is done.
+
+    The game built on the same idea (levels with goals, deadlocks on real semaphores, undo by
+    replay, seeded schedules) is :mod:`ipclab.experiments.scheduler_game`.
     """
 
     def __init__(self, processes=2, increments=1, start_method="fork", timeout=30.0, step_timeout=None):
