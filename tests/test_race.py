@@ -1,5 +1,7 @@
 """ipclab.experiments.race: lost updates without a lock and never with it, the trace, the explorer, the widgets."""
 
+import time
+
 import pytest
 
 from ipclab import race
@@ -140,3 +142,36 @@ def test_explorer_ui_reveal_before_the_end():
     ui.click("A")
     assert ui.reveal() is None and "not finished" in ui.status.value
     ui.close()
+
+
+def student_step_locked(word, lock, window):
+    """A student's counter++ as in notebook 01's %%worker cell: under the lock."""
+    lock.acquire(10)
+    value = word.value
+    time.sleep(window)
+    word.value = value + 1
+    lock.release()
+
+
+def student_step_ignores_lock(word, lock, window):
+    """The "break it yourself" version: the lock is passed in and never taken."""
+    value = word.value
+    time.sleep(window)
+    word.value = value + 1
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_count_runs_a_students_step(method):
+    """race.count(step=...) runs the student's own increment in every worker, any start method."""
+    r = race.count(2, 50, lock=True, step=student_step_locked, start_method=method)
+    assert r.final == r.expected == 100
+
+
+def test_a_step_that_ignores_the_lock_loses_updates():
+    r = race.count(2, 100, lock=True, step=student_step_ignores_lock, start_method="fork")
+    assert r.lost > 0
+
+
+def test_a_step_cannot_be_traced():
+    with pytest.raises(BadArgument):
+        race.count(2, 5, step=student_step_locked, trace=True)
