@@ -385,3 +385,17 @@ print("each client got its own reply on its own queue:", answers, "->", "yes" if
 # message in all. So small messages and ping-pong latencies show the largest gaps; large
 # messages (where copying dominates) and batched rings (one handshake per batch) come close
 # to C. The run takes minutes; run it in a terminal (it needs gcc for the C twin).
+
+# %% [markdown]
+# ## References
+#
+# * [semop(2)](https://man7.org/linux/man-pages/man2/semop.2.html) (several operations,
+#   atomically; `SEM_UNDO`), [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html),
+#   [sem_overview(7)](https://man7.org/linux/man-pages/man7/sem_overview.7.html),
+#   [ipcs(1)](https://man7.org/linux/man-pages/man1/ipcs.1.html), [ipcrm(1)](https://man7.org/linux/man-pages/man1/ipcrm.1.html),
+#   [mq_overview(7)](https://man7.org/linux/man-pages/man7/mq_overview.7.html) (`msgsize_max`, 8192 by default),
+#   [getrlimit(2)](https://man7.org/linux/man-pages/man2/getrlimit.2.html) (`RLIMIT_MSGQUEUE`, 819,200 bytes by default),
+#   [strace(1)](https://man7.org/linux/man-pages/man1/strace.1.html) (`-c`, `-f`).
+# * [pthread_mutexattr_setrobust(3)](https://man7.org/linux/man-pages/man3/pthread_mutexattr_setrobust.3.html),
+#   [pthread_mutex_consistent(3)](https://man7.org/linux/man-pages/man3/pthread_mutex_consistent.3.html),
+#   [pthread_mutexattr_setpshared(3)](https://man7.org/linux/man-pages/man3/pthread_mutexattr_setpshared.3.html).

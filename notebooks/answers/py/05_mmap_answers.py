@@ -328,3 +328,14 @@ with objects.course_file(0, tag="ex5") as path:
         print("mapping the empty file:", "refused" if "empty" in str(e) or "EINVAL" in str(e) else str(e))
     outcome = demo.child_signal(demo.c_mmap_past_eof, (path, 10), start_method="fork", timeout=30)
     print("a C-style 2-page mapping of the empty file, byte 10 touched:", *outcome)
+
+# %% [markdown]
+# ## References
+#
+# * [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html) (`EINVAL` for a zero
+#   length; `SIGBUS` past the end of the file), [madvise(2)](https://man7.org/linux/man-pages/man2/madvise.2.html),
+#   [proc(5)](https://man7.org/linux/man-pages/man5/proc.5.html) (`maps`, `smaps`),
+#   [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html) (record locks, `EDEADLK`),
+#   [sem_overview(7)](https://man7.org/linux/man-pages/man7/sem_overview.7.html).
+# * Kernel: `fault_around_bytes` in [mm/memory.c](https://github.com/torvalds/linux/blob/master/mm/memory.c),
+#   read-ahead in [mm/readahead.c](https://github.com/torvalds/linux/blob/master/mm/readahead.c).

@@ -36,8 +36,8 @@ TRACES = "live" if LIVE_STRACE else "recorded on the course's machine"
 #
 # `m.close()`. Python's `mmap` object keeps its own duplicate of the descriptor (the
 # `fcntl(fd, F_DUPFD_CLOEXEC)` before the `mmap`) for `size()` and `resize()`; closing the
-# object calls `munmap` and then closes that duplicate. `shm.close_fd()` closes the
-# *original* descriptor. In the trace:
+# object closes that duplicate and calls `munmap`. `shm.close_fd()` closes the *original*
+# descriptor. In the trace:
 
 # %%
 steps = tracing.trace_or_recorded("posix_shm", LIVE_STRACE)[0]
@@ -249,15 +249,17 @@ print("each worker maps the four semaphore files (/dev/shm/sem.*):", [len(m) for
 # ## Exercise 4: DRD, and an atomic increment
 #
 # `valgrind --tool=drd ./race race 200` reports the same race as Helgrind ("Conflicting
-# store by thread 2 ..." on `counter++`). With
-# `__atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED)` the count is always exact: the
-# increment is one indivisible read-modify-write (on x86-64 a `lock add`). What the tools
-# say is another matter: Helgrind does not model atomic instructions (a Valgrind developer:
-# "I don't believe helgrind makes any attempt to observe atomic operations", valgrind-users,
-# 2018), so it may still report a possible race on an access that is in fact atomic. The
-# cell below builds both versions and runs them under both tools where gcc and valgrind are
-# present; it prints what this machine's tools said.
-
+# store by thread ..." on `counter++`). With `__atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED)`
+# the increment is one indivisible read-modify-write (on x86-64 a `lock add`): the count is
+# always exact, where `counter++` may lose updates (or, in a short run where one thread
+# finishes before the other starts, happen not to). What the tools say about atomics depends
+# on the tool and its version: a Valgrind developer wrote in 2018 that Helgrind does not try
+# to observe atomic operations ("I don't believe helgrind makes any attempt to observe atomic
+# operations", [valgrind-users, 2018-09-25](https://sourceforge.net/p/valgrind/mailman/message/36423959/)), so it can report races on correct atomic code (C++
+# `atomic_flag` in that thread). The cell below builds both versions and runs them under
+# both tools where gcc and valgrind are present, and prints each tool's error summary: read
+# what this machine's Valgrind says about the atomic version.
+#
 # %%
 # NBVAL_IGNORE_OUTPUT
 src = (tracing.C_DIR / "race_helgrind.c").read_text()
@@ -314,3 +316,17 @@ print("the worker sleeps in:", call)
 print("/proc/PID/syscall starts with msgrcv's number on this architecture:",
       "yes" if procinfo.SYSCALLS.get(os.uname().machine, {}).get(int(number)) == "msgrcv" else "no")
 print("ipcs -q (/proc/sysvipc/msg): messages", row["qnum"], "| used bytes", row["cbytes"])
+
+# %% [markdown]
+# ## References
+#
+# * [strace(1)](https://man7.org/linux/man-pages/man1/strace.1.html) (`-e trace=%ipc`, `-c`),
+#   [proc(5)](https://man7.org/linux/man-pages/man5/proc.5.html) (`syscall`, `maps`, `smaps`),
+#   [Documentation/filesystems/proc.rst](https://docs.kernel.org/filesystems/proc.html)
+#   (smaps: shared "even when mapped in the same process multiple times"),
+#   [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html) (`GETNCNT`, `GETPID`),
+#   [sem_getvalue(3)](https://man7.org/linux/man-pages/man3/sem_getvalue.3.html),
+#   [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html),
+#   [ipcs(1)](https://man7.org/linux/man-pages/man1/ipcs.1.html).
+# * [Valgrind manual](https://valgrind.org/docs/manual/manual.html): Helgrind and DRD;
+#   [the valgrind-users thread on atomics](https://sourceforge.net/p/valgrind/mailman/message/36423959/).

@@ -404,3 +404,17 @@ int main(void)
 # `a + b == 100` gives `b = 100 - a`, a repair that works only because this invariant
 # exists). A journal records the intent and allows both repair directions; a checksum
 # (or a version number) only detects damage.
+
+# %% [markdown]
+# ## References
+#
+# * [signal(7)](https://man7.org/linux/man-pages/man7/signal.7.html) ("Interruption of system
+#   calls and library functions by signal handlers": System V IPC calls are never restarted),
+#   [malloc_usable_size(3)](https://man7.org/linux/man-pages/man3/malloc_usable_size.3.html),
+#   [shmctl(2)](https://man7.org/linux/man-pages/man2/shmctl.2.html) (`IPC_RMID`, `SHM_DEST`),
+#   [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html) (`SETALL`, `GETALL`, `union semun`),
+#   [pthread_mutex_consistent(3)](https://man7.org/linux/man-pages/man3/pthread_mutex_consistent.3.html).
+# * ISO/IEC 9899:2011 (C11), 5.1.2.4 "Multi-threaded executions and data races" and 7.17.4
+#   "Fences"; Intel 64 and IA-32 Architectures Software Developer's Manual, vol. 3A, 8.2.3
+#   (x86 memory ordering examples); H.-J. Boehm, "Can seqlocks get along with programming
+#   language memory models?", MSPC 2012.
