@@ -247,7 +247,17 @@ with shm.Segment.create(4096, tag="addr") as a:
 #
 # The object has a name, so any language can open it. `ipclab/c/shm_peek.c` opens the name
 # Python chose, maps `struct shared`, prints it, doubles the values and writes a message.
-# It is compiled here with `gcc` into a temporary directory.
+# It is compiled here with `gcc` into a temporary directory. Its code from the `struct`
+# on (the calls on the shared object marked):
+
+# %%
+from pathlib import Path
+
+c_lines = (Path(shm.__file__).resolve().parents[1] / "c" / "shm_peek.c").read_text().splitlines()
+for n, line in enumerate(c_lines, 1):
+    hot = any(k in line for k in ("shm_open(", "mmap(", "*= 2", "count += 1", "snprintf(", "munmap("))
+    if n >= 15:
+        print(f"{'>>' if hot else '  '} {n:3d}  {line}")
 
 # %%
 if doctor.skip_unless("gcc"):
