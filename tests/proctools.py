@@ -4,7 +4,7 @@ import os
 
 import psutil
 
-__all__ = ["alive", "children_of", "descendants", "group_members"]
+__all__ = ["alive", "children_of", "descendants", "group_members", "until"]
 
 _DEAD = (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
 
@@ -43,3 +43,13 @@ def group_members(pgid):
         except (ProcessLookupError, PermissionError):
             continue
     return found
+
+
+def until(predicate, seconds=15):
+    """True once *predicate* holds, False after *seconds* (synchronisation, never a timing claim)."""
+    from ipclab.core.errors import WaitTimeout
+    from ipclab.core.waiting import wait_until
+    try:
+        return wait_until(predicate, seconds, "a test condition", max_poll=0.05)
+    except WaitTimeout:
+        return False

@@ -31,13 +31,7 @@ with objects.posix_shm(4096, tag="demo") as shm, objects.sysv_sem(0) as sem:
 _alive = proctools.alive
 
 
-def _wait_for(predicate, seconds=15):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
+_wait_for = proctools.until
 
 
 @pytest.fixture

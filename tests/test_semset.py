@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import proctools
 import pytest
 import sysv_ipc
 
@@ -20,13 +21,8 @@ import workers_semset as w
 
 
 def _wait_until(predicate, timeout=20.0):
-    """Poll *predicate* until true (a generous bound on a loaded machine); False at the deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
+    """True once *predicate* holds (a generous bound on a loaded machine); False at the deadline."""
+    return proctools.until(predicate, timeout)
 
 
 @pytest.fixture(scope="module")

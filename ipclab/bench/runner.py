@@ -29,6 +29,7 @@ import time
 from ipclab.bench import transports as bt
 from ipclab.core import limits as kernel_limits
 from ipclab.core import names, objects, procs, registry
+from ipclab.core.units import human, parse_size  # noqa: F401 (bench.human, bench.parse_size)
 from ipclab.core.errors import BadArgument, LimitReached, NotSupported
 
 #: mechanism -> (family, label, row of the chapter's table it belongs to)
@@ -450,24 +451,6 @@ def ring_depth(size=64, depths=(1, 2, 4, 16, 64, 256), *, mechanism="posix_shm",
 
 
 # -- presenting ------------------------------------------------------------------------------
-def human(n):
-    """64 -> '64 B', 65536 -> '64 KiB', 1048576 -> '1 MiB'."""
-    for unit, k in (("MiB", 20), ("KiB", 10)):
-        if n >= 1 << k and n % (1 << k) == 0:
-            return f"{n >> k} {unit}"
-    return f"{n} B"
-
-
-def parse_size(text):
-    """'64', '8K', '64KiB', '1M' -> bytes."""
-    t = text.strip().upper().replace("IB", "").replace("B", "")
-    mult = {"K": 1 << 10, "M": 1 << 20}.get(t[-1:], 1)
-    try:
-        return int(t.rstrip("KM")) * mult
-    except ValueError:
-        raise BadArgument(f"size {text!r}: write e.g. 64, 8K or 1M") from None
-
-
 def ranking(records):
     """Best throughput per mechanism (any size), fastest first, next to the chapter's figure."""
     best = {}

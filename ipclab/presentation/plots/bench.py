@@ -2,6 +2,8 @@
 
 import matplotlib.pyplot as plt
 
+from ipclab.core.units import human
+
 _COLORS = {"posix_shm": "tab:blue", "mp_shm": "tab:cyan", "sysv_shm": "navy", "mmap_file": "tab:purple",
            "unix": "tab:green", "posix_mq": "tab:orange", "sysv_mq": "tab:brown", "pipe": "tab:red",
            "fifo": "salmon", "tcp": "tab:olive", "posix_sem": "tab:blue", "sysv_sem": "navy"}
@@ -10,11 +12,7 @@ _ROW_COLOR = {"shm": "tab:blue", "mmap": "tab:purple", "unix": "tab:green", "mq"
 _STYLE = {"POSIX": "o-", "System V": "s--", "file": "D-", "socket": "^-", "stream": "v-"}
 
 
-def _size_label(n):
-    for unit, k in (("MiB", 20), ("KiB", 10)):
-        if n >= 1 << k and n % (1 << k) == 0:
-            return f"{n >> k} {unit}"
-    return f"{n} B"
+_size_label = human
 
 
 def bandwidth(records, indicative=None, title="Throughput between two processes (median, bars: min-max)"):

@@ -10,17 +10,14 @@ colour has to be told apart; tie groups are shaded in alternation. Nothing is me
 import matplotlib.pyplot as plt
 from matplotlib.ticker import LogLocator, NullFormatter
 
+from ipclab.core.units import human
 from ipclab.experiments.ranking import rank_label, separated
 from ipclab.presentation.plots import style
 
 __all__ = ["ranking"]
 
 
-def _size_label(n):
-    for unit, k in (("MiB", 20), ("KiB", 10)):
-        if n >= 1 << k and n % (1 << k) == 0:
-            return f"{n >> k} {unit}"
-    return f"{n} B"
+_size_label = human
 
 
 @style.styled
