@@ -20,7 +20,7 @@
 # 5. tell sockets that keep message boundaries (UDP, `SOCK_DGRAM`, `SOCK_SEQPACKET`) from byte
 #    streams (TCP, `SOCK_STREAM`), and handle `errno` in C: `perror`, `EINTR`, `SA_RESTART`.
 #
-# **Time:** 45 min teaching, 30 min exercises; running every cell takes about half a minute
+# **Time:** 45 min teaching, 30 min exercises; running every cell takes under half a minute
 # (measured at the end of the notebook). **Prerequisites:** notebook 00 (processes, `fork`),
 # notebook 07 for the `%%c` cell; C file descriptors.
 #
@@ -350,7 +350,8 @@ print("socket files left in the private directory:", os.listdir(workdir))
 # So a protocol over TCP or a UNIX stream socket must **frame** its messages itself (a length
 # prefix, or a delimiter such as the newline of HTTP/1 headers), exactly as notebook 03 framed
 # large messages for a System V queue. With UDP or `SOCK_SEQPACKET` the kernel keeps the frames,
-# and a `recv()` buffer shorter than the message silently drops the rest of it (udp(7), unix(7)).
+# and a `recv()` buffer shorter than the message silently drops the rest of it (recv(2): "excess
+# bytes may be discarded depending on the type of socket"; the answers notebook shows it).
 #
 # Speed: notebook 00 ranks every mechanism live on this machine (a producer and a consumer,
 # each message checked), and `ipclab bench` measures it at several sizes; we do not repeat it.

@@ -64,7 +64,8 @@ print("old zombies, after SIG_IGN was set: ", z["old_zombies_after"])
 # ## §4. A receive buffer shorter than the message
 #
 # On a datagram socket `recv(4)` returns the first 4 bytes of the next message and **discards
-# the rest** of it (udp(7), unix(7); `recvmsg` would set `MSG_TRUNC` to tell you). On a stream
+# the rest** of it (recv(2): "excess bytes may be discarded depending on the type of socket";
+# `recvmsg` would set `MSG_TRUNC` in `msg_flags` to tell you). On a stream
 # socket nothing is lost: the next `recv()` goes on where the last stopped. (A socket pair in
 # this one process is enough to see it: the kernel's rules are the same.)
 
