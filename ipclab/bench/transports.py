@@ -419,7 +419,8 @@ def open_end(spec, role, size):
         elif mech == "mp_shm":
             from multiprocessing import shared_memory
             # C: shm_open + mmap. Our workers share the parent's resource tracker, so attaching
-            # (which registers the name again before Python 3.13) does not destroy the block at exit.
+            # (which registers the name again, 3.13 included unless track=False) does not destroy
+            # the block at exit.
             sm = shared_memory.SharedMemory(spec["shm"])
             closers.append(sm.close)
             buf = sm.buf

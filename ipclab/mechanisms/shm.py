@@ -431,12 +431,14 @@ def mp_attach_only(name, unregister):
     """Run in a *fresh* interpreter: attach with multiprocessing.shared_memory, close, exit.
 
     With ``unregister=False`` the resource tracker of that interpreter believes it owns the
-    segment and unlinks it when the interpreter exits (CPython < 3.13, gh-82300).
+    segment and unlinks it when the interpreter exits: attaching registers the name with the
+    tracker in every CPython version, 3.13 included, unless ``track=False`` is passed (3.13+;
+    gh-82300, the ``track`` parameter of :class:`multiprocessing.shared_memory.SharedMemory`).
     """
     from multiprocessing import resource_tracker, shared_memory
     shm = shared_memory.SharedMemory(name=name.lstrip("/"))  # C: shm_open(name, O_RDWR) + mmap
     if unregister:
-        # the workaround before 3.13 (3.13+: SharedMemory(name, track=False))
+        # the workaround for every version (3.13+ can instead attach with track=False)
         resource_tracker.unregister(shm._name, "shared_memory")  # noqa: SLF001 - the documented workaround
     shm.close()  # munmap only; no unlink here
 
