@@ -157,3 +157,20 @@ def test_widget_hides_the_random_schedule_until_reveal():
         assert f"counter {final}" in shown and ("WON" in shown or "LOST" in shown)
     finally:
         ui.close()
+
+
+def test_widget_hides_a_deadlock_until_reveal():
+    from ipclab.presentation.widgets import scheduler_game as ws
+    seed = next(s for s in range(50) if sg.simulate("starve", sg.random_schedule("starve", s)).blocked_steps == 0
+                and sg.simulate("starve", sg.random_schedule("starve", s)).over(sg.level("starve"))
+                and any(pc < 5 for pc in sg.simulate("starve", sg.random_schedule("starve", s)).pc.values()))
+    ui = ws.GameUI("starve")
+    try:
+        ui.random(seed)
+        hidden = ui.text()
+        assert "deadlocked" not in hidden and "blocked" not in hidden.replace("x blocked", "")
+        assert "WON" not in hidden
+        out = ui.reveal()
+        assert out.won and "WON" in ui.text() and "deadlocked" in ui.text()
+    finally:
+        ui.close()
