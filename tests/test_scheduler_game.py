@@ -174,3 +174,16 @@ def test_widget_hides_a_deadlock_until_reveal():
         assert out.won and "WON" in ui.text() and "deadlocked" in ui.text()
     finally:
         ui.close()
+
+
+@pytest.mark.parametrize("increments,finals", [(1, {1, 2}), (2, {2, 3, 4})])
+def test_every_interleaving_on_paper(increments, finals):
+    """Why counter-to-1 has one increment each: with two or more, no schedule ends below 2."""
+    import itertools
+    lv = sg._counter_level("x", "", "", 2, increments)
+    n = 3 * increments
+    seen = set()
+    for a_at in itertools.combinations(range(2 * n), n):
+        schedule = " ".join("A" if k in a_at else "B" for k in range(2 * n))
+        seen.add(sg.simulate(lv, schedule).shared["counter"])
+    assert seen == finals
