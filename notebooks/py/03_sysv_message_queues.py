@@ -356,7 +356,8 @@ with msgq.queue() as q:
 
 # %% [markdown]
 # > **Try it.** Change the layout to `"i pid; d time; i seq; 48s text"` (a `double` between
-# > two `int`s). `LOG.size` grows to 72: the compiler pads `pid` to align `time` on 8 bytes.
+# > two `int`s). How big is the C struct now, and how big does `LOG.size` say it is? (The
+# > compiler pads `pid` to align `time` on 8 bytes; look at the end of the struct too.)
 # > The C side must change the same way, or the two will read garbage. Formats with `<` or
 # > `=` instead of `@` have no padding at all: fine between Python processes, wrong against C.
 # > ([answer](answers/03_sysv_message_queues_answers.ipynb#try-4))

@@ -104,10 +104,19 @@ finally:
 # <a id="try-4"></a>
 # ## Try it 4: a `double` between two `int`s
 #
-# `"i pid; d time; i seq; 48s text"`: `pid` at 0, 4 bytes of padding so that `time` is at
-# 8, `seq` at 16, `text` at 20..68, then 4 bytes of tail padding so the size (72) is a
-# multiple of 8. With `=` (no alignment) the same fields take 64 bytes: what a C compiler
-# would not produce.
+# *Change the layout to `"i pid; d time; i seq; 48s text"`.*
+#
+# In C: `pid` at 0, 4 bytes of padding so that `time` is at 8, `seq` at 16, `text` at
+# 20..68, then 4 bytes of **tail padding** so that the size, 72, is a multiple of 8 (the
+# `double`'s alignment): `sizeof` is 72. The cell shows that `msgq.Record` says **68**:
+# Python's `struct` with `@` pads *between* fields like the compiler, but adds no padding
+# at the end; "to align the end of a structure to the alignment requirement of a
+# particular type, end the format with the code for that type with a repeat count of
+# zero" ([struct](https://docs.python.org/3/library/struct.html), "Byte Order, Size, and
+# Alignment"). So the prompt's "72" holds for the C side only: a C receiver would get
+# 68-byte messages for a 72-byte struct (`msgrcv` returns the length sent, so it can
+# notice). The course's `Record` does not add the `0d`; ending the format with it does.
+# With `=` there is no padding at all: 64 bytes.
 
 # %%
 class Reordered(ctypes.Structure):   # C: struct { int pid; double time; int seq; char text[48]; }
@@ -118,6 +127,7 @@ class Reordered(ctypes.Structure):   # C: struct { int pid; double time; int seq
 native = msgq.Record("reordered", "i pid; d time; i seq; 48s text")
 print("Record (native @) size:", native.size, "| the C compiler's sizeof (ctypes):", ctypes.sizeof(Reordered))
 print("offsets of pid, time, seq, text:", [getattr(Reordered, f).offset for f in ("pid", "time", "seq", "text")])
+print("struct '@idi48s0d' (tail padding asked for):", struct.calcsize("@idi48s0d"), "bytes")
 print("the same fields with '=' (no padding):", struct.calcsize("=idi48s"), "bytes")
 
 # %% [markdown]
@@ -316,12 +326,16 @@ print("each payload intact:", all(got[s] == hashlib.shake_256(bytes([s])).digest
 # ## Exercise 5: how late does the poller see a message?
 #
 # A sender process sleeps 100 ms, notes `time.monotonic()`, sends; the receiver notes the
-# time it got the message. The poller (`msgq.receive`) retries every 0.2 ms, growing to
-# 5 ms: once the sender is late, it sees the message up to 5 ms after it was sent. A
-# blocking `msgrcv` is woken by the kernel at once (plus the scheduling of the woken
-# process). The poll's cap costs up to 5 ms of latency and a few hundred wasted system
-# calls per second of waiting; it buys a timeout on every wait, from any thread, without
-# signals. Medians of 20 runs each (they vary with the machine and its load):
+# time it got the message. The poller (`msgq.receive`) sleeps between attempts, 0.2 ms
+# growing to 5 ms: on an idle machine it sees the message at most about 5 ms after it was
+# sent; on a busy one each of its sleeps also ends late (the process must be scheduled
+# again), so its lateness grows with the load. A blocking `msgrcv` is handed the message
+# by the sender's `msgsnd` itself (`pipelined_send` in
+# [ipc/msg.c](https://github.com/torvalds/linux/blob/master/ipc/msg.c)) and only has to be
+# scheduled. The poll's cap costs that latency and a few hundred wasted system calls per
+# second of waiting; it buys a timeout on every wait, from any thread, without signals.
+# Medians of 20 runs each, on the machine that built this notebook (2 CPUs shared with
+# other work; yours will differ):
 
 # %%
 # %%worker late_sender
