@@ -479,7 +479,7 @@ show(transports.producer, mark=["pack_head(src, 0, seq, ctrl)", "send(mv)"])
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from ipclab import bench
+from ipclab.bench import runner as bench
 from ipclab.experiments import ranking
 from ipclab.presentation.plots import overview as overview_plots, style
 
