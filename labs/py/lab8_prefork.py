@@ -143,16 +143,6 @@ except Exception as e:  # a worker failed: the message says which and why
     print(f"{type(e).__name__}: {e}"[:600])
 
 # %% [markdown]
-# ## Check your work
-# Each test runs in its own process with a timeout; `ipclab.check("lab8", "killed")`
-# runs one test only.
-
-# %%
-import ipclab
-
-ipclab.check("lab8")
-
-# %% [markdown]
 # ## Optional: the modern way, and why the lock disappears (not graded)
 #
 # Your server has **one** listening socket, so **one** accept queue that every worker
@@ -217,3 +207,13 @@ style.show(fig)
 # - Linux, [soreuseport: TCP/IPv4 implementation](https://github.com/torvalds/linux/commit/da5e36308d9f7151845018369148201a5d28b46d):
 #   the motivation (a web server's workers each with their own listener, instead of one
 #   shared `accept()` whose load "tends to be uneven").
+
+# %% [markdown]
+# ## Check your work
+# Each test runs in its own process with a timeout; `ipclab.check("lab8", "killed")`
+# runs one test only.
+
+# %%
+import ipclab
+
+ipclab.check("lab8")
