@@ -122,3 +122,26 @@ def test_a_module_without_both_roles_is_refused():
 def test_every_version_of_the_notebook_is_a_module_with_both_roles():
     for name in ("bb1_nosync", "bb2_full", "bb3_nomutex", "bb4_wrong_order", "bb5_correct", "bb_mine"):
         assert bb._module_name(_module(name)) == f"t_{name}"
+
+
+
+def test_a_child_runs_the_cells_code_even_if_it_cannot_import_it(tmp_path):
+    """Under spawn the child imports the cell's module by name; where it cannot (the cell folder
+    was swept by another process, or is not on the child's path), the source the parent read
+    at the start of the run is used, so the child runs the code the cell showed."""
+    import importlib
+    import sys
+    (tmp_path / "t_bb_elsewhere.py").write_text(_cell("bb5_correct"))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        importlib.import_module("t_bb_elsewhere")
+    finally:
+        sys.path.remove(str(tmp_path))  # spawn children start with the parent's sys.path: not there
+    try:
+        r = bb.run("t_bb_elsewhere", start_method="spawn", producers=2, consumers=2, items=10, wait_timeout=20.0)
+        assert r.ok
+        (tmp_path / "t_bb_elsewhere.py").unlink()  # no file, no source: the child's error is shown
+        with pytest.raises(IpclabError, match="No module named 't_bb_elsewhere'"):
+            bb.run("t_bb_elsewhere", start_method="spawn", items=3)
+    finally:
+        sys.modules.pop("t_bb_elsewhere", None)

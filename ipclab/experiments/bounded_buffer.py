@@ -31,9 +31,12 @@ import contextlib
 import importlib
 import os
 import struct
+import sys
 import time
+import types
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import posix_ipc
 
@@ -234,9 +237,38 @@ class Ring:
 
 
 # ------------------------------------------------------------------------------ the worker process
-def _worker(module, role, spec, cfg, index, arg):
+def _import(module, source):
+    """The version's module, imported by name; from *source* if its file is not importable here.
+
+    Under spawn and forkserver the child imports the %%worker cell's module by name from the
+    cell folder. Should that folder have vanished meanwhile (another process on this machine
+    swept it), the source the parent read at the start of the run is used instead, so the
+    child still runs the code the cell showed.
+    """
+    try:
+        return importlib.import_module(module)  # spawn/forkserver: imported here, by name
+    except ModuleNotFoundError as e:
+        if source is None or e.name != module:
+            raise
+    mod = types.ModuleType(module)
+    mod.__file__ = f"<%%worker {module}>"
+    exec(compile(source, mod.__file__, "exec"), mod.__dict__)  # noqa: S102 - the cell's own code
+    sys.modules[module] = mod
+    return mod
+
+
+def _source(name):
+    """The text of module *name* as the parent has it now (None if it cannot be read)."""
+    path = getattr(sys.modules.get(name), "__file__", None)
+    try:
+        return Path(path).read_text() if path else None
+    except OSError:
+        return None
+
+
+def _worker(module, role, spec, cfg, index, arg, source=None):
     """Runs in each child: import the version's module by name, attach, wait for the start, run."""
-    mod = importlib.import_module(module)  # spawn/forkserver: imported here, by name
+    mod = _import(module, source)
     ring = Ring(spec, cfg, who=f"{role} {index}")
     ready, go = posix_ipc.Semaphore(spec.ready), posix_ipc.Semaphore(spec.go)
     try:
@@ -422,7 +454,8 @@ def run(module, cfg=None, start_method=None, relay=True, **changes):
     t0 = time.monotonic()
     pids, leftovers = [], []
     with _Objects(cfg) as objs:
-        args = [(a[0], a[1], objs.spec, *a[3:]) for a in args]
+        source = _source(name)
+        args = [(a[0], a[1], objs.spec, *a[3:], source) for a in args]
         group = procs.start(_worker, args, start_method=start_method, timeout=cfg.deadline,
                             names=labels, relay=relay)
         pids = group.pids

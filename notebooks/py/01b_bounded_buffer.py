@@ -540,14 +540,14 @@ print("\n".join(mine.verdicts()))
 #
 # 1. Run version 3 (`bb3_nomutex`) with **one** producer and the same 2 ms window. Is
 #    anything lost? Why is `empty`/`full` enough then?
-#    [answer](answers/01b_bounded_buffer_answers.ipynb#try-it-1)
+#    [answer](answers/01b_bounded_buffer_answers.ipynb#try-1)
 # 2. Use your one semaphore as a **lock** instead of a counter: `ring.mutex` around `put`
 #    and around `get`, no `empty`, no `full`. Which damage remains?
-#    [answer](answers/01b_bounded_buffer_answers.ipynb#try-it-2)
+#    [answer](answers/01b_bounded_buffer_answers.ipynb#try-2)
 # 3. In version 4, fix only the **consumer** (`full` before `mutex`) and keep the producer's
-#    wrong order. Still a deadlock? [answer](answers/01b_bounded_buffer_answers.ipynb#try-it-3)
+#    wrong order. Still a deadlock? [answer](answers/01b_bounded_buffer_answers.ipynb#try-3)
 # 4. In the correct version, post `full` **before** releasing the mutex in the producer.
-#    Deadlock, damage, or fine? [answer](answers/01b_bounded_buffer_answers.ipynb#try-it-4)
+#    Deadlock, damage, or fine? [answer](answers/01b_bounded_buffer_answers.ipynb#try-4)
 #
 # ## Summary
 #
