@@ -336,6 +336,7 @@ static void lock(struct shared *s, int me, memory_order st, memory_order ld)
                 sched_yield();
             atomic_store_explicit(&s->flag[me], 1, st);
         }
+        sched_yield();                                      /* a busy machine: let the other one run */
     }
 }
 
