@@ -30,8 +30,8 @@
 #
 # **Time:** about DURATION_TOTAL min: reading about DURATION_READ min (DURATION_WORDS words of text and
 # code at 150 words a minute), running about DURATION_RUN min (every cell executed with nbclient
-# when this notebook was built: the last cell prints it), the Try-it prompts, the break-it
-# step and the exercises about 40 min more. **Prerequisites:** 19.0 and 19.1 (shared
+# when this notebook was built: the last cell prints it); the Try-it prompts, the break-it
+# step and the exercises come on top (not measured). **Prerequisites:** 19.0 and 19.1 (shared
 # memory, the lost-update race). Every prompt has an answer in
 # [`answers/02_sysv_semaphores_answers.ipynb`](answers/02_sysv_semaphores_answers.ipynb).
 #
@@ -245,12 +245,11 @@ print("the slots were used fully:", "yes" if timeline["max_inside"] == timeline[
 # the wait-for-zero it uses).
 #
 # **One at a time:** take the left fork (P on *i*), then the right one (P on *i+1*): two
-# `semop` calls. If all five take their left fork at the same moment, each waits for a
-# right fork that its neighbour holds and will not give back: a **deadlock**. To make this
-# interleaving happen every time (instead of once in a while, which is how deadlocks hide
-# in real programs), everyone picks up the left fork, then waits at the barrier before
-# reaching for the right. Every P has a 2 s timeout, so we *detect* the deadlock instead of
-# hanging. Here is that philosopher; the cell is a module (`%%worker`), so every process of
+# `semop` calls. What if all five take their left fork at the same moment? To make that
+# interleaving happen every time (instead of once in a while, which is how concurrency
+# bugs hide in real programs), everyone picks up the left fork, then waits at the barrier
+# before reaching for the right. Every P has a 2 s timeout, so no wait can hang the
+# notebook. Here is that philosopher; the cell is a module (`%%worker`), so every process of
 # the table imports it, and you can edit it and run it again. The lines that matter are the
 # two `forks.op` calls marked `# C:`; the rest records what happened for the figure.
 
@@ -287,10 +286,9 @@ def philosopher(forks, i, n, meals, eat=0.05, wait=2.0, t0=0.0, barrier=True):
     return {"meals": meals, "outcome": f"ate {meals} meals", "events": events}
 
 # %% [markdown]
-# **Atomic:** one `semop` with two operations. The kernel applies both or none: a
-# philosopher never holds one fork while waiting for the other. The same philosopher, with
-# the two P calls replaced by one (the barrier is gone: with nothing held, there is nothing
-# to wait for at it):
+# **Atomic:** one `semop` with two operations. The kernel applies both or none
+# ([semop(2)](https://man7.org/linux/man-pages/man2/semop.2.html)). The same philosopher,
+# with the two P calls replaced by one (and no barrier):
 
 # %%
 # %%worker phil_one_semop
@@ -362,6 +360,11 @@ print("atomic semop: no philosopher ever held a single fork:",
 # orange and hatched while holding one fork, green and cross-hatched while eating, an X where
 # a wait timed out. Left, one fork at a time; right, both forks in one atomic `semop`. The
 # sentence printed under the figure says what this run did.
+#
+# With two semops, each philosopher holds its left fork and waits for a right fork that its
+# neighbour holds and will not give back: a **deadlock**, a circle of waits. With one
+# atomic `semop` a philosopher never holds one fork while waiting for the other (no
+# *hold-and-wait*), so the circle cannot form.
 #
 # The orange bars are philosophers holding one fork: with one-at-a-time operations all
 # five hold one, nobody eats, and only the timeout ends it. The timeouts do not all fire at
@@ -437,8 +440,8 @@ def holder(sem, hold=60):
 #
 # **Predict.** For each holder: after the SIGKILL, what is the mutex's value, and do the
 # two waiters get it within their 2 s? (Hint: with `SEM_UNDO` the kernel keeps, for each
-# process, the sum of its changes, `semadj`, and reverses it when the process exits,
-# however it exits.)
+# process and semaphore, the sum of its changes, `semadj`; look up in semop(2) what it does
+# with it.)
 
 # %%
 # %%worker undo_holder_broken

@@ -21,8 +21,8 @@
 #
 # **Time:** about DURATION_TOTAL min: reading about DURATION_READ min (DURATION_WORDS words of text and
 # code at 150 words a minute), running about DURATION_RUN min (every cell executed with nbclient
-# when this notebook was built: the last cell prints it), the Try-it prompts, the break-it
-# step and the exercises about 40 min more. **Prerequisites:** notebook 00 (processes,
+# when this notebook was built: the last cell prints it); the Try-it prompts, the break-it
+# step and the exercises come on top (not measured). **Prerequisites:** notebook 00 (processes,
 # System V keys), `struct` in C. Every prompt has an answer in
 # [`answers/03_sysv_message_queues_answers.ipynb`](answers/03_sysv_message_queues_answers.ipynb).
 #
