@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ipclab import bench  # noqa: E402
+from ipclab.bench import catalog  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 KIB, MIB = 1 << 10, 1 << 20
@@ -47,8 +48,7 @@ THROUGHPUT = [
     (f"{mech} {bench.human(size)}", mech, size, None, ">= 0.7 C", lambda p, c, m: p["gbps"] >= 0.7 * c["gbps"])
     for mech in ("posix_mq", "sysv_mq") for size in (4 * KIB, 8 * KIB)
 ]
-LATENCY = [(m, pin) for m in ("posix_sem", "sysv_sem", "pipe", "posix_mq", "sysv_mq", "unix")
-           for pin in ("same", "cross")]
+LATENCY = [(m.name, pin) for m in catalog.LATENCY for pin in ("same", "cross")]
 
 
 def build(tmp):
@@ -123,8 +123,7 @@ def main(argv=None):
                 continue
             pipe_bytes = MIB if ring == "pipe1m" else None
             ring = None if ring == "pipe1m" else ring
-            slots, batch = ring or (bench.ring_shape(size) if mech in ("posix_shm", "mp_shm", "sysv_shm", "mmap_file")
-                                    else (None, None))
+            slots, batch = ring or (bench.ring_shape(size) if mech in catalog.RINGS else (None, None))
             c_mech = "posix_shm" if mech == "mp_shm" else mech
             small = size < 4 * KIB
             key = "msgs_per_s" if small else "gbps"

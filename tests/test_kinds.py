@@ -62,3 +62,19 @@ def test_kernel_limits_have_one_reader():
 
     readers = sorted(str(p.relative_to(pkg)) for p in pkg.rglob("*.py") if p.name != "limits.py" and opens_proc_sys(p))
     assert readers == [], f"read kernel limits through ipclab.core.limits: {readers}"
+
+
+def test_the_benchmark_lists_its_mechanisms_once():
+    from ipclab import bench
+    from ipclab.bench import catalog
+    from ipclab.presentation.plots import style
+
+    assert list(bench.MECHANISMS) == [m.name for m in catalog.THROUGHPUT]
+    assert list(bench.LATENCY_MECHANISMS) == [m.name for m in catalog.LATENCY]
+    assert set(catalog.ROW_COLOURS.values()) <= set(style.OKABE_ITO.values())  # colour-blind safe
+    # mechanisms sharing a colour (a chapter row) are told apart by marker or line style
+    for row in catalog.ROW_COLOURS:
+        same = [m for m in catalog.ALL.values() if m.row == row]
+        assert len({(m.marker, m.family) for m in same}) == len(same), row
+    assert "msgmax" in bench.skip_reason("sysv_mq", 1 << 20, {"msgmax": 8192, "msgmnb": 16384})
+    assert bench.skip_reason("pipe", 1 << 20, {}) == ""

@@ -26,34 +26,17 @@ import statistics
 import tempfile
 import time
 
+from ipclab.bench import catalog
 from ipclab.bench import transports as bt
 from ipclab.core import limits as kernel_limits
 from ipclab.core import names, objects, procs, registry
 from ipclab.core.units import human, parse_size  # noqa: F401 (bench.human, bench.parse_size)
 from ipclab.core.errors import BadArgument, LimitReached, NotSupported
 
-#: mechanism -> (family, label, row of the chapter's table it belongs to)
-MECHANISMS = {
-    "posix_shm": ("POSIX", "POSIX shm ring + POSIX semaphores", "shm"),
-    "mp_shm": ("POSIX", "multiprocessing.shared_memory ring", "shm"),
-    "sysv_shm": ("System V", "System V shm ring + semaphore set", "shm"),
-    "mmap_file": ("file", "shared file mapping (mmap) ring", "mmap"),
-    "unix": ("socket", "UNIX domain stream socket", "unix"),
-    "posix_mq": ("POSIX", "POSIX message queue", "mq"),
-    "sysv_mq": ("System V", "System V message queue", "mq"),
-    "pipe": ("stream", "pipe", "pipe"),
-    "fifo": ("stream", "FIFO (named pipe)", "pipe"),
-    "tcp": ("socket", "TCP on loopback", "tcp"),
-}
+#: mechanism -> (family, label, row of the chapter's table it belongs to), from ipclab.bench.catalog
+MECHANISMS = {m.name: (m.family, m.label, m.row) for m in catalog.THROUGHPUT}
 #: ping-pong pairs: mechanism -> (family, label)
-LATENCY_MECHANISMS = {
-    "posix_sem": ("POSIX", "POSIX semaphore pair"),
-    "sysv_sem": ("System V", "System V semaphore pair (2 sets)"),
-    "pipe": ("stream", "pipe pair"),
-    "posix_mq": ("POSIX", "POSIX message queue pair"),
-    "sysv_mq": ("System V", "System V message queue pair"),
-    "unix": ("socket", "UNIX stream socket"),
-}
+LATENCY_MECHANISMS = {m.name: (m.family, m.latency_label) for m in catalog.LATENCY}
 #: The chapter's "Comparaison des débits" table (GB/s, "indicative"): a claim to test, not a result.
 INDICATIVE_GBPS = {"shm": ("Shared Memory", 10), "mmap": ("mmap", 8), "unix": ("UNIX Domain Sockets", 5),
                    "mq": ("Message Queues", 2), "pipe": ("Pipes", 1), "tcp": ("TCP Sockets", 1)}
@@ -77,14 +60,7 @@ def skip_reason(mechanism, size, lim=None):
     lim = lim or limits()
     if size < bt.MIN_SIZE:
         return f"{size} B is below the {bt.MIN_SIZE} B the protocol needs (seq head + tail)"
-    if mechanism == "posix_mq" and lim["mq_msgsize_max"] and size > lim["mq_msgsize_max"]:
-        return (f"{size} B > /proc/sys/fs/mqueue/msgsize_max = {lim['mq_msgsize_max']}: "
-                "mq_open would fail with EINVAL (root may exceed it; the course does not)")
-    if mechanism == "sysv_mq" and lim["msgmax"] and size > lim["msgmax"]:
-        return (f"{size} B > /proc/sys/kernel/msgmax = {lim['msgmax']}: msgsnd would fail with EINVAL")
-    if mechanism == "sysv_mq" and lim["msgmnb"] and size > lim["msgmnb"]:
-        return f"{size} B > /proc/sys/kernel/msgmnb = {lim['msgmnb']}: one message would not fit the queue"
-    return ""
+    return catalog.size_limit(mechanism, size, lim) if mechanism in catalog.ALL else ""
 
 
 def ring_shape(size, slots=None, batch=None):

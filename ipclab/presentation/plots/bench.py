@@ -2,14 +2,13 @@
 
 import matplotlib.pyplot as plt
 
+from ipclab.bench import catalog
 from ipclab.core.units import human
 
-_COLORS = {"posix_shm": "tab:blue", "mp_shm": "tab:cyan", "sysv_shm": "navy", "mmap_file": "tab:purple",
-           "unix": "tab:green", "posix_mq": "tab:orange", "sysv_mq": "tab:brown", "pipe": "tab:red",
-           "fifo": "salmon", "tcp": "tab:olive", "posix_sem": "tab:blue", "sysv_sem": "navy"}
-_ROW_COLOR = {"shm": "tab:blue", "mmap": "tab:purple", "unix": "tab:green", "mq": "tab:orange",
-              "pipe": "tab:red", "tcp": "tab:olive"}
-_STYLE = {"POSIX": "o-", "System V": "s--", "file": "D-", "socket": "^-", "stream": "v-"}
+# Colours and markers come from the one table of mechanisms (Okabe-Ito, a colour per chapter row,
+# a marker per mechanism); line style by family, so two series differ in at least two ways.
+_ROW_COLOR = catalog.ROW_COLOURS
+_LINE = {"POSIX": "-", "System V": "--", "file": "-.", "socket": ":", "stream": "-"}
 
 
 _size_label = human
@@ -23,8 +22,8 @@ def bandwidth(records, indicative=None, title="Throughput between two processes 
         pts = sorted((r for r in rows if r["mechanism"] == mech), key=lambda r: r["size"])
         xs, ys = [r["size"] for r in pts], [r["gbps"] for r in pts]
         err = [[r["gbps"] - r["gbps_min"] for r in pts], [r["gbps_max"] - r["gbps"] for r in pts]]
-        ax.errorbar(xs, ys, yerr=err, fmt=_STYLE.get(pts[0]["family"], "o-"), ms=4, capsize=2,
-                    color=_COLORS.get(mech), label=mech)
+        ax.errorbar(xs, ys, yerr=err, fmt=catalog.marker(mech) + _LINE.get(pts[0]["family"], "-"), ms=4,
+                    capsize=2, color=catalog.colour(mech), label=mech)
     copies = sorted((r for r in records if r["kind"] == "memcpy"), key=lambda r: r["size"])
     if copies:
         ax.plot([r["size"] for r in copies], [r["gbps"] for r in copies], "k:", lw=2,
@@ -67,7 +66,7 @@ def latency(records, title="Ping-pong round trip (bar: median, line up to p99)")
     fig, ax = plt.subplots(figsize=(8, 0.9 + 0.38 * max(1, len(rows))))
     labels = [f"{r['mechanism']} ({r['pin']})" for r in rows]
     ys = range(len(rows))
-    ax.barh(ys, [r["median_us"] for r in rows], color=[_COLORS.get(r["mechanism"], "grey") for r in rows],
+    ax.barh(ys, [r["median_us"] for r in rows], color=[catalog.colour(r["mechanism"]) for r in rows],
             alpha=0.8)
     for y, r in zip(ys, rows):
         ax.plot([r["median_us"], r["p99_us"]], [y, y], color="black", lw=1)
@@ -97,7 +96,7 @@ def histogram(record, ax=None):
     else:
         fig = ax.figure
     edges = np.array(record["edges_us"])
-    ax.stairs(record["hist"], edges, fill=True, alpha=0.6, color=_COLORS.get(record["mechanism"], "grey"))
+    ax.stairs(record["hist"], edges, fill=True, alpha=0.6, color=catalog.colour(record["mechanism"]))
     ax.axvline(record["median_us"], color="black", lw=1, label=f"median {record['median_us']:.1f} us")
     ax.axvline(record["p99_us"], color="black", lw=1, ls="--", label=f"p99 {record['p99_us']:.0f} us")
     ax.set_xscale("log")
@@ -128,7 +127,7 @@ def ring_depth(records, title="64 B messages through a shared-memory ring"):
     others = [r for r in records if r["kind"] in ("throughput",) and not r["skipped"]
               and r["mechanism"] in ("pipe", "unix") and r["size"] == (rows[0]["size"] if rows else 64)]
     for r in others:
-        ax.axhline(r["msgs_per_s"], color=_COLORS.get(r["mechanism"]), ls=":",
+        ax.axhline(r["msgs_per_s"], color=catalog.colour(r["mechanism"]), ls=":",
                    label=f"{r['mechanism']} (same size)")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
