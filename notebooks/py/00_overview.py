@@ -55,6 +55,7 @@ from ipclab.presentation.glass import show
 
 doctor.setup_notebook("posix_shm", "posix_mq", "ipcs")
 ccell.load()  # registers %%worker: a cell becomes a module every child can import
+# ruff: noqa: F811, F821  (each %%worker cell is a module of its own; ruff reads this file as one)
 
 # %% [markdown]
 # ## 1. The problem: every process has its own memory

@@ -61,6 +61,7 @@ from ipclab.presentation.plots import race as race_plots, style
 
 doctor.setup_notebook("posix_shm", "sem_timedwait", "gcc")
 ccell.load()  # registers %%worker (a cell becomes an importable module) and %%c
+# ruff: noqa: F811, F821  (each %%worker cell is a module of its own; ruff reads this file as one)
 
 # %% [markdown]
 # ## 1. Create, map, use, unmap, unlink

@@ -21,6 +21,7 @@ from ipclab.mechanisms import ccell
 
 doctor.setup_notebook("posix_shm", "ipcs")
 ccell.load()  # %%worker
+# ruff: noqa: F811, F821  (each %%worker cell is a module of its own; ruff reads this file as one)
 
 # %% [markdown]
 # <a id="try-1"></a>

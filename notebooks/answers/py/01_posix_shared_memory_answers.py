@@ -20,6 +20,7 @@ from ipclab.mechanisms import ccell
 
 doctor.setup_notebook("posix_shm", "sem_timedwait")
 ccell.load()  # %%worker and %%c
+# ruff: noqa: F811, F821  (each %%worker cell is a module of its own; ruff reads this file as one)
 
 # %% [markdown]
 # <a id="try-1"></a>
@@ -292,13 +293,14 @@ print(f"{before_reset} increments before the reset, {final} after it, {N * M} in
 # Python creates the segment; two copies of the C program below each add 1 000 000 with
 # `atomic_fetch_add_explicit` (one `lock xadd` on x86-64) on the same 8 bytes; Python
 # then reads the total. No semaphore, and no update is lost. Without gcc the C cell says
-# what it would have done and the check is skipped.
+# what it would have done and the check is skipped. (In a notebook of your own, put the C
+# code in a cell that starts with `%%c --copies 2 --env SHM={seg.name} --expect ok`.)
 
 # %%
 seg = shm.Segment.create(8, tag="atomic")
 
 # %% tags=["nbval-ignore-output"]
-# %%c --copies 2 --env SHM={seg.name} --expect ok --timeout 60
+SHM_COUNT_C = r"""
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -320,6 +322,10 @@ int main(void) {
     munmap((void *)counter, 8);
     return 0;
 }
+"""
+# what a `%%c --copies 2 --env SHM=... --expect ok` cell does, called from Python:
+# gcc (with the sanitizers where they run), two copies at once, $SHM = the segment's name
+ccell.run_c(SHM_COUNT_C, f"--copies 2 --env SHM={seg.name} --expect ok --timeout 60 --name shm_count")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
