@@ -17,6 +17,10 @@ import sysv_ipc
 from ipclab.core import objects
 from ipclab.mechanisms import semset
 
+__all__ = ["SLOT", "TIMEOUT", "COUNTER", "posix_consumer", "sysv_consumer", "posix_send_all",
+           "sysv_send_all", "posix_take_and_exit", "sysv_take_and_exit", "posix_count", "sysv_count",
+           "create_and_leave", "send_later_posix", "send_later_sysv"]
+
 SLOT = 32          # bytes per handshake message
 TIMEOUT = 5.0
 COUNTER = struct.Struct("<q")

@@ -33,6 +33,11 @@ from ipclab.core import names, objects, procs, registry
 from ipclab.core.units import human, parse_size  # noqa: F401 (bench.human, bench.parse_size)
 from ipclab.core.errors import BadArgument, LimitReached, NotSupported
 
+__all__ = ["MECHANISMS", "LATENCY_MECHANISMS", "INDICATIVE_GBPS", "DEFAULT_SIZES", "RING_BYTES",
+           "MAX_SLOTS", "NOISY_BELOW", "VM_NOTE", "limits", "skip_reason", "ring_shape", "throughput",
+           "latency", "memcpy", "attach_memcpy", "run", "ring_depth", "ranking", "format_table",
+           "add_arguments", "main"]
+
 #: mechanism -> (family, label, row of the chapter's table it belongs to), from ipclab.bench.catalog
 MECHANISMS = {m.name: (m.family, m.label, m.row) for m in catalog.THROUGHPUT}
 #: ping-pong pairs: mechanism -> (family, label)

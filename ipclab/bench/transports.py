@@ -36,6 +36,9 @@ from array import array
 
 from ipclab.core.errors import IpclabError, WaitTimeout
 
+__all__ = ["HEAD", "TAIL", "MIN_SIZE", "SAMPLE", "STOP8", "WAIT", "IntegrityError", "PeerGone", "pattern",
+           "watchdog", "disarm", "pin", "open_end", "producer", "consumer", "pinger", "ponger", "run_role"]
+
 HEAD = struct.Struct("<QQ")   # seq, ctrl
 TAIL = struct.Struct("<Q")    # seq again, last 8 bytes: a torn message shows here
 MIN_SIZE = HEAD.size + TAIL.size

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from ipclab.core import limits as kernel_limits
 from ipclab.core.errors import BadArgument, NotSupported
 
+__all__ = ["Check", "checks", "check", "require", "skip_unless", "format_report", "class_report",
+           "setup_notebook"]
+
 
 @dataclass
 class Check:

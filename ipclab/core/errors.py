@@ -4,6 +4,9 @@ Students meet these in notebook cells, so a bare ``OSError(28)`` is never enough
 every error names the object or process involved and the fix to try.
 """
 
+__all__ = ["IpclabError", "BadArgument", "NotSupported", "LimitReached", "ObjectGone", "WaitTimeout",
+           "ChildError", "ChildTimeout"]
+
 
 class IpclabError(Exception):
     """Base class of every error ipclab raises on purpose."""

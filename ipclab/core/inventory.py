@@ -15,6 +15,9 @@ from ipclab.core import names, registry
 from ipclab.core.errors import IpclabError
 from ipclab.core.kinds import POSIX_DIRS, SYSV_TABLES
 
+__all__ = ["sysv_rows", "sysv_row", "list_objects", "course_objects", "format_rows", "LeakError",
+           "leak_check", "remove_rows"]
+
 
 def _user(uid):
     try:

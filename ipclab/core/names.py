@@ -13,6 +13,9 @@ import secrets
 
 from ipclab.core.errors import BadArgument
 
+__all__ = ["PREFIX", "KEY_BASE", "KEY_SPAN", "NAME_MAX", "new_run_id", "posix_name", "parse_course_name",
+           "sysv_key", "is_course_key", "check_posix_name", "check_sysv_key"]
+
 PREFIX = "ipl"
 #: System V keys the course picks lie in [KEY_BASE, KEY_BASE + KEY_SPAN): positive, below
 #: 0x80000000 so sysv_ipc never shows them as negative numbers, and easy to spot in ``ipcs``.

@@ -20,6 +20,10 @@ import sysv_ipc
 from ipclab.core import kinds, names, registry
 from ipclab.core.errors import BadArgument, LimitReached
 
+__all__ = ["DEFAULT_MODE", "create_posix_shm", "remove_posix_shm", "create_posix_sem", "remove_posix_sem",
+           "create_posix_mq", "remove_posix_mq", "create_sysv_shm", "create_sysv_sem", "create_sysv_msg",
+           "remove_sysv", "create_file", "remove_file"]
+
 DEFAULT_MODE = 0o600
 _KEY_TRIES = 64
 

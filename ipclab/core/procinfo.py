@@ -24,6 +24,10 @@ from dataclasses import dataclass, field
 
 from ipclab.core.errors import BadArgument, WaitTimeout
 
+__all__ = ["SYSCALLS", "WAITING_CALLS", "Mapping", "parse_maps_line", "parse_smaps", "maps", "smaps",
+           "find", "sysv_shm_fragment", "fds", "pids", "holders", "state", "wchan", "stack", "blocked_in",
+           "wait_until_blocked", "snapshot", "format_snapshots"]
+
 #: system-call numbers of the calls an IPC process sleeps in, per architecture
 #: (``/proc/PID/syscall`` gives only the number; see ``ausyscall --dump``).
 SYSCALLS = {

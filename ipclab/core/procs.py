@@ -27,6 +27,9 @@ import traceback
 from ipclab.core import registry
 from ipclab.core.errors import BadArgument, ChildError, ChildTimeout
 
+__all__ = ["START_METHODS", "DEFAULT_START_METHOD", "DEFAULT_TIMEOUT", "current_worker", "context",
+           "Group", "start", "run"]
+
 START_METHODS = ("fork", "forkserver", "spawn")
 DEFAULT_START_METHOD = os.environ.get("IPCLAB_START_METHOD", "forkserver")
 DEFAULT_TIMEOUT = 30.0

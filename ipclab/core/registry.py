@@ -23,6 +23,10 @@ from pathlib import Path
 from ipclab.core import kinds, names
 from ipclab.core.errors import IpclabError
 
+__all__ = ["KINDS", "ENV_RUN", "ENV_STATE", "state_dir", "proc_start_time", "Run", "current", "register",
+           "register_or_undo", "unregister", "runs", "remove_object", "remove_entries",
+           "remove_created_by", "remove_run", "sweep_dead_runs"]
+
 KINDS = kinds.NAMES  # the table of kinds lives in ipclab.core.kinds
 ENV_RUN = "IPCLAB_RUN_ID"
 ENV_STATE = "IPCLAB_STATE_DIR"

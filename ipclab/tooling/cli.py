@@ -12,6 +12,8 @@ import sys
 
 from ipclab.core.errors import IpclabError
 
+__all__ = ["PLUGINS", "build_parser", "main"]
+
 #: subcommand -> (module, one-line help). A module that is not there yet is simply not offered.
 PLUGINS = {
     "bench": ("ipclab.bench.runner", "measure throughput and latency between two processes"),

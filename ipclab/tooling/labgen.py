@@ -24,6 +24,9 @@ import sys
 from pathlib import Path
 
 from ipclab.core.paths import COURSE_ROOT as ROOT  # noqa: E402
+
+__all__ = ["SOLUTIONS", "LABS", "HEADER", "PROTOCOL_TEMPLATE", "stub_text", "pairs", "problems", "write",
+           "main"]
 SOLUTIONS = ROOT / "solutions"
 LABS = ROOT / "labs"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"

@@ -15,6 +15,9 @@ import sys
 from pathlib import Path
 
 from ipclab.core.paths import COURSE_ROOT as ROOT  # noqa: E402
+
+__all__ = ["SOURCE_DIRS", "KEEP_NB_METADATA", "REVEAL_TAG", "CELL_TIMEOUT", "sources", "read_source",
+           "clean", "execute", "build", "out_of_sync", "add_arguments", "main"]
 # each may hold a py/ folder of sources; notebooks/answers/ holds one answers notebook per chapter
 SOURCE_DIRS = [ROOT / "notebooks", ROOT / "notebooks" / "answers", ROOT / "labs"]
 KEEP_NB_METADATA = ("kernelspec",)

@@ -22,6 +22,9 @@ from ipclab.tooling import labgen
 from ipclab.core.errors import IpclabError
 
 from ipclab.core.paths import COURSE_ROOT as ROOT  # noqa: E402
+
+__all__ = ["INCLUDE", "NEVER_TOP", "NEVER_ANYWHERE", "ANSWERS", "ANSWER_LINK", "WITHHELD", "withhold_link",
+           "withhold_answers", "teacher_material", "IGNORE", "write", "audit", "add_arguments", "main"]
 INCLUDE = ["README.md", "CONTRIBUTING.md", "pyproject.toml", "environment.yml", "course", "notebooks",
            "labs", "ipclab", "bench", "docs"]
 # Teacher material lives in top-level folders only: ``ipclab/tooling/grading/`` (the grader

@@ -5,6 +5,8 @@ import matplotlib.pyplot as plt
 from ipclab.bench import catalog
 from ipclab.core.units import human
 
+__all__ = ["bandwidth", "latency", "histogram", "ring_depth"]
+
 # Colours and markers come from the one table of mechanisms (Okabe-Ito, a colour per chapter row,
 # a marker per mechanism); line style by family, so two series differ in at least two ways.
 _ROW_COLOR = catalog.ROW_COLOURS

@@ -7,6 +7,8 @@ import os
 
 import matplotlib.pyplot as plt
 
+__all__ = ["LABELS", "pool_throughput"]
+
 LABELS = {"cpu": "CPU-bound tasks (~1 ms of computing)", "io": "waiting tasks (~1 ms of sleep)",
           "square": "tiny tasks (one multiplication)"}
 
