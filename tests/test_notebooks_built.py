@@ -21,4 +21,4 @@ def test_notebook_was_executed_in_order_without_errors(src, target):
         f"{target.name} is not executed top to bottom: run `ipclab notebooks {target.stem}`"
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert not errors or target.parent.name == "labs", f"{target.name} was committed with an error output"
-    assert set(nb.metadata) <= {"kernelspec", "language_info"}, "metadata not cleaned"
+    assert set(nb.metadata) <= {"kernelspec", "language_info", "ipclab"}, "metadata not cleaned"

@@ -20,7 +20,7 @@ __all__ = ["SOURCE_DIRS", "KEEP_NB_METADATA", "REVEAL_TAG", "CELL_TIMEOUT", "sou
            "clean", "execute", "build", "out_of_sync", "add_arguments", "main"]
 # each may hold a py/ folder of sources; notebooks/answers/ holds one answers notebook per chapter
 SOURCE_DIRS = [ROOT / "notebooks", ROOT / "notebooks" / "answers", ROOT / "labs"]
-KEEP_NB_METADATA = ("kernelspec",)
+KEEP_NB_METADATA = ("kernelspec", "ipclab")
 #: A code cell tagged ``reveal`` holds an answer: its output is stored (nbval checks it) but
 #: collapsed when the notebook opens (JupyterLab's ``jupyter.outputs_hidden``; the book's
 #: ``hide-output`` toggle), so a student predicts before clicking to see it.
@@ -75,7 +75,10 @@ def build(src, target, run=True):
     nb = read_source(src)
     if run:
         execute(nb, target.parent)
-    nbformat.write(clean(nb), target)
+    nb = clean(nb)
+    if run:  # who ran it: the committed outputs are an ordinary user's (issue 15), a test checks
+        nb.metadata["ipclab"] = {"built_as": "root" if os.getuid() == 0 else "ordinary user"}
+    nbformat.write(nb, target)
 
 
 def out_of_sync(src, target):
