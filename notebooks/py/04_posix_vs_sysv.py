@@ -409,6 +409,13 @@ print("after sem_unlink here, still in /dev/shm:", ("sem." + name[1:]) in os.lis
 # straight to the first sleeping receiver that matches (`pipelined_send` in
 # [ipc/msg.c](https://github.com/torvalds/linux/blob/master/ipc/msg.c)); a poller is nobody's
 # turn, it gets a message only if it asks between the send and anyone else's receive.
+# The two senders (children) below are the same three lines, one per family:
+
+# %%
+show(jobs.send_later_posix)
+
+# %%
+show(jobs.send_later_sysv)
 
 # %%
 arrived = threading.Event()

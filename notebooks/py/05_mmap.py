@@ -420,7 +420,10 @@ with objects.course_file(PAGE, tag="killed") as path:   # C: open(path, O_CREAT|
 # no file behind it (Python: `mmap.mmap(-1, n, flags=mmap.MAP_SHARED|mmap.MAP_ANONYMOUS)`).
 # It has no name, so the only way another process can reach it is to **inherit** it:
 # `fork()` copies the address space, and a `MAP_SHARED` area stays shared in the child.
-# Three children each write 100+i into slot i:
+# Three children each write 100+i into slot i; each child runs:
+
+# %%
+show(demo.put_slot, mark=["struct.pack_into"])
 
 # %%
 for flags in ("shared", "private"):
@@ -611,6 +614,10 @@ with objects.course_file(tag="records") as path:
 # `numpy.memmap(path, dtype, mode="r+", shape=...)` is an array whose memory is a
 # `MAP_SHARED` mapping of the file. Four processes each invert a horizontal band of one
 # 512 x 512 grey image, in place; nobody reads or writes the file with `read()`/`write()`.
+# Each process runs:
+
+# %%
+show(demo.invert_rows, mark=["np.memmap(path", "img[start:stop] = 255 - img[start:stop]"])
 
 # %%
 img = demo.process_image(512, 512, nworkers=4, start_method="spawn", timeout=60)
@@ -628,7 +635,13 @@ style.show(fig)
 # Two processes that share nothing but a **path**: a writer posts messages into a mapped
 # mailbox file (a sequence number, an acknowledgement, a length, the text) and waits for
 # each to be acknowledged; a reader polls for new sequence numbers. Both use the lock on
-# the mailbox's bytes, so a half-written message is never read.
+# the mailbox's bytes, so a half-written message is never read. The two processes run:
+
+# %%
+show(demo.mailbox_send, mark=["mapping.file_lock(fd, 0, MAILBOX_SIZE", "MAILBOX.pack_into", "mapping.wait_until"])
+
+# %%
+show(demo.mailbox_receive, mark=["mapping.wait_until", "MAILBOX.pack_into(mm, 0, seq, seq, n)"])
 
 # %%
 received = demo.file_as_ipc(["hello", "through a mapped file", "bye"], start_method="spawn", timeout=30)
@@ -644,7 +657,10 @@ print("the reader received:", received)
 #
 # A mapping does not follow the file's size. If someone truncates the file, the pages past
 # the new end have nothing behind them, and touching one is a `SIGBUS`: the process is
-# killed (Python cannot catch it as an exception). We do it in a child, safely:
+# killed (Python cannot catch it as an exception). We do it in a child, safely; the child:
+
+# %%
+show(demo.read_after_shrink, mark=["os.truncate(path, PAGE)", "after = mm[2 * PAGE]"])
 
 # %%
 with objects.course_file(tag="shrink") as path:

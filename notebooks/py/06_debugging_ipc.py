@@ -312,7 +312,10 @@ print("each worker holds it by its mapping (and Python's mmap keeps a dup'ed fd)
 # POSIX segment, a System V segment and a System V semaphore, then kills itself with SIGKILL
 # (no `finally`, no `atexit`: like `kill -9` or a segfault). Its registry lives in a
 # directory of its own, so that only this notebook cleans it (at the latest, any later start
-# of ipclab sweeps runs whose owner is dead).
+# of ipclab sweeps runs whose owner is dead). The crashing program, whole:
+
+# %%
+show(td.crash_run, mark=["create_posix_shm", "create_sysv_shm", "create_sysv_sem", "os.kill(os.getpid(), signal.SIGKILL)"])
 
 # %%
 import tempfile
@@ -357,7 +360,10 @@ sh("ls", "-l", "/dev/shm")
 # `/proc/*/maps`. Semaphores and message queues have no attach count at all: nothing tells
 # you who "uses" them, only who last operated (`GETPID`, `lspid`/`lrpid`).
 #
-# Here a worker attaches to the orphaned System V segment while we look:
+# Here a worker attaches to the orphaned System V segment while we look; the worker:
+
+# %%
+show(td.hold_sysv_shm)
 
 # %%
 fragment = procinfo.sysv_shm_fragment(left["sysv_shm_key"])
