@@ -10,6 +10,6 @@ def two_philosophers(lab, rng):
     dinner(lab, rng, 2, rng.randint(20, 40))
 
 
-@labkit.test("a big table: 7-9 philosophers", points=2, timeout=90, hint="one atomic semop per pick_up.")
+@labkit.test("a big table: 7-9 philosophers", points=2, timeout=90, hint="taking both forks must be one step: no philosopher ever holds one fork and waits.")
 def big_table(lab, rng):
     dinner(lab, rng, rng.randint(7, 9), rng.randint(15, 25))

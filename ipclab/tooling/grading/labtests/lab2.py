@@ -116,7 +116,8 @@ def dinner(lab, rng, n, meals):
 
 
 @labkit.test("one philosopher takes both forks and gives them back", points=1, timeout=20,
-             hint="one sems.op([...]) call with two operations: (left, -1, SEM_UNDO) and (right, -1, SEM_UNDO).")
+             hint="the table is one set of n semaphores, all 1 at creation, semaphore k being fork k; "
+                  "pick_up(i) leaves forks i and (i + 1) % n at 0, put_down(i) puts them back to 1.")
 def both_forks(lab, rng):
     n = rng.randint(3, 7)
     i = rng.randrange(n)
@@ -136,8 +137,8 @@ def both_forks(lab, rng):
 
 @labkit.test("a pick_up() that waits holds no fork, and one that times out takes nothing", points=2,
              timeout=30,
-             hint="semtimedop applies all operations or none: while a pick_up waits for one fork, the "
-                  "other must still be on the table (no fork taken one at a time).")
+             hint="while a pick_up waits for one fork, the other must still be on the table: what does "
+                  "the kernel promise about several operations given to ONE semop call? (man 2 semop)")
 def atomic_timeout(lab, rng):
     n = rng.randint(3, 7)
     j = rng.randrange(n)
@@ -186,14 +187,15 @@ def atomic_timeout(lab, rng):
 
 
 @labkit.test("n philosophers in n processes: no neighbours eat together, no deadlock", points=3, timeout=90,
-             hint="taking the left fork, then the right, deadlocks when all hold their left fork: take "
-                  "both in one semop.")
+             hint="started together, every philosopher that holds one fork and waits for the next waits "
+                  "for ever: how can taking two forks be a single step?")
 def dinner_party(lab, rng):
     dinner(lab, rng, rng.randint(3, 6), rng.randint(20, 40))
 
 
 @labkit.test("a philosopher killed while eating: SEM_UNDO puts the forks back", points=2, timeout=40,
-             hint="add SEM_UNDO to each operation (in pick_up AND put_down, so they cancel out).")
+             hint="after kill -9 the kernel reverts only the operations that asked it to (man 2 semop); "
+                  "what the living philosopher takes and gives back must then cancel out.")
 def killed_while_eating(lab, rng):
     n = rng.randint(3, 6)
     i = rng.randrange(n)
