@@ -469,14 +469,10 @@ for path in ["kernel/sem", "kernel/shmmax", "kernel/shmmni", "kernel/msgmax", "k
 # ranking below claims only what the measurement separates: a mechanism gets a rank of its
 # own only if its fastest phase was slower than the slowest phase of every mechanism above
 # it; otherwise it shares their rank ("3-5"). Run `ipclab bench` in a terminal for longer
-# phases. The producer process of a pipe, socket or queue runs this loop (the shared memory
-# rings have their own, `_ring_producer`, in the same module); each message carries its
-# sequence number at both ends, which the consumer checks:
-
-# %%
-from ipclab.bench import transports
-
-show(transports.producer, mark=["pack_head(src, 0, seq, ctrl)", "send(mv)"])
+# phases. The producer and consumer processes run `producer` and `consumer` of
+# [`ipclab/bench/transports.py`](../ipclab/bench/transports.py) (the shared memory rings
+# `_ring_producer` and `_ring_consumer`): each message carries its sequence number at both
+# ends, which the consumer checks. Notebook 04 shows and measures them.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
