@@ -472,7 +472,7 @@ for path in ["kernel/sem", "kernel/shmmax", "kernel/shmmni", "kernel/msgmax", "k
 # phases. The producer and consumer processes run `producer` and `consumer` of
 # [`ipclab/bench/transports.py`](../ipclab/bench/transports.py) (the shared memory rings
 # `_ring_producer` and `_ring_consumer`): each message carries its sequence number at both
-# ends, which the consumer checks. Notebook 04 shows and measures them.
+# ends, which the consumer checks. Notebook 04 shows the ring producer and measures them all.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
