@@ -29,9 +29,10 @@
 #    named semaphores cannot, and back.
 #
 # **Time:** about 35 min: reading about 33 min (4,970 words of text and code at 150 words a
-# minute), running under a minute (every cell executed with nbclient took 21 s on the
-# 2-CPU machine that built this notebook; the last cell prints your run's time); the
-# Try-it prompts, the break-it step and the exercises come on top (not measured). **Prerequisites:** 19.0 and 19.1 (shared
+# minute), running under a minute (every cell executed with nbclient: 21 s and 33 s in two
+# builds on a shared 2-CPU machine; the last cell prints the time of this build, or of
+# yours); the Try-it prompts, the break-it step and the exercises come on top (not
+# measured). **Prerequisites:** 19.0 and 19.1 (shared
 # memory, the lost-update race). Every prompt has an answer in
 # [`answers/02_sysv_semaphores_answers.ipynb`](answers/02_sysv_semaphores_answers.ipynb).
 #

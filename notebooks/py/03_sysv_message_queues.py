@@ -20,9 +20,9 @@
 #    priorities, and broadcast.
 #
 # **Time:** about 39 min: reading about 38 min (5,670 words of text and code at 150 words a
-# minute), running about 1 min (every cell executed with nbclient took 50 s on the 2-CPU
-# machine that built this notebook; the last cell prints your run's time); the Try-it
-# prompts, the break-it step and the exercises come on top (not measured).
+# minute), running about 1 min (every cell executed with nbclient: 50 s in a build on a
+# shared 2-CPU machine; the last cell prints the time of this build, or of yours); the
+# Try-it prompts, the break-it step and the exercises come on top (not measured).
 # **Prerequisites:** notebook 00 (processes, System V keys), `struct` in C. Every prompt has an answer in
 # [`answers/03_sysv_message_queues_answers.ipynb`](answers/03_sysv_message_queues_answers.ipynb).
 #
