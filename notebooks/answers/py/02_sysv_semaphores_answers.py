@@ -8,7 +8,7 @@
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-# ruff: noqa: F811  (each %%worker cell below is its own module; the linter sees one file)
+# ruff: noqa: F811, F821  (each %%worker cell is a module of its own; ruff reads this file as one)
 import os
 import tempfile
 
