@@ -19,10 +19,10 @@
 # 5. list the dangers (races, deadlocks, leaks, corruption, permissions) and where the
 #    course deals with each.
 #
-# **Time, measured:** about 31 min to read and run. Running every cell took 26 s (nbclient,
+# **Time, measured:** about 32 min to read and run. Running every cell took 26 s (nbclient,
 # on the course's 2-core machine, 2 December 2026); reading is counted from this notebook's
-# words: 3 757 of prose at 200 words per minute (19 min) and 1 152 of code (the cells', and
-# the workers shown) at 100 per minute (12 min). The exercises come on top; their answers
+# words: 3 748 of prose at 200 words per minute (19 min) and 1 286 of code (the cells', and
+# the workers shown) at 100 per minute (13 min). The exercises come on top; their answers
 # notebook is about 9 min more to read. **Prerequisites:** `fork()`, file
 # descriptors, system calls; threads and race conditions (chapter 18).
 #

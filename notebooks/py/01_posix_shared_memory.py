@@ -24,10 +24,10 @@
 #    lock's cost goes (measured: library calls, and the kernel only when a process must
 #    sleep), and say what is and is not atomic, from Python and from C11.
 #
-# **Time, measured:** about 53 min to read and run. Running every cell took 54 s (nbclient,
+# **Time, measured:** about 54 min to read and run. Running every cell took 54 s (nbclient,
 # on the course's 2-core machine, 2 December 2026); reading is counted from this notebook's
-# words: 4 742 of prose at 200 words per minute (24 min) and 2 807 of code (1 734 in the
-# cells, 1 073 in the workers shown) at 100 per minute (28 min). The exercises come on top;
+# words: 4 827 of prose at 200 words per minute (24 min) and 2 897 of code (1 800 in the
+# cells, 1 097 in the workers shown) at 100 per minute (29 min). The exercises come on top;
 # their answers notebook is about 15 min more to read. **Prerequisites:** notebook 00, `fork()`,
 # file descriptors; threads and races (chapter 18).
 #
