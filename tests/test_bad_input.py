@@ -73,7 +73,8 @@ API_CASES = [
     ("posix sem too big", lambda: objects.create_posix_sem(2**40), BadArgument, "SEM_VALUE_MAX"),
     ("sysv sem negative", lambda: objects.create_sysv_sem(-1), BadArgument, "SEMVMX"),
     ("sysv sem over SEMVMX", lambda: objects.create_sysv_sem(10**6), BadArgument, "SEMVMX"),
-    ("sysv key negative", lambda: objects.create_sysv_msg(key=-5), BadArgument, "IPC_PRIVATE"),
+    # down to -2**31 a negative key is a key_t with the high bit set (ftok with proj_id >= 128)
+    ("sysv key below key_t", lambda: objects.create_sysv_msg(key=-2**31 - 1), BadArgument, "IPC_PRIVATE"),
     ("sysv key too big", lambda: objects.create_sysv_msg(key=2**32), BadArgument, "0xFFFFFFFF"),
     ("sysv key string", lambda: objects.create_sysv_sem(key="0x10"), BadArgument, "ftok"),
     ("sysv key in use", _key_in_use, BadArgument, "already used"),
