@@ -22,7 +22,7 @@
 #    `numpy.memmap`, a file as IPC).
 #
 # **Time:** about 39 min of reading and running, measured: reading about 38 min
-# (5,600 words of text and code, counted in this notebook's source, at 150 words a
+# (5,700 words of text and code, counted in this notebook's source, at 150 words a
 # minute), running about 1 min (every cell executed with nbclient when this notebook
 # was built; the last cell prints the time). The Try-it prompts, the break-it step and the
 # exercises come on top. **Prerequisites:** 19.1 (POSIX shared memory:

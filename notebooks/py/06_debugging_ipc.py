@@ -20,7 +20,7 @@
 # 5. make a hidden race show, and say what Helgrind, DRD and ThreadSanitizer can and cannot
 #    see.
 #
-# **Time:** about 39 min of reading and running, measured: reading about 38 min
+# **Time:** about 40 min of reading and running, measured: reading about 39 min
 # (5,800 words of text and code, counted in this notebook's source, at 150 words a
 # minute), running about 1 min (every cell executed with nbclient when this notebook
 # was built; the last cell prints the time). The Try-it prompts, the break-it step and the
