@@ -37,6 +37,7 @@
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+# ruff: noqa: F811, F821  (each %%worker cell is a module of its own; ruff reads this file as one)
 import mmap
 import os
 import subprocess

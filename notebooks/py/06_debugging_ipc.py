@@ -35,6 +35,7 @@
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+# ruff: noqa: F811, F821  (each %%worker cell is a module of its own; ruff reads this file as one)
 import json
 import mmap
 import os

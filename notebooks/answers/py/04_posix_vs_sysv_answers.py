@@ -10,6 +10,7 @@
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+# ruff: noqa: F811, F821  (each %%worker cell is a module of its own; ruff reads this file as one)
 import os
 import shutil
 import subprocess
@@ -249,10 +250,11 @@ else:
 # unlocking; otherwise the mutex becomes unusable (`ENOTRECOVERABLE`). Compared with
 # section 4: System V's `SEM_UNDO` silently gives the lock back (the data may be half
 # updated and nobody is told); the robust mutex gives it back *and tells the next owner*.
-# (The cell needs gcc; without it, it says so and skips.)
+# (The cell needs gcc; without it, it says so and skips. `ccell.run_c(SOURCE, OPTIONS)` is
+# what a `%%c OPTIONS` cell does, written as a call so that this file stays valid Python.)
 
 # %% tags=["nbval-ignore-output"]
-# %%c --env SHM=posix_shm:4096 --expect ok
+_ = ccell.run_c(r"""
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -302,7 +304,7 @@ int main(void)
     munmap(s, sizeof *s);
     return rc;
 }
-
+""", "--env SHM=posix_shm:4096 --expect ok")
 # %% [markdown]
 # <a id="exercise-3"></a>
 # ## Exercise 3: the two queues by message size, and 64 KiB POSIX messages

@@ -3,14 +3,17 @@
 #
 # One section per "Try it" prompt and per exercise of
 # [07_c_and_memory_ordering.ipynb](../07_c_and_memory_ordering.ipynb), in the order they
-# appear there. C answers are `%%c` cells: where gcc is missing they print what they would
-# have done and skip, as in the chapter; their output differs between machines, so the
-# notebook check does not compare it (each states its expected outcome with `--expect`,
-# which the check does enforce where gcc runs). Objects come from the course (`--env`):
+# appear there. C answers run through `ccell.run_c(SOURCE, OPTIONS)`, which is exactly what a
+# cell starting with `%%c OPTIONS` does (written as a call so that this file stays valid
+# Python for the linter; paste the C into a `%%c` cell to edit and run it). Where gcc is
+# missing they print what they would have done and skip, as in the chapter; their output
+# differs between machines, so the notebook check does not compare it (each states its
+# expected outcome with `--expect`, which the check does enforce where gcc runs). Objects come from the course (`--env`):
 # unique names, mode 0600, removed after the run.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+# ruff: noqa: F811, F821  (each %%worker cell is a module of its own; ruff reads this file as one)
 import sysv_ipc
 
 from ipclab import doctor, inventory, objects, procs
@@ -32,7 +35,7 @@ ccell.load()
 # that happens not to crash. That is exactly why the course compiles with AddressSanitizer.
 
 # %% tags=["nbval-ignore-output"]
-# %%c --args 16 --expect ok --name tryit1_16
+_ = ccell.run_c(r"""
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +52,9 @@ int main(int argc, char **argv)
     free(src);
     return 0;
 }
-
+""", "--args 16 --expect ok --name tryit1_16")
 # %% tags=["nbval-ignore-output"]
-# %%c --no-sanitize --args 24 --expect ok --name tryit1_24
+_ = ccell.run_c(r"""
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +71,7 @@ int main(int argc, char **argv)
     free(src);
     return 0;
 }
-
+""", "--no-sanitize --args 24 --expect ok --name tryit1_24")
 # %% [markdown]
 # <a id="try-it-2"></a>
 # ## Try it 2: `SA_RESTART` does not restart `semop`
@@ -81,7 +84,7 @@ int main(int argc, char **argv)
 # timeout killed it).
 
 # %% tags=["nbval-ignore-output"]
-# %%c --env SEM=sysv_sem --expect ok
+_ = ccell.run_c(r"""
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -104,7 +107,7 @@ int main(void)
     printf("semop with an SA_RESTART handler -> %d, errno %s\n", rc, rc == -1 ? strerror(errno) : "-");
     return rc == -1 && errno == EINTR ? 0 : 1;
 }
-
+""", "--env SEM=sysv_sem --expect ok")
 # %% [markdown]
 # <a id="try-it-3"></a>
 # ## Try it 3: a second process attached before `IPC_RMID`
@@ -165,7 +168,7 @@ finally:
 # pthread_mutexattr_setrobust(3)). Run in three processes over a shared anonymous mapping:
 
 # %% tags=["nbval-ignore-output"]
-# %%c --expect ok
+_ = ccell.run_c(r"""
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -207,7 +210,7 @@ int main(void)
     munmap(m, sizeof *m);
     return rc == EOWNERDEAD && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
-
+""", "--expect ok")
 # %% [markdown]
 # <a id="exercise-1"></a>
 # ## Exercise 1: a System V set of 3, `SETALL` and `GETALL`
@@ -216,7 +219,7 @@ int main(void)
 # itself with `IPC_CREAT|IPC_EXCL|0600`, and the course removes it after the run.
 
 # %% tags=["nbval-ignore-output"]
-# %%c --env KEY=sysv_sem:new --expect ok
+_ = ccell.run_c(r"""
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/sem.h>
@@ -238,7 +241,7 @@ int main(void)
     printf("GETALL: %hu %hu %hu\n", got[0], got[1], got[2]);
     return got[0] == 1 && got[1] == 0 && got[2] == 5 ? 0 : 1;
 }
-
+""", "--env KEY=sysv_sem:new --expect ok")
 # %% [markdown]
 # <a id="exercise-2"></a>
 # ## Exercise 2: load buffering (LB)
@@ -255,7 +258,7 @@ int main(void)
 # first on this machine (one of them may take nearly every iteration):
 
 # %% tags=["nbval-ignore-output"]
-# %%c --expect ok --timeout 120
+_ = ccell.run_c(r"""
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -303,7 +306,7 @@ int main(void)
            N, count[0], count[1], count[2], count[3]);
     return 0;
 }
-
+""", "--expect ok --timeout 120")
 # %% [markdown]
 # <a id="exercise-3"></a>
 # ## Exercise 3: Dekker's mutual exclusion from SB
@@ -321,7 +324,7 @@ int main(void)
 # same with two copies instead of `fork`.
 
 # %% tags=["nbval-ignore-output"]
-# %%c --expect ok --timeout 120
+_ = ccell.run_c(r"""
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -379,7 +382,7 @@ int main(void)
     printf("Dekker, seq_cst: counter %ld of %d (%ld lost)\n", c, 2 * N, 2L * N - c);
     return c == 2 * N ? 0 : 1;                              /* seq_cst must be exact */
 }
-
+""", "--expect ok --timeout 120")
 # %% [markdown]
 # <a id="exercise-4"></a>
 # ## Exercise 4: the seqlock's reader without its acquire fence
