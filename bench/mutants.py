@@ -18,7 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-import mutants  # noqa: E402
+try:
+    import mutants  # noqa: E402  (tests/mutants: the teacher's checkout only)
+except ImportError:
+    sys.exit("bench/mutants.py needs tests/mutants/, which only the course checkout has (not the student edition)")
 from ipclab import grading  # noqa: E402
 from ipclab.tooling.grading import labkit  # noqa: E402
 
