@@ -83,7 +83,8 @@ ccell.load()  # registers %%worker (and %%c)
 # Around your code, `bb.run(...)` makes the calls you would make in C: `shm_open(name,
 # O_CREAT|O_EXCL|O_RDWR, 0600)` + `ftruncate` + `mmap` for the segment, `sem_open(name,
 # O_CREAT|O_EXCL, 0600, value)` for `empty` (= capacity), `full` (= 0) and `mutex` (= 1),
-# then `fork` (or spawn) of the workers, which open the same names; at the end
+# then `fork` (or spawn) of the workers, which open the same names (two more semaphores,
+# `ready` and `go`, only make all workers start at the same moment); at the end
 # `sem_unlink` and `shm_unlink`, even if a worker crashed or you interrupted the cell. The
 # names are unique to you and to this run (another student's ring cannot collide with yours).
 #
