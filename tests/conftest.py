@@ -34,6 +34,7 @@ SLOW_FILES = {
     "test_release_student.py",   # the student edition, built and tested
     "test_labs.py",              # every lab brief executed, every solution and stub graded
     "test_grading.py",           # the grader on broken submissions, batches, Gradescope
+    "test_grading_neighbours.py",  # a whole lab graded beside a live run
     "test_installed.py",         # pip install . into a copy of the environment, then doctor and grade
     "test_site.py",              # the course built as a book
 }

@@ -214,3 +214,22 @@ def test_remove_after_close_still_removes():
         posix_ipc.Semaphore(sem.name)
     with pytest.raises(posix_ipc.ExistentialError):
         posix_ipc.MessageQueue(q.name)
+
+
+def test_a_run_from_another_pid_namespace_is_never_judged_dead(tmp_path, monkeypatch):
+    """A process in another PID namespace (a container, the grader's box) cannot see this run's
+    owner in its /proc; it must leave the run alone, not sweep it as dead (it did: grading as root
+    removed the registries of the notebooks running beside it)."""
+    import json as _json
+    from ipclab.core import registry as reg
+
+    run_dir = tmp_path / "abcdef12"
+    run_dir.mkdir()
+    # an owner pid that does not exist here, recorded in a namespace that is not ours
+    (run_dir / "meta.json").write_text(_json.dumps({"pid": 2**22 + 7, "start": 1, "pidns": "pid:[1]"}))
+    run = reg.Run("abcdef12", run_dir)
+    assert run.alive() is True
+    (run_dir / "meta.json").write_text(_json.dumps({"pid": 2**22 + 7, "start": 1, "pidns": reg.pid_namespace()}))
+    assert run.alive() is False                       # same namespace: judged, and dead
+    (run_dir / "meta.json").write_text(_json.dumps({"pid": 2**22 + 7, "start": 1}))
+    assert run.alive() is False                       # an older record without a namespace: as before

@@ -25,7 +25,7 @@ from ipclab.core.errors import IpclabError
 
 __all__ = ["KINDS", "ENV_RUN", "ENV_STATE", "state_dir", "proc_start_time", "Run", "current", "register",
            "register_or_undo", "unregister", "runs", "remove_object", "remove_entries",
-           "remove_created_by", "remove_run", "sweep_dead_runs"]
+           "remove_created_by", "remove_run", "sweep_dead_runs", "pid_namespace"]
 
 KINDS = kinds.NAMES  # the table of kinds lives in ipclab.core.kinds
 ENV_RUN = "IPCLAB_RUN_ID"
@@ -48,6 +48,14 @@ def state_dir():
         raise IpclabError(f"{base} belongs to uid {st.st_uid}, not to you; set {ENV_STATE} "
                           "to a directory of your own")
     return base
+
+
+def pid_namespace():
+    """This process's PID namespace (``pid:[inode]`` from /proc/self/ns/pid), or None if unreadable."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
 
 
 def proc_start_time(pid):
@@ -83,9 +91,16 @@ class Run:
             return {}
 
     def alive(self):
-        """True while the owner process (same pid *and* same start time) still runs."""
+        """True while the owner process (same pid *and* same start time) still runs.
+
+        A run made in another PID namespace counts as alive: its pid means nothing in this
+        /proc (a process in a container or in the grader's box sees other pids), so it is
+        never judged, and never swept, from here.
+        """
         meta = self.meta()
         pid = meta.get("pid")
+        if meta.get("pidns") and pid_namespace() and meta["pidns"] != pid_namespace():
+            return True
         return pid is not None and proc_start_time(pid) == meta.get("start")
 
     def entries(self):
@@ -119,7 +134,8 @@ def current():
     run_id = names.new_run_id()
     path = base / run_id
     path.mkdir(mode=0o700)
-    meta = {"pid": os.getpid(), "start": proc_start_time(os.getpid()), "created": time.time()}
+    meta = {"pid": os.getpid(), "start": proc_start_time(os.getpid()), "created": time.time(),
+            "pidns": pid_namespace()}
     (path / "meta.json").write_text(json.dumps(meta))
     os.environ[ENV_RUN] = run_id
     _run = Run(run_id, path)

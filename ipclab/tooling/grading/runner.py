@@ -44,6 +44,7 @@ def _trusted(cfg, box, fn, w):
             labkit.close_agents()
         except BaseException:  # noqa: BLE001
             pass
+        box.drop_own_state()
         data = json.dumps(result).encode()
         while data:
             data = data[os.write(w, data):]

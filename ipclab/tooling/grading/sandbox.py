@@ -619,6 +619,17 @@ class Box:
         _unshare(CLONE_NEWNS, "unshare(mount namespace) for the test process")
         _mount(None, "/", None, MS_REC | MS_PRIVATE)
         _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        # A registry of its own: the host's (the grader's user's ~/.cache/ipclab) holds other
+        # runs, whose owners this /proc cannot see; they must not be judged dead from here.
+        # The caller removes it (:meth:`drop_own_state`) before it exits.
+        self.trusted_state = tempfile.mkdtemp(prefix="ipclab-trusted-state-")
+        os.environ["IPCLAB_STATE_DIR"] = self.trusted_state
+
+    def drop_own_state(self):
+        """Remove the registry folder :meth:`own_proc` made (the box's objects die with its namespace)."""
+        state = getattr(self, "trusted_state", None)
+        if state:
+            shutil.rmtree(state, ignore_errors=True)
 
     def guest_spec(self, limits=None):
         """What :func:`spawn_guest` needs to start a guest in this box (JSON; also from workers)."""
