@@ -24,8 +24,9 @@
 #
 # **Time:** about 38 min of reading and running, measured: reading about 37 min
 # (5,600 words of text and code, counted in this notebook's source, at 150 words a
-# minute), running about 1 min (every cell executed with nbclient when this notebook
-# was built; the last cell prints the time). The Try-it prompts, the break-it step and the
+# minute), running at most about 1 min (every cell executed with nbclient: 12 to 50 s in our
+# builds, depending on the machine's load; the last cell prints this build's time).
+# The Try-it prompts, the break-it step and the
 # exercises come on top. **Prerequisites:** 19.1 (POSIX shared
 # memory), 19.2 (System V semaphores), 19.3 (System V message queues). Every prompt has an
 # answer in [`answers/04_posix_vs_sysv_answers.ipynb`](answers/04_posix_vs_sysv_answers.ipynb).

@@ -23,8 +23,9 @@
 #
 # **Time:** about 39 min of reading and running, measured: reading about 38 min
 # (5,700 words of text and code, counted in this notebook's source, at 150 words a
-# minute), running about 1 min (every cell executed with nbclient when this notebook
-# was built; the last cell prints the time). The Try-it prompts, the break-it step and the
+# minute), running at most about 1 min (every cell executed with nbclient: 11 to 64 s in our
+# builds, depending on the machine's load; the last cell prints this build's time).
+# The Try-it prompts, the break-it step and the
 # exercises come on top. **Prerequisites:** 19.1 (POSIX shared memory:
 # `shm_open` + `mmap`), file descriptors, `fork()`. Every prompt has an answer in
 # [`answers/05_mmap_answers.ipynb`](answers/05_mmap_answers.ipynb).

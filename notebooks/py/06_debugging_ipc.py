@@ -22,8 +22,9 @@
 #
 # **Time:** about 40 min of reading and running, measured: reading about 39 min
 # (5,800 words of text and code, counted in this notebook's source, at 150 words a
-# minute), running about 1 min (every cell executed with nbclient when this notebook
-# was built; the last cell prints the time). The Try-it prompts, the break-it step and the
+# minute), running at most about 1 min (every cell executed with nbclient: 8 to 43 s in our
+# builds, depending on the machine's load; the last cell prints this build's time).
+# The Try-it prompts, the break-it step and the
 # exercises come on top. **Prerequisites:** 19.1–19.3. Every prompt has
 # an answer in [`answers/06_debugging_ipc_answers.ipynb`](answers/06_debugging_ipc_answers.ipynb).
 #
