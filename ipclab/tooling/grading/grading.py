@@ -472,6 +472,7 @@ def run_test(spec, fn, work, module, seed, lab, number, visibility="visible", ti
         res.summary = (f"did not finish within {timeout:g} s and was killed: a deadlock (a wait "
                        "nobody will wake), an infinite loop, or a blocking call without a timeout?")
         res.stacks = _stack_lines(oc.stacks, module)
+        res.stray = oc.box_procs  # on a loaded machine a fork loop can outlast the clock
     elif final is None:
         res.status = "error"
         res.summary = "the grader could not run this test: " + (errors[0] if errors else oc.log.strip()[-300:])

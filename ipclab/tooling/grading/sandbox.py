@@ -542,6 +542,9 @@ class Box:
             self.has_mqueue = False
         _mount("ipclab-root", self.root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m")
         root = self.root
+        # the private /tmp first: a bound course or Python that lives under /tmp (a release
+        # written to /tmp, a venv there) is then bound inside it instead of hidden by it
+        _mount(self.tmp, _make_path(root, "/tmp"), None, MS_BIND)
         seen = set()
         for src in list(self.config.get("binds") or default_binds()) + list(self.config.get("extra_binds", [])):
             src, dst = (src, src) if isinstance(src, str) else src
@@ -568,7 +571,6 @@ class Box:
             _mount(f"/dev/{dev}", _make_path(root, f"/dev/{dev}", is_dir=False), None, MS_BIND)
         _mount(self.shm, _make_path(root, "/dev/shm"), None, MS_BIND)
         _mount(self.mq if self.has_mqueue else self.tmp, _make_path(root, "/dev/mqueue"), None, MS_BIND)
-        _mount(self.tmp, _make_path(root, "/tmp"), None, MS_BIND)
         _make_path(root, "/proc")
         for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                              ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
@@ -879,6 +881,23 @@ class Outcome:
     timed_out: bool
     keeper_returncode: int
     seconds: float
+    box_procs: int = 0      #: processes in the box's PID namespace when a timeout killed it
+
+
+def count_in_pid_namespace(pid):
+    """How many processes share *pid*'s PID namespace, *pid* included (0 if it is gone)."""
+    try:
+        ns = os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return 0
+    n = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                n += os.readlink(f"/proc/{entry}/ns/pid") == ns
+            except OSError:
+                continue
+    return n
 
 
 class Supervisor:
@@ -912,7 +931,7 @@ class Supervisor:
         t0 = time.monotonic()
         out = Capture(out_r, self.limits.output_bytes)
         log = Capture(log_r, 64 * 1024)
-        messages, init_pid, timed_out, stack_mark = [], None, False, None
+        messages, init_pid, timed_out, stack_mark, box_procs = [], None, False, None, 0
         try:
             proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log_w, stderr=log_w, env=env,
                                     pass_fds=(out_w, msg_w) + self.pass_fds, start_new_session=True)
@@ -953,6 +972,7 @@ class Supervisor:
                     if on_message:
                         on_message(msg)
             if timed_out and init_pid:
+                box_procs = max(0, count_in_pid_namespace(init_pid) - 1)  # a fork loop shows here
                 stack_mark = out.mark()
                 try:
                     os.kill(init_pid, signal.SIGUSR1)
@@ -983,7 +1003,7 @@ class Supervisor:
         stacks = out.text(stack_mark) if stack_mark is not None else ""
         text = out.text() if stack_mark is None else out.text()[:max(0, len(out.text()) - len(stacks))]
         return Outcome(messages, text, out.truncated, out.total, stacks, log.text(), timed_out,
-                       proc.returncode, round(time.monotonic() - t0, 3))
+                       proc.returncode, round(time.monotonic() - t0, 3), box_procs)
 
 
 # -- one command in a box (phase-1 API and the probe) -------------------------------------------------
