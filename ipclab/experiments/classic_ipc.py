@@ -582,3 +582,13 @@ def reaping(mode="handler", n=3, start_method=None, timeout=20):
     (out,) = procs.run(zombies_then_reaped, [(n, timeout / 2, mode)], start_method=start_method,
                        timeout=timeout, relay=False)
     return out
+
+
+# The public names (at the end, so the line numbers that notebooks show with
+# ipclab.presentation.glass.show stay put).
+__all__ = ["PIPE_BUF", "private_dir", "make_fifo", "remove_path", "deadline", "fifo_reader",
+           "read_until_eof", "write_with_shell", "fifo_rendezvous", "wait_in_fifo_open",
+           "open_nonblocking", "fifo_echo_on_rdwr", "wrong_ends", "write_to_closed_pipe",
+           "sigpipe_outcomes", "pipe_writer", "interleaving", "pipe_capacity", "sigterm_server", "listed",
+           "stop_server", "zombies_then_reaped", "pgrp", "group_leader", "broadcast", "SOCKET_KINDS",
+           "send_messages", "count_recvs", "reaping"]

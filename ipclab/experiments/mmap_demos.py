@@ -431,3 +431,12 @@ def lock_is_held(path, index):
                 return False
         except WaitTimeout:
             return True
+
+
+# The public names (at the end, so the line numbers that notebooks show with
+# ipclab.presentation.glass.show stay put).
+__all__ = ["MARK", "map_and_write", "sharing", "copy_on_write", "dirty_then_flush", "write_then_die",
+           "survives_kill", "make_data_file", "lazy_loading", "put_slot", "anonymous", "read_vs_mmap",
+           "bump", "concurrent_updates", "make_image", "invert_rows", "process_image", "MAILBOX",
+           "MAILBOX_SIZE", "mailbox_send", "mailbox_receive", "file_as_ipc", "read_after_shrink",
+           "c_mmap_past_eof", "child_signal", "hold_record", "lock_is_held"]

@@ -253,3 +253,12 @@ def c_log_sender(q, records, timeout=30.0):
     args = [build_log_sender(), str(q.id)] + [x for lv, text in records for x in (str(lv), text)]
     out = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=True)
     return int(out.stdout)
+
+
+# The public names (at the end, so the line numbers that notebooks show with
+# ipclab.presentation.glass.show stay put).
+__all__ = ["NUMBER", "READY", "timed_receiver", "raw_blocking_receiver", "blocked_in_syscall",
+           "framed_echo", "square", "cpu_task", "io_task", "HANDLERS", "pool_worker", "client",
+           "wait_ready", "pool_run", "TASK_SIZE", "pool_curve", "LOG_RECORD", "LEVELS", "log_source",
+           "logger", "naive_listener", "SUBSCRIBE", "subscriber", "collect_subscribers", "publish",
+           "build_log_sender", "c_log_sender"]

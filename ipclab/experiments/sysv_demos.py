@@ -293,3 +293,10 @@ def init_race(processes=4, value=3, wait=10.0, start_method=DEFAULT_START_METHOD
         except FileNotFoundError:
             pass
     return {"key": key, "roles": [r for r, _ in results], "values": [v for _, v in results]}
+
+
+# The public names (at the end, so the line numbers that notebooks show with
+# ipclab.presentation.glass.show stay put).
+__all__ = ["DEFAULT_START_METHOD", "increment", "counter_race", "slot_worker", "max_overlap",
+           "counting_timeline", "philosopher", "dining", "holder", "waiter", "undo_experiment",
+           "zero_waiter", "zero_barrier", "create_or_open", "init_race"]

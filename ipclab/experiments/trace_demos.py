@@ -341,3 +341,10 @@ def main(argv):
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+# The public names (at the end, so the line numbers that notebooks show with
+# ipclab.presentation.glass.show stay put).
+__all__ = ["MARKER_DIR", "DEMOS", "demo", "marker_path", "run_demo", "posix_shm", "posix_sem", "sysv_sem",
+           "sysv_msg", "sysv_shm", "posix_mq", "crash_run", "hold_mapping", "hold_sysv_shm", "take_two",
+           "take_two_sysv", "await_posts", "COUNTER", "unlocked_increments", "race_experiment", "main"]

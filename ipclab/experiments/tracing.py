@@ -586,3 +586,12 @@ def tsan(args=(), source=C_DIR / "race_helgrind.c", timeout=60):
         p = subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=timeout,
                            env=dict(os.environ, TSAN_OPTIONS="halt_on_error=0 exitcode=66"))
     return p.returncode, p.stderr
+
+
+# The public names (at the end, so the line numbers that notebooks show with
+# ipclab.presentation.glass.show stay put).
+__all__ = ["RECORDED_DIR", "TRACED", "IPC_CALLS", "FORKS", "IPC_DIRS", "MARKER", "END", "Syscall", "Event",
+           "parse", "syscalls", "Step", "parse_marker", "group", "format_table", "calls", "call_paths",
+           "strace_status", "skip_unless_strace", "demo_command", "run_strace", "trace_demo", "recorded",
+           "trace_or_recorded", "record", "attach", "HelgrindReport", "parse_helgrind", "compile_c",
+           "helgrind", "recorded_helgrind", "tsan"]

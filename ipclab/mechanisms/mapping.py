@@ -463,3 +463,10 @@ def require_real_disk(path):
         raise NotSupported(f"{path} is on {best[1]} ({best[0]}): its pages cannot leave memory, so "
                            "there are no major faults to see. Set TMPDIR to a disk directory.")
     return best[1] if best else None
+
+
+# The public names (at the end, so the line numbers that notebooks show with
+# ipclab.presentation.glass.show stay put).
+__all__ = ["PAGE", "GRANULARITY", "ACCESS", "ADVICE", "pages", "align_down", "grow", "mapped",
+           "mapped_range", "faults", "rss_kib", "SMAPS_FIELDS", "smaps", "cached_pages", "drop_cache",
+           "advise", "touch", "fault_profile", "wait_until", "file_lock", "RecordStore", "require_real_disk"]

@@ -566,3 +566,13 @@ def ipcs_q(q=None):
     keep = [ln for ln in lines if ln.startswith(("key", "-"))]
     keep += [ln for ln in lines if len(ln.split()) > 1 and ln.split()[1] == str(q.id)]
     return "\n".join(keep)
+
+
+# The public names (at the end, so the line numbers that notebooks show with
+# ipclab.presentation.glass.show stay put).
+__all__ = ["DEFAULT_TIMEOUT", "TYPE_MAX", "FramingError", "Limits", "limits", "queue", "attach",
+           "try_send", "send", "try_receive", "receive", "describe_filter", "drain", "Record",
+           "FRAME_HEADER", "frame_capacity", "frames", "send_framed", "receive_framed", "REQUEST_TYPE",
+           "REQUEST_HEADER", "send_request", "send_stop", "receive_request", "send_reply", "receive_reply",
+           "receive_replies", "call", "serve", "QueueState", "state", "format_state", "set_max_bytes",
+           "ipcs_q"]

@@ -482,3 +482,10 @@ def create_and_exit(text, tag="orphan"):
     seg.buf[:len(text.encode())] = text.encode()
     seg.close()  # munmap only: no shm_unlink
     return seg.name
+
+
+# The public names (at the end, so the line numbers that notebooks show with
+# ipclab.presentation.glass.show stay put).
+__all__ = ["Segment", "RING_HEADER", "RING_COUNTERS", "COUNTERS_AT", "SLOT_LEN", "RingSpec", "RingBuffer",
+           "EOF", "ITEM", "produce", "put_then_die", "consume", "check_delivery", "ls", "build_c",
+           "mp_attach_only", "run_attach_only", "try_access", "create_and_exit"]

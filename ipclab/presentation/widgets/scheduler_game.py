@@ -211,3 +211,8 @@ class GameUI:
         parts = [self.goal.value, *(c.children[0].value for c in self.columns.children),
                  self.memory.value, self.timeline.value, self.message.value]
         return html.unescape(re.sub(r"<[^>]+>", " ", "\n".join(parts)))
+
+
+# The public names (at the end, so the line numbers that notebooks show with
+# ipclab.presentation.glass.show stay put).
+__all__ = ["code_html", "memory_html", "timeline_html", "GameUI"]

@@ -47,3 +47,8 @@ def dining_explorer():
 
     button.on_click(on_click)
     return w.VBox([n, atomic, barrier, wait, button, out])
+
+
+# The public names (at the end, so the line numbers that notebooks show with
+# ipclab.presentation.glass.show stay put).
+__all__ = ["verdict", "run_dining", "dining_explorer"]

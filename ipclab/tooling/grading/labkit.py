@@ -397,3 +397,11 @@ def scratch_shm(size, tag="scratch"):
             shm.unlink()
         except posix_ipc.ExistentialError:
             pass
+
+
+# The public names (at the end, so the line numbers that notebooks show with
+# ipclab.presentation.glass.show stay put).
+__all__ = ["Fail", "test", "tests_of", "use_student", "student", "enter_grading", "GRADING_VAR",
+           "kill_student", "close_agents", "shared_file", "expect", "expect_equal", "expect_raises",
+           "diff_lines", "expect_list", "expect_same_items", "random_tag", "load_test_module",
+           "verdict_of", "run_trusted", "START_VAR", "start_method", "slow_student", "Gate", "scratch_shm"]
