@@ -136,3 +136,25 @@ def test_package_data_lists_every_file_the_package_reads():
         if not any(len(PurePosixPath(g).parts) == len(rel.parts) and rel.match(g) for g in globs):
             missing.append(str(rel))
     assert not missing, f"add to [tool.setuptools.package-data] in pyproject.toml: {missing}"
+
+
+def test_every_public_module_declares_all():
+    """Notebooks and labs import documented names: each module says which are public (``__all__``)."""
+    import importlib
+
+    exempt = {"ipclab.__main__", "ipclab.tooling.book_src.conf"}
+    missing, wrong = [], []
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(PKG)
+        if rel.name == "__init__.py" or rel.parts[:3] == ("tooling", "grading", "labtests"):
+            continue
+        name = ".".join(("ipclab",) + rel.with_suffix("").parts)
+        if name in exempt:
+            continue
+        if "__all__" not in path.read_text():
+            missing.append(name)
+            continue
+        module = importlib.import_module(name)
+        wrong += [f"{name}.{n}" for n in module.__all__ if not hasattr(module, n)]
+    assert not missing, f"declare __all__ in: {missing}"
+    assert not wrong, f"__all__ names what the module does not define: {wrong}"

@@ -456,3 +456,10 @@ class Explorer:
 
     def schedule_so_far(self):
         return " ".join(f"{s.who}:{s.op}" for s in self.history)
+
+
+# The public names (at the end, so the line numbers that notebooks show with
+# ipclab.presentation.glass.show stay put).
+__all__ = ["LOW", "OPS", "DEFAULT_WINDOW", "CountResult", "increment_worker", "count", "sweep", "Update",
+           "analyse", "lost_in_trace", "Step", "explorer_worker", "process_names", "parse_schedule",
+           "random_schedule", "paper_final", "Explorer"]

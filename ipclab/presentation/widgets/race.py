@@ -131,3 +131,8 @@ class ExplorerUI:
         if self.explorer is not None:
             ex, self.explorer = self.explorer, None
             ex.close()
+
+
+# The public names (at the end, so the line numbers that notebooks show with
+# ipclab.presentation.glass.show stay put).
+__all__ = ["verdict", "CounterControls", "ExplorerUI"]
