@@ -22,3 +22,12 @@ def test_notebook_was_executed_in_order_without_errors(src, target):
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert not errors or target.parent.name == "labs", f"{target.name} was committed with an error output"
     assert set(nb.metadata) <= {"kernelspec", "language_info", "ipclab"}, "metadata not cleaned"
+
+
+@pytest.mark.parametrize("src,target", PAIRS, ids=[t.name for _, t in PAIRS])
+def test_notebook_was_built_as_an_ordinary_user(src, target):
+    """What most students see is an ordinary user's run (issue 15): build with `.ci/run notebooks NAME`."""
+    nb = nbformat.read(target, as_version=4)
+    built_as = nb.metadata.get("ipclab", {}).get("built_as")
+    assert built_as == "ordinary user", (f"{target.name} was built as {built_as or 'unknown'}: rebuild it as an "
+                                         f"ordinary user (as root: .ci/run notebooks {target.stem})")

@@ -23,6 +23,7 @@ release = pytest.importorskip("ipclab.tooling.release", reason="ipclab release i
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.py"))
 HIDDEN = sorted((ROOT / "grading" / "hidden").glob("*.py"))
+LABTESTS = Path("ipclab", "tooling", "grading", "labtests")  # the visible lab tests, in the package
 TEST_TITLE = re.compile(r'labkit\.test\(\s*"([^"]+)"')
 
 pytestmark = pytest.mark.slow
@@ -48,21 +49,23 @@ def files(edition):
 
 
 def test_no_teacher_folder_is_released(edition):
+    # teacher folders are top-level; ipclab/tooling/grading (the grader students run) is released
     for name in ("solutions", "grading", "tests", ".git", ".ci", ".venv", "build", "conftest.py"):
-        assert not list(edition.rglob(name)), f"{name} is in the student edition"
+        assert not (edition / name).exists(), f"{name} is in the student edition"
+    assert not list(edition.rglob("conftest.py")) and not list(edition.rglob("hidden")), "hidden tests released"
 
 
 def test_no_solution_and_no_hidden_test_in_any_file(edition):
     solutions = {p.read_bytes() for p in SOLUTIONS}
     hidden_titles = {t for p in HIDDEN for t in TEST_TITLE.findall(p.read_text())}
-    visible_titles = {t for p in (edition / "ipclab" / "labtests").glob("*.py") for t in TEST_TITLE.findall(p.read_text())}
+    visible_titles = {t for p in (edition / LABTESTS).glob("*.py") for t in TEST_TITLE.findall(p.read_text())}
     secret = hidden_titles - visible_titles
     for f in files(edition):
         data = f.read_bytes()
         assert data not in solutions, f"{f.relative_to(edition)} is a reference solution"
         text = data.decode("utf-8", errors="replace")
         lines = {line.strip() for line in text.splitlines()}
-        if f.relative_to(edition) != Path("ipclab", "labgen.py"):  # the stub maker names the markers
+        if f.relative_to(edition) != Path("ipclab", "tooling", "labgen.py"):  # the stub maker names the markers
             assert "### BEGIN SOLUTION" not in lines, f"{f.relative_to(edition)} holds a solution region"
         leaked = [t for t in secret if t in text]
         assert not leaked, f"{f.relative_to(edition)} names hidden tests: {leaked}"
@@ -99,7 +102,7 @@ def test_course_test_first_step_passes_there(edition):
 
 
 def test_a_student_can_grade_an_untouched_lab_with_visible_tests_only(edition):
-    lab = sorted(p.stem for p in (edition / "ipclab" / "labtests").glob("lab*.py"))[0]
+    lab = sorted(p.stem for p in (edition / LABTESTS).glob("lab*.py"))[0]
     r = in_edition(edition, "-m", "ipclab", "grade", lab, timeout=600)
     out = r.stdout + r.stderr
     assert "Traceback" not in out, out

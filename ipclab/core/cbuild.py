@@ -185,11 +185,11 @@ def build(sources, name="prog", *, sanitize=False, opt=None, defines=None, extra
     it when that process sets ``IPCLAB_PARENT_PID`` (as :mod:`ipclab.core.cprocs` does).
     Raises :class:`CompileError` (gcc's diagnostics in the message) or :class:`NotSupported`.
     """
-    gcc = require_gcc("the output of the compiled C program")
-    if not sources:
+    if not sources:  # bad arguments first: the mistake is the caller's, gcc or not
         raise BadArgument("build() needs at least one C source (text or path)")
     if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
         raise BadArgument(f"program name {name!r} must be letters, digits, '_' or '-'")
+    gcc = require_gcc("the output of the compiled C program")
     sources = [*sources, GUARD] if guard else list(sources)
     sanitize = bool(sanitize) and sanitizers_available()
     flags = flags_for(sanitize, opt, [*(f"-D{k}={v}" if v is not None else f"-D{k}"

@@ -523,9 +523,11 @@ if ccell.c_available("the instructions gcc emits for each variant"):
         print(f"{variant:8s}", " ; ".join(i for i in body if not i.startswith(("movq", "salq", "addq", "testl", "je", "ret", "xorl"))))
 
 # %% [markdown]
-# Now the runs. Predict first: which variants will show SB's `00` here, and which MP's `10`?
+# Now the runs. **Predict first**, and write it down: which variants will show SB's `00` here,
+# and which MP's `10`? The counts are in the collapsed output below; open it once you have
+# committed to an answer.
 
-# %%
+# %% tags=["reveal"]
 # NBVAL_IGNORE_OUTPUT
 results = litmus.run_or_recorded(iterations=2_000_000)
 print("source:", results[0].source, "on", results[0].machine)
@@ -537,7 +539,7 @@ for r in results:
 # %% [markdown]
 # What holds on every machine, live or recorded, x86-64 or arm64:
 
-# %%
+# %% tags=["reveal"]
 for test in litmus.TESTS:
     rows = [r for r in results if r.test == test]
     print(f"{test}: every run's outcomes add up to its iterations: {all(sum(r.counts.values()) == r.iterations for r in rows)}")
@@ -628,9 +630,14 @@ print(src[src.index("static void write_pair"):src.index("int main")].strip())
 # %% [markdown]
 # The writer keeps the pair `(a, b)` equal, writing `k` into both for `k = 1, 2, 3...` as fast
 # as it can; the reader reads the pair two million times and counts the *torn* reads, where
-# `a != b` (half of one write and half of the next). First without the sequence number, then with it:
+# `a != b` (half of one write and half of the next).
+#
+# **Break it yourself, then predict.** The first run below is the seqlock with its protocol
+# removed (`none`: the same writer and reader, no sequence number, no fences), the second the
+# seqlock itself. Predict, for each, whether any of two million reads is torn, then open the
+# collapsed output.
 
-# %%
+# %% tags=["reveal"]
 # NBVAL_IGNORE_OUTPUT
 if ccell.c_available("how many of two million unsynchronised reads were torn, then none with the seqlock"):
     for mode in ("none", "seqlock"):
