@@ -197,6 +197,10 @@ def main(argv=None):
     if reason:
         print(f"classroom bench cannot run here: {reason}")
         return 2
+    if args.record and not any(line.split()[2:3] == ["mqueue"] for line in open("/proc/mounts")):
+        print("--record needs /dev/mqueue mounted (mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue): "
+              "without it every student's POSIX queues would be recorded as none")
+        return 2
     notebooks = pick_notebooks(args.notebooks)
     work = Path(tempfile.mkdtemp(prefix="ipclab-class-", dir=hd.WORK_BASE))
     os.chmod(work, 0o755)
