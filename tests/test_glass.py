@@ -43,3 +43,18 @@ def test_reveal_cells_are_stored_collapsed():
     assert first.metadata["jupyter"] == {"outputs_hidden": True}
     assert "hide-output" in first.metadata["tags"]
     assert second.metadata == {}
+
+
+def test_the_book_publishes_a_shown_source_as_its_text():
+    """The stored HTML carries the colours of the style it was built with; the book shows the text."""
+    import nbformat
+
+    from ipclab.tooling import book_sources
+    shown = glass.show(_worker, mark=["value = counter"])
+    out = nbformat.v4.new_output("display_data", data={"text/plain": repr(shown), "text/html": shown._repr_html_()})
+    other = nbformat.v4.new_output("display_data", data={"text/plain": "a table", "text/html": "<table></table>"})
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("show(_worker)", outputs=[out, other])])
+    book_sources.for_readers(nb)
+    first, second = nb.cells[0].outputs
+    assert set(first["data"]) == {"text/plain"} and ">>" in first["data"]["text/plain"]
+    assert "text/html" in second["data"]  # other HTML outputs are kept

@@ -62,10 +62,12 @@ class _Shown:
         from pygments import highlight
         from pygments.formatters import HtmlFormatter
         from pygments.lexers import PythonLexer
+        from pygments.styles import get_all_styles
         start, lines = source_lines(self.obj)
         hot = sorted(i + 1 for i in _marked(lines, self.mark))
-        fmt = HtmlFormatter(linenos="inline", linenostart=start, hl_lines=hot, noclasses=True,
-                            style="default")
+        # colours that pass WCAG AA contrast (accessible-pygments, installed with the book's theme)
+        style = "a11y-high-contrast-light" if "a11y-high-contrast-light" in get_all_styles() else "default"
+        fmt = HtmlFormatter(linenos="inline", linenostart=start, hl_lines=hot, noclasses=True, style=style)
         return highlight("\n".join(lines), PythonLexer(), fmt)
 
 

@@ -126,6 +126,24 @@ def _prepare(out, root, clear=False):
             shutil.rmtree(out)  # an earlier build: replaced whole, so no page of a removed notebook lingers
 
 
+_TOGGLE_LABEL = re.compile(r'<summary aria-label="Toggle hidden content">')
+
+
+def _name_toggles_by_their_text(html_dir):
+    """The collapsed outputs' toggles (myst-nb's ``hide-output``) keep only their visible name.
+
+    myst-nb labels each ``<summary>`` "Toggle hidden content" while it shows "Show code cell
+    output": a screen reader and a voice-control user then name the same button differently
+    (WCAG 2.5.3, axe's label-content-name-mismatch). Without the attribute, the visible text is
+    the accessible name.
+    """
+    for page in Path(html_dir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        fixed = _TOGGLE_LABEL.sub("<summary>", text)
+        if fixed != text:
+            page.write_text(fixed, encoding="utf-8")
+
+
 def build(out=None, root=ROOT, *, repo=None, branch=None, hub=None, binder=None):
     """Build the book of the course at *root* into *out*; return a :class:`Book`.
 
@@ -160,6 +178,7 @@ def build(out=None, root=ROOT, *, repo=None, branch=None, hub=None, binder=None)
         if app.statuscode:
             raise IpclabError(f"Sphinx could not build the book:\n{warnings.getvalue()[-3000:]}")
         problems += _warnings(warnings.getvalue(), src, problems)
+        _name_toggles_by_their_text(html)
         _prepare(out, root, clear=True)  # only now: a failed build leaves the earlier book as it was
         shutil.copytree(html, out, dirs_exist_ok=True)
     finally:

@@ -48,6 +48,7 @@ NBVAL_MARK = re.compile(r"^\s*# NBVAL_\w+\s*\n?", re.MULTILINE)
 LINK = re.compile(r"(\]\(\s*<?|href=\")([^)\s\"<>]+)")
 CODE_SPANS = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`)", re.DOTALL)  # links are not looked for in code
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+GLASS_HEAD = re.compile(r"# \S+  \([^)]*, line \d+\)\n")  # the first line glass.show prints
 WIDGET_NOTE = ("<p><em>An interactive widget is here: launch this page (the rocket button above) "
                "or run the notebook in JupyterLab (<code>./course lab</code>) to use it.</em></p>")
 
@@ -102,14 +103,26 @@ def pages(root):
 
 
 def for_readers(nb):
-    """No test-harness markers in code; a sentence where a widget would be."""
+    """No test-harness markers in code; a sentence where a widget would be; shown sources as text.
+
+    A source shown by :func:`ipclab.presentation.glass.show` is published as its plain text
+    (numbered, ``>>`` on the marked lines): the HTML a notebook stored carries the colours of
+    the style it was built with, which the book cannot vouch for (contrast).
+    """
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.source = NBVAL_MARK.sub("", cell.source)
             for out in cell.get("outputs", []):
-                if WIDGET_MIME in out.get("data", {}):
+                data = out.get("data", {})
+                if WIDGET_MIME in data:
                     out["data"] = {"text/html": WIDGET_NOTE, "text/plain": "(interactive widget)"}
+                elif "text/html" in data and GLASS_HEAD.match(_text(data.get("text/plain", ""))):
+                    del data["text/html"]
     return nb
+
+
+def _text(value):
+    return "".join(value) if isinstance(value, list) else value
 
 
 class _Stager:
