@@ -276,17 +276,7 @@ def fault_profile(path, page_counts, advice=None, cold=True, access="read"):
 
 # -- locks and record files --------------------------------------------------
 
-def wait_until(predicate, timeout, what, poll=0.0005):
-    """Poll *predicate* until it is true; raise :class:`WaitTimeout` naming *what* after *timeout* s."""
-    deadline = time.monotonic() + timeout
-    delay = poll
-    while not predicate():
-        if time.monotonic() >= deadline:
-            raise WaitTimeout(f"waited {timeout:g} s for {what}; is the other process alive "
-                              "and following the protocol? Raise timeout= if the machine is slow.")
-        time.sleep(delay)
-        delay = min(delay * 2, 0.01)
-    return True
+from ipclab.core.waiting import wait_until  # noqa: E402  (the one polling wait; mapping.wait_until for 05)
 
 
 @contextlib.contextmanager
