@@ -5,6 +5,8 @@ join it. At the end, any course object of this run still present is a leak: it i
 reported, removed, and the session fails.
 """
 
+import re
+
 import pytest
 
 from ipclab import inventory, registry
@@ -23,11 +25,27 @@ def pytest_sessionfinish(session, exitstatus):
 NEEDS_OTHER_USER = "IPCLAB_NEEDS_OTHER_USER"
 
 
+SKIP_UNLESS = re.compile(r"""^[ \t]*if doctor\.skip_unless\(["'](\w+)["']\):""", re.MULTILINE)  # a guarded demo cell
+
+
 def pytest_runtest_setup(item):
-    """A notebook cell marked IPCLAB_NEEDS_OTHER_USER skips, with the reason, where no second
-    user exists (not root, no subordinate uids): the cell before it says the same to the student."""
+    """Notebook cells whose demo this machine cannot run skip under nbval, saying why.
+
+    A cell marked IPCLAB_NEEDS_OTHER_USER skips where no second user exists (not root, no
+    subordinate uids); a cell guarded by ``doctor.skip_unless("gcc")`` (or another check) skips
+    where that check fails. In both cases the notebook itself prints the same reason to the
+    student, and its stored output is the run where the demo ran."""
     cell = getattr(item, "cell", None)  # nbval's cell items
-    if cell is not None and NEEDS_OTHER_USER in cell.get("source", ""):
+    if cell is None:
+        return
+    for name in SKIP_UNLESS.findall(cell.get("source", "")):
+        from ipclab.core import doctor
+        from ipclab.core.errors import NotSupported
+        try:
+            doctor.require(name)
+        except NotSupported as why:
+            pytest.skip(f"this machine cannot run the cell's demo: {why}")
+    if NEEDS_OTHER_USER in cell.get("source", ""):
         from ipclab.core import asuser
         from ipclab.core.errors import NotSupported
         try:
