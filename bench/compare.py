@@ -124,7 +124,7 @@ def main(argv=None):
             pipe_bytes = MIB if ring == "pipe1m" else None
             ring = None if ring == "pipe1m" else ring
             slots, batch = ring or (bench.ring_shape(size) if mech in catalog.RINGS else (None, None))
-            c_mech = "posix_shm" if mech == "mp_shm" else mech
+            c_mech = catalog.get(mech).c_twin
             small = size < 4 * KIB
             key = "msgs_per_s" if small else "gbps"
             pys, cs = [], []

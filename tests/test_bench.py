@@ -19,6 +19,7 @@ import pytest
 import proctools
 from ipclab import bench
 from ipclab.tooling import cli
+from ipclab.bench import catalog
 from ipclab.bench import transports as bt
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,7 +96,7 @@ def test_consumer_detects_corruption():
     r, w = os.pipe()
     os.write(w, bytes(msg))
     ends = (Connection(r, writable=False), Connection(w, readable=False))
-    spec = {"mechanism": "pipe", "pipe": ends, "slots": None, "batch": None}
+    spec = {"mechanism": "pipe", "transport": catalog.get("pipe"), "pipe": ends, "slots": None, "batch": None}
     with pytest.raises(bt.IntegrityError, match="corrupted"):
         bt.consumer(spec, {"size": n, "budget": 5})
     for c in ends:
@@ -111,12 +112,12 @@ def test_queue_consumer_rejects_a_short_message(mech):
         with objects.posix_mq(max_messages=2, max_message_size=n, tag="short") as q:
             q.send(b"0123456789", 1)
             with pytest.raises(bt.IntegrityError, match="got 10 bytes, expected 4096"):
-                bt.consumer({"mechanism": mech, "name": q.name}, {"size": n, "budget": 5})
+                bt.consumer({"mechanism": mech, "transport": catalog.get(mech), "name": q.name}, {"size": n, "budget": 5})
     else:
         with objects.sysv_msg(note="short message") as q:
             q.send(b"0123456789")
             with pytest.raises(bt.IntegrityError, match="got 10 bytes, expected 4096"):
-                bt.consumer({"mechanism": mech, "key": q.key}, {"size": n, "budget": 5})
+                bt.consumer({"mechanism": mech, "transport": catalog.get(mech), "key": q.key}, {"size": n, "budget": 5})
 
 
 def test_consumer_detects_a_lost_message():
@@ -129,7 +130,7 @@ def test_consumer_detects_a_lost_message():
         os.write(w, bytes(msg))
     ends = (Connection(r, writable=False), Connection(w, readable=False))
     with pytest.raises(bt.IntegrityError, match="message 1 arrived as head seq 2"):
-        bt.consumer({"mechanism": "pipe", "pipe": ends}, {"size": n, "budget": 5})
+        bt.consumer({"mechanism": "pipe", "transport": catalog.get("pipe"), "pipe": ends}, {"size": n, "budget": 5})
     for c in ends:
         c.close()
 

@@ -21,15 +21,13 @@ Defined in :mod:`ipclab.bench.runner`; taught in notebook 04 (19.4) and the over
 
 import contextlib
 import os
-import socket
 import statistics
-import tempfile
 import time
 
 from ipclab.bench import catalog
 from ipclab.bench import transports as bt
 from ipclab.core import limits as kernel_limits
-from ipclab.core import names, objects, procs, registry
+from ipclab.core import procs
 from ipclab.core.units import human, parse_size  # noqa: F401 (bench.human, bench.parse_size)
 from ipclab.core.errors import BadArgument, LimitReached, NotSupported
 
@@ -97,110 +95,13 @@ def _cpus(pin):
 
 # -- kernel objects for one measurement --------------------------------------------------------
 @contextlib.contextmanager
-def _posix_ring_sems(slots, batch):
-    with objects.posix_sem(slots // batch, tag="bench_empty") as empty, \
-            objects.posix_sem(0, tag="bench_full") as full:  # C: sem_open(name, O_CREAT|O_EXCL, 0600, v)
-        yield {"empty": empty.name, "full": full.name}
-
-
-@contextlib.contextmanager
-def _mp_shm(length):
-    """A multiprocessing.shared_memory block under a course name, registered and unlinked here."""
-    from multiprocessing import shared_memory
-    name = names.posix_name("bench_mp", registry.current().id)
-    sm = shared_memory.SharedMemory(name=name.lstrip("/"), create=True, size=length)  # C: shm_open + ftruncate + mmap
-    registry.register("posix_shm", name=name, note="bench mp_shm")
-    try:
-        yield sm
-    finally:
-        sm.close()
-        with contextlib.suppress(FileNotFoundError):
-            sm.unlink()
-        registry.unregister("posix_shm", name=name)
-
-
-@contextlib.contextmanager
-def _tempdir():
-    d = tempfile.mkdtemp(prefix="ipclab-bench-")
-    try:
-        yield d
-    finally:
-        for f in os.listdir(d):
-            with contextlib.suppress(OSError):
-                os.unlink(os.path.join(d, f))
-        os.rmdir(d)
-
-
-@contextlib.contextmanager
-def _socket_pair_spec(mech, stack):
-    if mech == "unix":
-        d = stack.enter_context(_tempdir())
-        lst = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        addr = os.path.join(d, "sock")
-    else:
-        lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        addr = ("127.0.0.1", 0)
-    try:
-        lst.bind(addr)                                      # C: bind + listen
-        lst.listen(1)
-        addr = lst.getsockname()
-        yield {"listener": lst}, {"family": lst.family, "address": addr}, [lst.close]
-    finally:
-        lst.close()
-
-
-@contextlib.contextmanager
-def _throughput_objects(mech, size, slots, batch, pipe_bytes=None):
-    """Create what *mech* needs; yield (producer spec, consumer spec, parent closers after start)."""
-    base = {"mechanism": mech, "slots": slots, "batch": batch}
+def _objects(mech, create, *args, **fields):
+    """The specs *mech*'s definition creates (``tp_objects`` or ``lat_objects``, removed on exit),
+    each telling the child which mechanism it is and how to open its end; plus the parent's closers."""
+    base = {"mechanism": mech.name, "transport": mech, **fields}
     with contextlib.ExitStack() as stack:
-        after = []
-        if mech in ("posix_shm", "mp_shm", "mmap_file"):
-            length = slots * size
-            if mech == "posix_shm":
-                shm = stack.enter_context(objects.posix_shm(length, tag="bench_ring"))
-                base["shm"] = shm.name
-            elif mech == "mp_shm":
-                base["shm"] = stack.enter_context(_mp_shm(length)).name
-            else:
-                base["path"] = stack.enter_context(objects.course_file(length, tag="bench_map"))
-            base.update(stack.enter_context(_posix_ring_sems(slots, batch)))
-            tx, rx = base, base
-        elif mech == "sysv_shm":
-            from ipclab.mechanisms import semset
-            shm = stack.enter_context(objects.sysv_shm(slots * size))   # C: shmget(key, len, IPC_CREAT|IPC_EXCL|0600)
-            sems = stack.enter_context(semset.create(2, values=[slots // batch, 0], note="bench ring"))
-            base.update(key=shm.key, semid=sems.id)
-            tx, rx = base, base
-        elif mech == "pipe":
-            r, w = os.pipe()                                # C: pipe(fds)
-            if pipe_bytes:
-                import fcntl
-                fcntl.fcntl(w, 1031, pipe_bytes)            # F_SETPIPE_SZ
-            from multiprocessing.connection import Connection
-            ends = (Connection(r, writable=False), Connection(w, readable=False))
-            after = [c.close for c in ends]
-            stack.callback(lambda: [c.close() for c in ends])
-            tx, rx = dict(base, pipe=ends), dict(base, pipe=ends)
-        elif mech == "fifo":
-            d = stack.enter_context(_tempdir())
-            path = os.path.join(d, "fifo")
-            os.mkfifo(path, 0o600)                          # C: mkfifo(path, 0600)
-            tx, rx = dict(base, path=path), dict(base, path=path)
-        elif mech in ("unix", "tcp"):
-            lspec, cspec, after = stack.enter_context(_socket_pair_spec(mech, stack))
-            rx, tx = dict(base, **lspec), dict(base, **cspec)
-        elif mech == "posix_mq":
-            lim = limits()
-            q = stack.enter_context(objects.posix_mq(max_messages=min(10, lim["mq_msg_max"] or 10),
-                                                     max_message_size=size, tag="bench_mq"))
-            tx, rx = dict(base, name=q.name), dict(base, name=q.name)
-        elif mech == "sysv_mq":
-            q = stack.enter_context(objects.sysv_msg(note="bench mq"))
-            tx, rx = dict(base, key=q.key), dict(base, key=q.key)
-        else:
-            raise BadArgument(f"unknown mechanism {mech!r}; choose from {sorted(MECHANISMS)}")
-        yield tx, rx, after
+        a, b, after = create(stack, *args)
+        yield dict(base, **a), dict(base, **b), after
 
 
 def _run_pair(role_a, spec_a, role_b, spec_b, cfg, after, start_method, timeout):
@@ -238,15 +139,16 @@ def throughput(mechanism, size, *, max_seconds=1.0, repeats=3, start_method="for
     if reason:
         rec["skipped"] = reason
         return rec
-    ring = mechanism in ("posix_shm", "mp_shm", "sysv_shm", "mmap_file")
-    slots, batch = ring_shape(size, slots, batch) if ring else (None, None)
+    mech = catalog.get(mechanism)
+    slots, batch = ring_shape(size, slots, batch) if mech.ring else (None, None)
     warmup = max(0.02, 0.1 * max_seconds)
     phase = (max_seconds - warmup) / repeats
     cpu_tx, cpu_rx, _ = _cpus(pin)
     cfg = {"size": size, "warmup": warmup, "phase": phase, "repeats": repeats,
            "budget": max_seconds + 20, "cpu_tx": cpu_tx, "cpu_rx": cpu_rx}
     try:
-        with _throughput_objects(mechanism, size, slots, batch, pipe_bytes) as (tx, rx, after):
+        with _objects(mech, mech.tp_objects, size, slots, batch, pipe_bytes, slots=slots, batch=batch) \
+                as (tx, rx, after):
             got, sent = _run_pair("consumer", rx, "producer", tx, cfg, after, start_method, max_seconds + 30)
     except (LimitReached, NotSupported) as e:  # e.g. RLIMIT_MSGQUEUE used up, no /dev/shm room
         rec["skipped"] = f"could not create the objects: {e}"
@@ -278,7 +180,8 @@ def latency(mechanism, *, max_seconds=1.0, pin=None, start_method="fork", max_sa
     cfg = {"warmup": warmup, "seconds": max_seconds - warmup, "max_samples": max_samples,
            "budget": max_seconds + 20, "cpu_tx": cpu_tx, "cpu_rx": cpu_rx}
     try:
-        with _latency_objects(mechanism) as (ping, pong, after):
+        mech = catalog.get(mechanism)
+        with _objects(mech, mech.lat_objects) as (ping, pong, after):
             summary, _ = _run_pair("pinger", ping, "ponger", pong, cfg, after, start_method, max_seconds + 30)
     except (LimitReached, NotSupported) as e:
         rec["skipped"] = f"could not create the objects: {e}"
@@ -288,51 +191,6 @@ def latency(mechanism, *, max_seconds=1.0, pin=None, start_method="fork", max_sa
     rec["noisy"] = cfg["seconds"] < NOISY_BELOW
     rec["max_seconds"] = max_seconds
     return rec
-
-
-@contextlib.contextmanager
-def _latency_objects(mech):
-    base = {"mechanism": mech}
-    with contextlib.ExitStack() as stack:
-        after = []
-        if mech == "posix_sem":
-            a = stack.enter_context(objects.posix_sem(0, tag="bench_ping"))
-            b = stack.enter_context(objects.posix_sem(0, tag="bench_pong"))
-            ctl = stack.enter_context(objects.posix_shm(4096, tag="bench_ctl"))
-            spec = dict(base, ping=a.name, pong=b.name, ctl=ctl.name)
-            yield spec, spec, after
-        elif mech == "sysv_sem":
-            a = stack.enter_context(objects.sysv_sem(0, note="bench ping"))
-            b = stack.enter_context(objects.sysv_sem(0, note="bench pong"))
-            ctl = stack.enter_context(objects.sysv_shm(4096))
-            ctl.write(bytes(4096))                          # sysv_ipc fills new segments with b' '
-            spec = dict(base, ping_key=a.key, pong_key=b.key, ctl_key=ctl.key)
-            yield spec, spec, after
-        elif mech == "pipe":
-            from multiprocessing.connection import Connection
-            pipes = []
-            for _ in range(2):
-                r, w = os.pipe()
-                pipes.append((Connection(r, writable=False), Connection(w, readable=False)))
-            conns = [c for p in pipes for c in p]
-            stack.callback(lambda: [c.close() for c in conns])
-            spec = dict(base, pipes=tuple(pipes))
-            yield spec, spec, [c.close for c in conns]
-        elif mech == "posix_mq":
-            q1 = stack.enter_context(objects.posix_mq(max_messages=1, max_message_size=8, tag="bench_q1"))
-            q2 = stack.enter_context(objects.posix_mq(max_messages=1, max_message_size=8, tag="bench_q2"))
-            spec = dict(base, q1=q1.name, q2=q2.name)
-            yield spec, spec, after
-        elif mech == "sysv_mq":
-            q1 = stack.enter_context(objects.sysv_msg(note="bench ping"))
-            q2 = stack.enter_context(objects.sysv_msg(note="bench pong"))
-            spec = dict(base, key1=q1.key, key2=q2.key)
-            yield spec, spec, after
-        elif mech == "unix":
-            lspec, cspec, after = stack.enter_context(_socket_pair_spec(mech, stack))
-            yield dict(base, **cspec), dict(base, **lspec), after
-        else:
-            raise BadArgument(f"unknown latency mechanism {mech!r}")
 
 
 def memcpy(size, *, max_seconds=0.3, repeats=3):
@@ -403,7 +261,7 @@ def run(mechanisms=None, sizes=DEFAULT_SIZES, *, max_seconds=0.5, repeats=3, lat
             bar and bar.set_postfix_str(f"{m} {human(s)}")
             records.append(throughput(m, s, max_seconds=max_seconds, repeats=repeats, pin=pin,
                                       start_method=start_method,
-                                      pipe_bytes=pipe_bytes if m == "pipe" else None))
+                                      pipe_bytes=pipe_bytes if catalog.get(m).pipe_sized else None))
             bar and bar.update()
         for m in latency_mechanisms:
             bar and bar.set_postfix_str(f"{m} ping-pong")

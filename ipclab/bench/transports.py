@@ -4,7 +4,9 @@ Why a module of its own: the workers run in real child processes (fork, forkserv
 spawn), so they must be importable, and they are the hot path, written for low
 per-message overhead (preallocated buffers, ``memoryview``, ``readinto``, no pickling).
 :mod:`ipclab.bench.runner` creates the kernel objects, starts these functions with
-:mod:`ipclab.core.procs` and turns what they return into records.
+:mod:`ipclab.core.procs` and turns what they return into records. Which ring, stream or queue
+each mechanism opens is its definition's business (:mod:`ipclab.bench.catalog`, handed over in
+the spec as ``spec["transport"]``); everything here is the same for every mechanism.
 
 The protocol, the same for every mechanism and for the C twin in ``bench/``:
 
@@ -26,9 +28,7 @@ import io
 import mmap
 import os
 import random
-import select
 import signal
-import socket
 import struct
 import time
 import zlib
@@ -320,21 +320,6 @@ class _Queue:
         pass
 
 
-def _posix_mq(name, size):
-    import posix_ipc
-    q = posix_ipc.MessageQueue(name)                       # C: mq_open(name, O_RDWR)
-    qsend = q.send
-    return _Queue("POSIX MQ", size, lambda m: qsend(m, WAIT),                  # C: mq_timedsend(q, msg, n, 0, &ts)
-                  functools.partial(q.receive, WAIT), q.close)                 # C: mq_timedreceive(q, buf, n, &prio, &ts)
-
-
-def _sysv_mq(key, size):
-    import sysv_ipc
-    q = sysv_ipc.MessageQueue(key, max_message_size=max(size, 8))  # C: msgget(key, 0)
-    return _Queue("System V MQ", size, q.send,                                 # C: msgsnd(id, &msg, n, 0)
-                  functools.partial(q.receive, True, 1))                       # C: msgrcv(id, &msg, n, 1, 0)
-
-
 def _map_posix(name, length):
     import posix_ipc
     shm = posix_ipc.SharedMemory(name)                     # C: shm_open(name, O_RDWR, 0)
@@ -395,96 +380,10 @@ def _sysv_sems(spec):
     return (ops.op(0, -1), ops.op(0, +1), ops.op(1, -1), ops.op(1, +1)), (ops,)
 
 
-def _connect(spec, deadline):
-    """Producer side of a socket: connect to the consumer's listening address, retrying briefly."""
-    while True:
-        s = socket.socket(spec["family"], socket.SOCK_STREAM)
-        try:
-            s.connect(spec["address"])                     # C: connect(fd, &addr, len)
-            return s
-        except (ConnectionRefusedError, FileNotFoundError):
-            s.close()
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.002)
-
-
 def open_end(spec, role, size):
-    """The endpoint for *role* ('tx' or 'rx') of mechanism ``spec['mechanism']``; plus what to close."""
-    mech = spec["mechanism"]
-    closers = []
-    if mech in ("posix_shm", "mp_shm", "mmap_file", "sysv_shm"):
-        length = spec["slots"] * size
-        if mech == "posix_shm":
-            m = _map_posix(spec["shm"], length)
-            closers.append(m.close)
-            buf = memoryview(m)
-        elif mech == "mp_shm":
-            from multiprocessing import shared_memory
-            # C: shm_open + mmap. Our workers share the parent's resource tracker, so attaching
-            # (which registers the name again, 3.13 included unless track=False) does not destroy
-            # the block at exit.
-            sm = shared_memory.SharedMemory(spec["shm"])
-            closers.append(sm.close)
-            buf = sm.buf
-        elif mech == "mmap_file":
-            fd = os.open(spec["path"], os.O_RDWR)          # C: open(path, O_RDWR)
-            m = mmap.mmap(fd, length)                      # C: mmap(..., MAP_SHARED, fd, 0)
-            os.close(fd)
-            closers.append(m.close)
-            buf = memoryview(m)
-        else:
-            import sysv_ipc
-            shm = sysv_ipc.SharedMemory(spec["key"])       # C: shmget(key, 0, 0) + shmat(id, NULL, 0)
-            closers.append(shm.detach)
-            buf = memoryview(shm)
-        closers.insert(0, buf.release)
-        sems, keep = (_sysv_sems if mech == "sysv_shm" else _posix_sems)(spec)
-        end = _Ring(buf, size, spec["slots"], spec["batch"], *sems)
-        end.keep = keep
-        closers.insert(0, end.close)
-    elif mech in ("pipe", "fifo"):
-        if mech == "pipe":
-            r, w = spec["pipe"]
-            mine, other = (w, r) if role == "tx" else (r, w)
-            other.close()                                  # so a dead peer shows as EOF / EPIPE
-            fd = mine.fileno()
-            closers.append(mine.close)
-        else:
-            fd = _open_fifo(spec["path"], role)
-            closers.append(lambda: os.close(fd))
-        end = _Stream(fd, size, "w" if role == "tx" else "r")
-    elif mech in ("unix", "tcp"):
-        if role == "rx":
-            lst = spec["listener"]
-            lst.settimeout(WAIT)
-            s, _ = lst.accept()                            # C: accept(lfd, NULL, NULL)
-            lst.close()
-        else:
-            s = _connect(spec, time.monotonic() + WAIT)
-            spec.get("listener") and spec["listener"].close()
-        s.settimeout(None)                                 # blocking; the watchdog bounds it
-        if spec.get("nodelay"):
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        closers.append(s.close)
-        end = _Stream(s.fileno(), size)
-        end.keep = [s]
-    elif mech == "posix_mq":
-        end = _posix_mq(spec["name"], size)
-        closers.append(end.close)
-    elif mech == "sysv_mq":
-        end = _sysv_mq(spec["key"], size)
-    else:
-        raise IpclabError(f"unknown mechanism {mech!r}")
-    return end, closers
-
-
-def _open_fifo(path, role):
-    """Open a FIFO; ``open`` waits for the other side (the reader counts as soon as it waits).
-
-    The run's watchdog bounds that wait, so a peer that never comes cannot hang the worker.
-    """
-    return os.open(path, os.O_RDONLY if role == "rx" else os.O_WRONLY)  # C: open(path, O_RDONLY / O_WRONLY)
+    """The endpoint for *role* ('tx' or 'rx') of the mechanism ``spec['transport']`` (an entry of
+    :mod:`ipclab.bench.catalog`, handed over by the runner); plus what to close."""
+    return spec["transport"].tp_end(spec, role, size)
 
 
 def _close_all(closers):
@@ -667,64 +566,11 @@ def _handshake(wait, post, ctl):
     return timed, serve, stop
 
 
-def _lat_ends(spec, role):
-    """(timed, serve, stop, closers) for one side (*role* 'ping' or 'pong') of a ping-pong."""
-    mech, ping = spec["mechanism"], role == "ping"
-    if mech == "posix_sem":
-        import posix_ipc
-        a, b = posix_ipc.Semaphore(spec["ping"]), posix_ipc.Semaphore(spec["pong"])  # C: sem_open(name, 0)
-        ctl = _map_posix(spec["ctl"], mmap.PAGESIZE)
-        mine, other = (b, a) if ping else (a, b)           # ping waits on pong, posts ping
-        # C: sem_post(other); sem_timedwait(mine, &deadline)
-        return (*_handshake(functools.partial(mine.acquire, WAIT), other.release, ctl), [ctl.close])
-    if mech == "sysv_sem":
-        import sysv_ipc
-        # Two sets of one semaphore, as sysv_ipc.Semaphore addresses them (a set of two would need
-        # semtimedop through ctypes, ~0.4 us more per call: a benchmark of ctypes, not of the kernel).
-        # sysv_ipc's wheel has SEMAPHORE_TIMEOUT_SUPPORTED False: acquire(WAIT) is a plain semop,
-        # bounded by the run's watchdog like a pipe's read; the C twin makes the same plain semop.
-        a, b = sysv_ipc.Semaphore(spec["ping_key"]), sysv_ipc.Semaphore(spec["pong_key"])  # C: semget(key, 0, 0)
-        shm = sysv_ipc.SharedMemory(spec["ctl_key"])
-        ctl = memoryview(shm)
-        mine, other = (b, a) if ping else (a, b)
-        # C: semop(other, {0, +1, 0}, 1); semop(mine, {0, -1, 0}, 1)
-        return (*_handshake(functools.partial(mine.acquire, WAIT), other.release, ctl), [ctl.release, shm.detach])
-    if mech == "pipe":
-        (r1, w1), (r2, w2) = spec["pipes"]
-        rd, wr, others = (r2, w1, (r1, w2)) if ping else (r1, w2, (r2, w1))
-        for c in others:
-            c.close()                                      # so a dead peer shows as EOF / EPIPE
-        # C: write(wfd, &v, 8); read(rfd, &v, 8)
-        send, recv = functools.partial(os.write, wr.fileno()), functools.partial(os.read, rd.fileno(), 8)
-        return (*_echo(send, recv, "pipe"), [rd.close, wr.close])
-    if mech == "posix_mq":
-        import posix_ipc
-        a, b = posix_ipc.MessageQueue(spec["q1"]), posix_ipc.MessageQueue(spec["q2"])  # C: mq_open(name, O_RDWR)
-        tx, rx = (a, b) if ping else (b, a)
-        # A send never has to wait in a ping-pong (the queue holds one message and is empty):
-        # non-blocking, a full queue is a protocol error at once (posix_ipc: mq_setattr O_NONBLOCK
-        # on this process's own descriptor). C: mq_send(tx, &v, 8, 0); mq_timedreceive(rx, ..., &ts)
-        tx.block = False
-        return (*_echo(tx.send, functools.partial(rx.receive, WAIT), "POSIX MQ", unwrap=True), [a.close, b.close])
-    if mech == "sysv_mq":
-        import sysv_ipc
-        a = sysv_ipc.MessageQueue(spec["key1"], max_message_size=8)  # C: msgget(key, 0)
-        b = sysv_ipc.MessageQueue(spec["key2"], max_message_size=8)
-        tx, rx = (a, b) if ping else (b, a)
-        # C: msgsnd(tx, &(type 1, v), 8, 0); msgrcv(rx, &m, 8, 0, 0) (blocking; the run's watchdog bounds them)
-        return (*_echo(tx.send, rx.receive, "System V MQ", unwrap=True), [])
-    if mech in ("unix", "tcp"):
-        end, closers = open_end(spec, "tx" if ping else "rx", 8)
-        send, recv = functools.partial(os.write, end.fd), functools.partial(os.read, end.fd, 8)
-        return (*_echo(send, recv, f"{mech} socket"), closers)
-    raise IpclabError(f"unknown latency mechanism {mech!r}")
-
-
 def pinger(spec, cfg):
     """Time round trips for ``cfg['seconds']`` after ``cfg['warmup']``; return the samples' summary."""
     pin(cfg.get("cpu_tx"))
     watchdog(cfg["budget"])
-    timed, _serve, stop, closers = _lat_ends(spec, "ping")
+    timed, _serve, stop, closers = spec["transport"].lat_end(spec, True)
     try:
         import numpy as np
         cap = cfg["max_samples"]
@@ -744,7 +590,7 @@ def ponger(spec, cfg):
     """Answer every ping until the stop message."""
     pin(cfg.get("cpu_rx"))
     watchdog(cfg["budget"])
-    _timed, serve, _stop, closers = _lat_ends(spec, "pong")
+    _timed, serve, _stop, closers = spec["transport"].lat_end(spec, False)
     try:
         return {"answered": serve()}
     finally:
