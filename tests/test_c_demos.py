@@ -27,3 +27,42 @@ def test_robust_mutex_reports_the_dead_owner_sem_undo_does_not():
 
 def test_process_shared_condition_variable_wakes_the_other_process():
     assert pshared_demos.condvar().startswith('woken: message = "written under the lock by pid')
+
+
+# -- the C beside the Python of notebooks 02-05: each C demo runs on an object Python made ------------
+
+@pytest.fixture
+def course_path():
+    from ipclab.core import objects
+    with objects.course_file(4096, tag="cdemo") as path:
+        yield path
+
+
+def _c_demo(name, args, timeout=20):
+    """Compile ipclab/c/demos/NAME.c as notebook cells do (ccell.run_c: -Werror, sanitizers) and run it."""
+    import io
+    import shlex
+
+    from ipclab.mechanisms import ccell
+    src = (cbuild.C_DIR / "demos" / f"{name}.c").read_text()
+    return ccell.run_c(src, f"--name {name} --args {shlex.quote(args)} --timeout {timeout}", out=io.StringIO())
+
+
+@pytest.mark.parametrize("flag, seen", [("", True), ("private", False)])
+def test_c_updates_a_record_python_wrote_and_python_sees_it_without_msync(course_path, flag, seen):
+    from ipclab.mechanisms import mapping
+    with mapping.RecordStore.create(course_path, "<q16s", 3) as store:
+        store.write(1, (41, b"from Python"))
+        run = _c_demo("record_update", f"{course_path} 1 100 from-C {flag}".strip())
+        assert run.outcome == "ok", run.copies[0].stderr
+        assert 'C reads record 1:  value 41, label "from Python"' in run.stdout
+        assert 'C wrote record 1: value 141, label "from-C"' in run.stdout
+        assert store.read(1, locked=True) == ((141, b"from-C" + bytes(10)) if seen else (41, b"from Python" + bytes(5)))
+        assert store.read(0) == (0, bytes(16)) and store.read(2) == (0, bytes(16))  # only record 1 changed
+
+
+def test_c_record_update_refuses_a_file_that_is_not_a_store(course_path):
+    with open(course_path, "wb") as f:
+        f.write(bytes(200))
+    run = _c_demo("record_update", f"{course_path} 0 1 x")
+    assert run.outcome == "exit=1" and "not a store" in run.copies[0].stderr

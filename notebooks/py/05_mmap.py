@@ -653,6 +653,54 @@ print("the reader received:", received)
 # > **Try it.** Polling wastes CPU and adds latency. Which mechanism from 19.1-19.3 would
 # > you add to wake the reader instead? [answer](answers/05_mmap_answers.ipynb#try-it-5)
 #
+# ### The same record file from C
+#
+# A record file is bytes laid out as a C struct, so a C program can map it as well. The
+# program below ([`ipclab/c/demos/record_update.c`](../ipclab/c/demos/record_update.c)) opens
+# the path Python chose, maps the whole file `MAP_SHARED`, checks the store's header, takes the
+# same `fcntl` lock on the record's bytes as `RecordStore.update` (when another process holds
+# it, `F_SETLK` fails with `EACCES` or `EAGAIN`, fcntl(2), and the program retries for up to
+# 5 s), adds to the value, sets the label and unmaps. It never calls `msync`. Each call that
+# fails prints `perror`'s "call: reason" and the program exits with status 1. Its code, from
+# the two structs on:
+
+# %%
+from ipclab.core import cbuild
+src = (cbuild.C_DIR / "demos" / "record_update.c").read_text()  # the C text: edit src to change the program
+print(src[src.index("struct header {"):].strip())
+
+# %% [markdown]
+# **Predict.** Python writes record 1 as `(41, "from Python")`; the C process adds 100 and
+# writes the label `from-C`. What does Python read in record 1 afterwards, given that nobody
+# calls `msync`? `ccell.run_c(src, ...)` compiles `src` as a `%%c` cell would
+# (`-Wall -Wextra -Werror`, the sanitizers) and runs it as a process with a 10 s timeout.
+
+# %%
+import io
+
+if doctor.skip_unless("gcc"):  # without gcc the cell says why (its stored output is a run with gcc)
+    with objects.course_file(tag="crecords") as path:   # C: open(path, O_CREAT|O_EXCL|O_RDWR, 0600)
+        with mapping.RecordStore.create(path, "<q16s", 3) as store:  # the header, then 3 records of 24 bytes
+            store.write(1, (41, b"from Python"))
+            run = ccell.run_c(src, f"--name record_update --args '{path} 1 100 from-C' --timeout 10 --expect ok",
+                              out=io.StringIO())        # gcc's command line and the exit status: not printed
+            print(run.stdout.strip())
+            value, label = store.read(1, locked=True)
+            label = label.rstrip(b"\0").decode()
+            print(f"Python reads record 1: value {value}, label {label!r}")
+            print("Python sees C's write, and nobody called msync:", "yes" if (value, label) == (141, "from-C") else "no")
+
+# %% [markdown]
+# The two processes share one copy of the page, the page cache's: C's stores were in it as
+# soon as they were made, and Python's next read saw them (section 4: `msync` is about
+# durability, not visibility; mmap(2): "Updates to the mapping are visible to other processes
+# mapping the same region"). The record lock is one kernel object too: a POSIX record lock
+# belongs to a process and a file, whatever language took it.
+#
+# > **Try it.** Run the C program with `MAP_PRIVATE`: add ` private` at the end of `--args`
+# > (or change `src`). What does C print, and what does Python read?
+# > [answer](answers/05_mmap_answers.ipynb#try-it-6)
+#
 # ## 8. Pitfalls
 #
 # ### The file shrinks under a mapping: `SIGBUS`
@@ -769,6 +817,10 @@ with objects.course_file(PAGE, tag="resize") as path:
 #   [pread(2)](https://man7.org/linux/man-pages/man2/pread.2.html),
 #   [posix_fadvise(2)](https://man7.org/linux/man-pages/man2/posix_fadvise.2.html),
 #   [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html) (record locks),
+#   [open(2)](https://man7.org/linux/man-pages/man2/open.2.html),
+#   [fstat(2)](https://man7.org/linux/man-pages/man2/fstat.2.html),
+#   [perror(3)](https://man7.org/linux/man-pages/man3/perror.3.html),
+#   [errno(3)](https://man7.org/linux/man-pages/man3/errno.3.html) (the C demo),
 #   [getrusage(2)](https://man7.org/linux/man-pages/man2/getrusage.2.html),
 #   [proc(5)](https://man7.org/linux/man-pages/man5/proc.5.html) (`/proc/PID/smaps`, `/proc/PID/io`);
 #   overviews [shm_overview(7)](https://man7.org/linux/man-pages/man7/shm_overview.7.html),

@@ -170,6 +170,33 @@ with objects.course_file(PAGE, tag="mailbox") as path, objects.posix_sem(0, tag=
 print("the reader received:", got, "| all, in order:", "yes" if got == messages else "no")
 
 # %% [markdown]
+# <a id="try-it-6"></a>
+# ## Try it 6: the C program with `MAP_PRIVATE`
+#
+# C reads record 1 as Python wrote it and prints its new value, 141, because it reads its own
+# copy of the page. But a `MAP_PRIVATE` write copies the page into the process (section 2,
+# copy-on-write): the copy dies with the C process, and Python still reads 41 and
+# `from Python`. The run, the same as the notebook's with ` private` added to `--args`:
+
+# %%
+import io
+
+from ipclab.core import cbuild
+
+src = (cbuild.C_DIR / "demos" / "record_update.c").read_text()
+if doctor.skip_unless("gcc"):  # without gcc the cell says why (its stored output is a run with gcc)
+    with objects.course_file(tag="crecords") as path:
+        with mapping.RecordStore.create(path, "<q16s", 3) as store:
+            store.write(1, (41, b"from Python"))
+            run = ccell.run_c(src, f"--name record_update --args '{path} 1 100 from-C private' --timeout 10 "
+                              "--expect ok", out=io.StringIO())
+            print(run.stdout.strip())
+            value, label = store.read(1, locked=True)
+            label = label.rstrip(b"\0").decode()
+            print(f"Python reads record 1: value {value}, label {label!r}")
+            print("C's MAP_PRIVATE write reached Python:", "yes" if value == 141 else "no")
+
+# %% [markdown]
 # <a id="exercise-1"></a>
 # ## Exercise 1: two child writes around a parent write, seen through `MAP_PRIVATE`
 #
