@@ -347,3 +347,17 @@ def test_ring_check_in_place_finds_damage_and_the_stop():
     ring[2 * n + 30] ^= 0xFF
     with pytest.raises(bt.IntegrityError, match="payload of message 10 corrupted"):
         bt._check_batch(ring, 0, k, n, ref, 8, "t", [], time.perf_counter)
+
+
+def test_each_mechanism_is_one_definition_with_the_steps_its_runs_need():
+    """A mechanism with a throughput label defines both throughput steps; with a ping-pong label, both
+    ping-pong steps (TCP could ping-pong too: it has no run); the C twin knows it by name (issue 22:
+    adding a mechanism touches catalog.py only)."""
+    base = catalog.Mechanism
+    for m in catalog.ALL.values():
+        for steps, needed in ((("tp_objects", "tp_end"), bool(m.label)), (("lat_objects", "lat_end"), bool(m.latency_label))):
+            defined = [getattr(type(m), s) is not getattr(base, s) for s in steps]
+            assert all(defined) or not needed, f"{m.name}: {steps} defined {defined}"
+        assert m.c_twin in (ROOT / "bench" / "ipcbench.c").read_text(), m.name
+    assert [m.name for m in catalog.LATENCY] == ["posix_sem", "sysv_sem", "pipe", "posix_mq", "sysv_mq", "unix"]
+    assert catalog.RINGS == ["posix_shm", "mp_shm", "sysv_shm", "mmap_file"]
