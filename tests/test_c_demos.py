@@ -66,3 +66,27 @@ def test_c_record_update_refuses_a_file_that_is_not_a_store(course_path):
         f.write(bytes(200))
     run = _c_demo("record_update", f"{course_path} 0 1 x")
     assert run.outcome == "exit=1" and "not a store" in run.copies[0].stderr
+
+
+def test_c_side_by_side_meets_each_errno_on_the_objects_python_made():
+    import posix_ipc
+
+    from ipclab.core import objects
+    from ipclab.mechanisms import semset
+    with objects.posix_sem(1, tag="cside") as psem, semset.create(1, values=[1], note="cside") as sv:
+        run = _c_demo("sem_side_by_side", f"{psem.name} 0x{sv.key & 0xFFFFFFFF:08x}")
+        assert run.outcome == "ok", run.copies[0].stderr
+        out = run.stdout
+        for call, errno_name in [("sem_trywait again", "EAGAIN"), ("sem_timedwait, SIGALRM", "EINTR"),
+                                 ("sem_timedwait, called again", "ETIMEDOUT"), ("sem_open(name, 0) after", "ENOENT"),
+                                 ("semop {0, -1, IPC_NOWAIT}", "EAGAIN"), ("semtimedop, SIGALRM", "EINTR"),
+                                 ("semtimedop, called again", "EAGAIN"), ("the child's semtimedop", "EIDRM"),
+                                 ("semop on the removed id", "EINVAL")]:
+            line = next(x for x in out.splitlines() if x.strip().startswith(call))
+            assert f"errno {errno_name} " in line, line
+        assert "semctl(id, 0, SETVAL, arg) with arg.val = 1: 0" in out
+        assert "our handle still works after the unlink" in out
+        with pytest.raises(posix_ipc.ExistentialError):
+            posix_ipc.Semaphore(psem.name)             # C unlinked Python's semaphore
+        with pytest.raises(semset.ObjectGone):
+            sv.getall()                                # and removed Python's set

@@ -253,6 +253,73 @@ for family, verdict in after_exit.items():
 # > the module, restart the kernel): the System V lock now stays taken too.
 # > [answer](answers/04_posix_vs_sysv_answers.ipynb#try-it-2)
 #
+# ### The same mutex in C, on the objects Python made
+#
+# Python creates a POSIX named semaphore and a System V set, each of value 1, and passes
+# their name and key to a C program
+# ([`ipclab/c/demos/sem_side_by_side.c`](../ipclab/c/demos/sem_side_by_side.c)). C opens each
+# one (no `O_CREAT`, no `IPC_CREAT`), takes the lock, meets on purpose the failures a lock
+# user must handle, gives the lock back, and removes the object. A failure it expects is
+# printed as the call, `-1` and `errno`'s name and text; any other ends the program through
+# `perror` (exit status 1). The C calls, family by family (from sem_overview(7), sem_wait(3),
+# semop(2), semctl(2) and signal(7)):
+#
+# | step | POSIX | System V |
+# | --- | --- | --- |
+# | open the existing object | `sem_open(name, 0)` | `semget(key, 1, 0)` |
+# | set the value | (given at `sem_open(..., O_CREAT, mode, value)`) | `semctl(id, 0, SETVAL, arg)`, `arg` a `union semun` **you define** |
+# | take, or fail at once | `sem_trywait`: `EAGAIN` | `semop` with `IPC_NOWAIT`: `EAGAIN` |
+# | take, with a time limit | `sem_timedwait(s, &deadline)`, an **absolute** `CLOCK_REALTIME` time: `ETIMEDOUT` | `semtimedop(id, ops, 1, &timeout)`, a **relative** time: `EAGAIN` |
+# | a handled signal during the wait | `EINTR`: call again | `EINTR`: call again |
+# | remove | `sem_unlink(name)`: the name goes, open handles keep working | `semctl(id, 0, IPC_RMID)`: gone at once; a waiter gets `EIDRM` |
+#
+# The program's two halves:
+
+# %%
+from ipclab.core import cbuild
+src = (cbuild.C_DIR / "demos" / "sem_side_by_side.c").read_text()  # the C text: edit src to change the program
+print(src[src.index("static void posix_side"):src.index("int main")].strip())
+
+# %% [markdown]
+# **Predict.** The `SIGALRM` handler is installed without `SA_RESTART`, and the alarm comes
+# 100 ms into a 300 ms wait. Which `errno` ends each wait, first and after the loop calls it
+# again? Afterwards, does Python still find the two objects?
+
+# %%
+import io
+
+if doctor.skip_unless("gcc"):  # without gcc the cell says why (its stored output is a run with gcc)
+    with objects.posix_sem(1, tag="cside") as psem, semset.create(1, values=[1], note="cside") as sv:
+        run = ccell.run_c(src, f"--name sem_side_by_side --args '{psem.name} 0x{sv.key & 0xFFFFFFFF:08x}' "
+                          "--timeout 20 --expect ok", out=io.StringIO())  # gcc's command line: not printed
+        print(run.stdout.rstrip())
+        try:
+            posix_ipc.Semaphore(psem.name)             # C: sem_open(name, 0)
+            print("Python: the POSIX name is still there")
+        except posix_ipc.ExistentialError:
+            print("Python: the POSIX name is gone after C's sem_unlink: yes")
+        try:
+            sv.getall()                                # C: semctl(id, 0, GETALL, arg)
+            print("Python: the System V set is still there")
+        except semset.ObjectGone:
+            print("Python: the System V set is gone after C's IPC_RMID: yes")
+
+# %% [markdown]
+# What the run shows, side by side: the same `EAGAIN` for "would block"; a timeout that is
+# `ETIMEDOUT` in POSIX but `EAGAIN` in System V; `EINTR` from both waits when the handled
+# signal came, after which the loop called again: `sem_timedwait` with the same `deadline`,
+# an absolute time that does not move, and `semtimedop` with the same relative `timeout`,
+# which counts 300 ms again from the new call (semop(2): on `EINTR` "the contents of timeout
+# are left unchanged").
+# And removal: after `sem_unlink` the name is gone (`ENOENT`) but C's open handle still
+# works; after `IPC_RMID` the waiting child got `EIDRM` at once, and a later call on the same
+# id got `EINVAL`, since that id no longer names any set.
+#
+# > **Try it.** Install the handler **with** `SA_RESTART`: run the cell above after
+# > `src = src.replace("sa.sa_flags = 0;", "sa.sa_flags = SA_RESTART;")`. signal(7) says
+# > `semop` and `semtimedop` are never restarted; which of the two waits still ends with
+# > `EINTR` here? [answer](answers/04_posix_vs_sysv_answers.ipynb#try-it-3)
+#
 # ## 5. Naming and creation flags
 #
 # POSIX names are strings you choose; System V keys are numbers, traditionally made by
@@ -346,7 +413,7 @@ print("after removal: in /dev/shm:", shm_name.lstrip("/") in os.listdir("/dev/sh
 #
 # > **Try it.** Run `ipcs -q` and `ls -l /dev/shm` in a terminal while the cell above is
 # > paused before the cleanup (add `input()`); then remove the objects by hand with `ipcrm -q`
-# > and `rm /dev/shm/...`. [answer](answers/04_posix_vs_sysv_answers.ipynb#try-it-3)
+# > and `rm /dev/shm/...`. [answer](answers/04_posix_vs_sysv_answers.ipynb#try-it-4)
 #
 # ### Break it yourself: forget `sem_unlink`, then find the leftover
 #
@@ -663,7 +730,7 @@ for mech in ("posix_shm", "sysv_shm"):
 # %% [markdown]
 # > **Try it.** Run `bench.latency("posix_sem", pin="same", max_seconds=0.5)` and
 # > `pin="cross"` and compare the medians: that gap is the cost of waking a process on another CPU.
-# > [answer](answers/04_posix_vs_sysv_answers.ipynb#try-it-4)
+# > [answer](answers/04_posix_vs_sysv_answers.ipynb#try-it-5)
 #
 # ## 11. Migration guide: System V → POSIX
 #
@@ -754,7 +821,14 @@ for mech in ("posix_shm", "sysv_shm"):
 #   [shmop(2)](https://man7.org/linux/man-pages/man2/shmop.2.html),
 #   [semget(2)](https://man7.org/linux/man-pages/man2/semget.2.html),
 #   [semop(2)](https://man7.org/linux/man-pages/man2/semop.2.html) (`semtimedop`),
-#   [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html),
+#   [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html) (`union semun`),
+#   [sem_getvalue(3)](https://man7.org/linux/man-pages/man3/sem_getvalue.3.html),
+#   [sem_close(3)](https://man7.org/linux/man-pages/man3/sem_close.3.html),
+#   [signal(7)](https://man7.org/linux/man-pages/man7/signal.7.html) (`EINTR`, `SA_RESTART`),
+#   [sigaction(2)](https://man7.org/linux/man-pages/man2/sigaction.2.html),
+#   [setitimer(2)](https://man7.org/linux/man-pages/man2/setitimer.2.html),
+#   [errno(3)](https://man7.org/linux/man-pages/man3/errno.3.html),
+#   [perror(3)](https://man7.org/linux/man-pages/man3/perror.3.html),
 #   [msgget(2)](https://man7.org/linux/man-pages/man2/msgget.2.html),
 #   [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html),
 #   [msgctl(2)](https://man7.org/linux/man-pages/man2/msgctl.2.html),
