@@ -1,25 +1,47 @@
 """Session-wide rules for the whole suite (tests/ and nbval over notebooks/).
 
-The suite is one ipclab run: the notebook kernels nbval starts inherit IPCLAB_RUN_ID and
-join it. At the end, any course object of this run still present is a leak: it is
-reported, removed, and the session fails.
+The suite is one ipclab run per test process: the notebook kernels nbval starts inherit
+IPCLAB_RUN_ID and join it. Under pytest-xdist (``./course test`` runs two workers on a
+machine with two CPUs or more) each worker is a run of its own, so one worker's per-test
+leak check never mistakes the other's objects for its own leaks. At the end, any course
+object of a run still present is a leak: it is reported, removed, and the session fails
+(a worker's leaks travel to the controller in ``workeroutput``, xdist's channel for that).
 """
 
+import os
 import re
 
 import pytest
 
 from ipclab import inventory, registry
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop(registry.ENV_RUN, None)  # not the controller's run: one of this worker's own
 RUN = registry.current()
+LEAKS_KEY = "ipclab_leaks"
+_worker_leaks = []  # in the controller: what the workers reported
 
 
 def pytest_sessionfinish(session, exitstatus):
     leaked = inventory.course_objects(RUN.id)
     if leaked:
         inventory.remove_rows(leaked)
-        print(f"\nLEAK: the suite left {len(leaked)} IPC object(s) behind:\n{inventory.format_rows(leaked)}")
+        report = f"the suite left {len(leaked)} IPC object(s) behind:\n{inventory.format_rows(leaked)}"
+        print(f"\nLEAK: {report}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if hasattr(session.config, "workeroutput"):
+            session.config.workeroutput[LEAKS_KEY] = report
+    if _worker_leaks:
+        print("\nLEAK (reported by a test worker): " + "\nLEAK: ".join(_worker_leaks))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: without xdist, never called
+def pytest_testnodedown(node, error):
+    """xdist, in the controller: a worker finished; keep the leaks it reported."""
+    report = getattr(node, "workeroutput", {}).get(LEAKS_KEY)
+    if report:
+        _worker_leaks.append(f"{node.gateway.id}: {report}")
 
 
 NEEDS_OTHER_USER = "IPCLAB_NEEDS_OTHER_USER"

@@ -37,6 +37,7 @@ SLOW_FILES = {
     "test_grading_neighbours.py",  # a whole lab graded beside a live run
     "test_installed.py",         # pip install . into a copy of the environment, then doctor and grade
     "test_site.py",              # the course built as a book
+    "test_suite_leak_check.py",  # the suite's own leak check, in a pytest run of its own
 }
 
 
