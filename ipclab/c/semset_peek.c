@@ -6,6 +6,7 @@
  * Used by ipclab's tests and notebook 02 to show that the set ipclab.semset made in
  * Python is the kernel's own object: C sees the same values, and Python sees C's changes.
  * Build: gcc -O2 -Wall -o semset_peek semset_peek.c
+ * Errors: perror prints "call: reason" (errno's text) and the program exits 1.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,6 +16,12 @@
 #include <sys/sem.h>
 #include <time.h>
 
+union semun {                     /* semctl(2): "The calling program must define this union" */
+    int val;                      /* SETVAL */
+    struct semid_ds *buf;         /* IPC_STAT, IPC_SET */
+    unsigned short *array;        /* GETALL, SETALL */
+};
+
 int main(int argc, char **argv)
 {
     if (argc != 2 && argc != 4 && argc != 5) {
@@ -23,21 +30,29 @@ int main(int argc, char **argv)
     }
     int semid = atoi(argv[1]);
     struct semid_ds ds;
-    if (semctl(semid, 0, IPC_STAT, &ds) == -1) {
-        fprintf(stderr, "semctl(IPC_STAT): %s\n", strerror(errno));
+    union semun arg = {.buf = &ds};                   /* the 4th argument is this union */
+    if (semctl(semid, 0, IPC_STAT, arg) == -1) {
+        perror("semctl(IPC_STAT)");                   /* e.g. "Invalid argument": no such set */
         return 1;
     }
     if (argc >= 4) {
         struct sembuf op = { (unsigned short)atoi(argv[2]), (short)atoi(argv[3]),
                              (short)(argc == 5 ? SEM_UNDO : 0) };
         struct timespec ts = { 2, 0 };
-        if (semtimedop(semid, &op, 1, &ts) == -1) {
-            fprintf(stderr, "semtimedop: %s\n", strerror(errno));
+        int rc;
+        while ((rc = semtimedop(semid, &op, 1, &ts)) == -1 && errno == EINTR)
+            ;                                         /* a signal handler ran: call again */
+        if (rc == -1) {
+            perror("semtimedop");                     /* EAGAIN: 2 s passed; EIDRM: set removed */
             return 1;
         }
     }
     unsigned short vals[ds.sem_nsems];
-    semctl(semid, 0, GETALL, vals);
+    arg.array = vals;
+    if (semctl(semid, 0, GETALL, arg) == -1) {
+        perror("semctl(GETALL)");
+        return 1;
+    }
     printf("key=0x%08x nsems=%lu mode=%04o\n", (unsigned)ds.sem_perm.__key,
            (unsigned long)ds.sem_nsems, ds.sem_perm.mode & 0777);
     for (unsigned long i = 0; i < ds.sem_nsems; i++)

@@ -568,11 +568,23 @@ print(open("/proc/sys/kernel/sem").read().strip(), "->", semset.limits())
 with semset.create(3, values=[1, 4, 2], note="inspect") as s:
     print(subprocess.run(["ipcs", "-s", "-i", str(s.id)], capture_output=True, text=True).stdout)
 
+# %% [markdown]
+# The C program reads the set with `semctl`, whose fourth argument has the type
+# `union semun`, a union that the **calling program must define** (semctl(2)): `buf` for
+# `IPC_STAT`, `array` for `GETALL`, `val` for `SETVAL`. A call that fails returns -1 and sets
+# `errno`; `perror` prints the call's name and `errno`'s text. A `semtimedop` interrupted by
+# a signal handler fails with `EINTR` (signal(7): never restarted), so it is called again.
+# Its code from the union on:
+
 # %%
 import ipclab
 
+src = os.path.join(os.path.dirname(ipclab.__file__), "c", "semset_peek.c")  # the package's C sources
+text = open(src).read()
+print(text[text.index("union semun {"):].strip())
+
+# %%
 if doctor.skip_unless("gcc"):  # without gcc the cell says why (its stored output is a run with gcc)
-    src = os.path.join(os.path.dirname(ipclab.__file__), "c", "semset_peek.c")  # the package's C sources
     with tempfile.TemporaryDirectory() as tmp, semset.create(3, values=[1, 4, 2], note="inspect") as s:
         exe = os.path.join(tmp, "semset_peek")
         subprocess.run(["gcc", "-O2", "-Wall", "-o", exe, src], check=True)
@@ -665,7 +677,10 @@ with objects.posix_sem(0, tag="empty") as sem:   # C: sem_t *s = sem_open(name, 
 # - Calls used here: [ftok(3)](https://man7.org/linux/man-pages/man3/ftok.3.html),
 #   [semget(2)](https://man7.org/linux/man-pages/man2/semget.2.html),
 #   [semop(2), semtimedop(2)](https://man7.org/linux/man-pages/man2/semop.2.html),
-#   [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html),
+#   [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html) (`union semun`),
+#   [perror(3)](https://man7.org/linux/man-pages/man3/perror.3.html),
+#   [errno(3)](https://man7.org/linux/man-pages/man3/errno.3.html),
+#   [signal(7)](https://man7.org/linux/man-pages/man7/signal.7.html) (`EINTR`),
 #   [shmget(2)](https://man7.org/linux/man-pages/man2/shmget.2.html),
 #   [shmat(2), shmdt(2)](https://man7.org/linux/man-pages/man2/shmop.2.html),
 #   [sem_open(3)](https://man7.org/linux/man-pages/man3/sem_open.3.html),
