@@ -1,4 +1,7 @@
-"""The C demos of notebook 07: seqlock, robust mutex versus SEM_UNDO, process-shared condvar."""
+"""The C demos: notebook 07's (seqlock, robust mutex versus SEM_UNDO, process-shared condvar) and the C
+beside the Python of notebooks 03-05, each run on kernel objects Python made; msgq.Record = C's sizeof."""
+
+import re
 
 import pytest
 
@@ -90,3 +93,48 @@ def test_c_side_by_side_meets_each_errno_on_the_objects_python_made():
             posix_ipc.Semaphore(psem.name)             # C unlinked Python's semaphore
         with pytest.raises(semset.ObjectGone):
             sv.getall()                                # and removed Python's set
+
+
+def test_c_receiver_takes_python_records_and_meets_enomsg_e2big_msg_noerror_eidrm():
+    import os
+    import time
+
+    from ipclab.core.errors import ObjectGone
+    from ipclab.experiments import msgq_demos
+    from ipclab.mechanisms import msgq
+    log = msgq_demos.LOG_RECORD
+    with msgq.queue() as q:
+        for seq, level in enumerate([3, 1, 4]):
+            msgq.send(q, log.pack(os.getpid(), seq, time.time(), f"level {level}"), type=level, timeout=5)
+        msgq.send(q, bytes(100), type=9, timeout=5)
+        run = _c_demo("msg_recv", str(q.id))
+        assert run.outcome == "ok", run.copies[0].stderr
+        out = run.stdout
+        assert f"sizeof(struct log_record) = {log.size}\n" in out
+        got = [(int(t), int(s)) for t, s in re.findall(r"bytes, type (\d+), seq (\d+)", out)]
+        assert got == [(1, 1), (3, 0), (4, 2)]                       # most urgent first, whole records
+        for call, errno_name in [("none left", "ENOMSG"), ("longer than msgsz", "E2BIG"),
+                                 ("the child's msgrcv", "EIDRM"), ("msgsnd on the removed id", "EINVAL")]:
+            line = next(x for x in out.splitlines() if call in x)
+            assert f"errno {errno_name} " in line, line
+        assert "still queued: 1 message(s)" in out
+        assert f"MSG_NOERROR) -> {log.size} bytes (truncated); 0 queued" in out
+        with pytest.raises(ObjectGone):
+            msgq.state(q)                                             # C removed Python's queue
+
+
+@pytest.mark.parametrize("layout, c_struct", [
+    ("i pid; i seq; d time; 48s text", "int pid; int seq; double time; char text[48];"),
+    ("i pid; d time; i seq; 48s text", "int pid; double time; int seq; char text[48];"),  # 68 without tail padding
+    ("q n; c flag", "long long n; char flag;"),
+    ("h a; c b", "short a; char b;"),
+    ("c a; 3s b", "char a; char b[3];"),
+])
+def test_record_size_is_the_c_compilers_sizeof(layout, c_struct):
+    import subprocess
+
+    from ipclab.mechanisms import msgq
+    exe = cbuild.build([f'#include <stdio.h>\nstruct s {{ {c_struct} }};\n'
+                        'int main(void) { printf("%zu", sizeof(struct s)); return 0; }\n'], "sizeof_s")
+    c_size = int(subprocess.run([str(exe)], capture_output=True, text=True, timeout=10, check=True).stdout)
+    assert msgq.Record("s", layout).size == c_size

@@ -287,6 +287,12 @@ class Record:
     ``Record("log", "i pid; i seq; d time; 64s text")`` is the C
     ``struct log { int pid; int seq; double time; char text[64]; }`` (80 bytes with padding);
     ``mtype`` is not part of it: it travels beside the body, as with ``msgsnd``.
+
+    ``@`` pads *between* fields as the C compiler does, but not at the end; C also pads the
+    end, so that ``sizeof`` is a multiple of the struct's alignment (its most aligned
+    field). The format therefore ends with that field's code and a count of zero, which
+    is how :mod:`struct` asks for tail padding: ``"i pid; d time; i seq; 48s text"`` is
+    ``"@idi48s0d"``, 72 bytes, as ``sizeof`` in C (68 without the ``0d``).
     """
 
     def __init__(self, name, layout):
@@ -295,8 +301,13 @@ class Record:
             raise BadArgument(f"layout {layout!r} must be 'CODE name; CODE name; ...' "
                               "with struct codes, e.g. 'i pid; d time; 64s text'")
         self.name = name
-        self.fmt = "@" + "".join(code for code, _ in fields)
         try:
+            codes = "".join(code for code, _ in fields)
+            # the struct's alignment: that of its most aligned field (a code's alignment is
+            # where it lands after one char); C pads the end of the struct up to it
+            bases = [code.lstrip("0123456789") for code, _ in fields]  # "48s" -> "s"
+            align, widest = max((struct.calcsize("@c" + b) - struct.calcsize("@" + b), b) for b in bases)
+            self.fmt = "@" + codes + (f"0{widest}" if align > 1 else "")
             self.size = struct.calcsize(self.fmt)
         except struct.error as e:
             raise BadArgument(f"layout {layout!r}: {e}") from None

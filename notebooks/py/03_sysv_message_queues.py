@@ -338,9 +338,12 @@ with msgq.queue() as q:
 # struct log_record { int pid; int seq; double time; char text[48]; };   /* 64 bytes */
 # ```
 #
-# and the type travels beside it, as `mtype` does in C. The proof: a small C program
-# ([`ipclab/c/msg_log.c`](../ipclab/c/msg_log.c)) sends records with `msgsnd`, and Python
-# unpacks them.
+# and the type travels beside it, as `mtype` does in C. `@` pads *between* fields as the
+# compiler does, not at the end, where C pads too (up to its most aligned field, here the
+# `double`); so `Record` ends the format with that field's code and a count of zero (`0d`),
+# which is how `struct` asks for the tail padding. The proof: a small C program
+# ([`ipclab/c/msg_log.c`](../ipclab/c/msg_log.c)) sends records with `msgsnd`, prints
+# `sizeof(struct log_record)`, and Python unpacks the records.
 
 # %%
 LOG = demos.LOG_RECORD
@@ -361,6 +364,53 @@ with msgq.queue() as q:
 # > The C side must change the same way, or the two will read garbage. Formats with `<` or
 # > `=` instead of `@` have no padding at all: fine between Python processes, wrong against C.
 # > ([answer](answers/03_sysv_message_queues_answers.ipynb#try-4))
+#
+# ### The other way: a C receiver
+#
+# Now Python sends and C receives, on a queue Python made: three log records, and one
+# message of type 9 that is longer than a record. The C program
+# ([`ipclab/c/demos/msg_recv.c`](../ipclab/c/demos/msg_recv.c)) meets the errors a receiver
+# must handle (msgop(2)): `ENOMSG` when `IPC_NOWAIT` finds no message of the type asked for;
+# `E2BIG` when the message is longer than `msgsz`, in which case the message stays queued;
+# `MSG_NOERROR`, which takes it anyway, truncated to `msgsz`; and `EIDRM` for a process asleep
+# in `msgrcv` when the queue is removed. An expected failure is printed with `errno`'s name
+# and text; any other ends the program through `perror`. Its `main`:
+
+# %%
+from ipclab.core import cbuild
+src = (cbuild.C_DIR / "demos" / "msg_recv.c").read_text()  # the C text: edit src to change the program
+print(src[src.index("int main"):].strip())
+
+# %%
+import io
+
+if doctor.skip_unless("gcc"):  # without gcc the cell says why (its stored output is a run with gcc)
+    with msgq.queue() as q:
+        for seq, (level, text) in enumerate([(3, "info from Python"), (1, "error from Python"),
+                                             (4, "debug from Python")]):
+            msgq.send(q, LOG.pack(os.getpid(), seq, time.time(), text), type=level, timeout=5)
+        msgq.send(q, bytes(100), type=9, timeout=5)     # 100 bytes: longer than a record
+        run = ccell.run_c(src, f"--name msg_recv --args {q.id} --timeout 20 --expect ok",
+                          out=io.StringIO())            # gcc's command line: not printed
+        print(run.stdout.rstrip())
+        print("C's sizeof(struct log_record) = Python's LOG.size:",
+              "yes" if f"sizeof(struct log_record) = {LOG.size}\n" in run.stdout else "no")
+        try:
+            msgq.state(q)                               # C: msgctl(msqid, IPC_STAT, &ds)
+        except ObjectGone:
+            print("Python: the queue is gone after C's IPC_RMID: yes")
+
+# %% [markdown]
+# The records came out most urgent first (type 1, then 3, then 4), each exactly
+# `sizeof(struct log_record)` bytes. The long message was refused with `E2BIG` and stayed
+# queued, until `MSG_NOERROR` took it cut to the 64 bytes asked for (the rest is lost, and
+# nothing says so but the length). The child asleep in `msgrcv` woke with `EIDRM` when the
+# queue went, and a later call on the same id got `EINVAL`.
+#
+# > **Try it.** Remove `MSG_NOERROR` from the second `msgrcv` of type 9:
+# > `src = src.replace("IPC_NOWAIT | MSG_NOERROR", "IPC_NOWAIT")`, and use `--expect exit=1`.
+# > What does the program print, and why does it stop there?
+# > ([answer](answers/03_sysv_message_queues_answers.ipynb#try-5))
 #
 # ### Longer than `msgmax`: framing
 #
@@ -479,7 +529,7 @@ print("requests handled by the two servers:", sum(len(h) for h in handled))
 # %% [markdown]
 # > **Try it.** What would go wrong if two clients used the same reply type? Change
 # > `client` so that every client uses `reply_to = 7` (and receives on type 7), run the cell
-# > above again, and read the counts. ([answer](answers/03_sysv_message_queues_answers.ipynb#try-5))
+# > above again, and read the counts. ([answer](answers/03_sysv_message_queues_answers.ipynb#try-6))
 #
 # **Break it yourself.** A server that replies on type 1 for everybody: the cell below is
 # `typed_rpc` with one change, `type=REQUEST` instead of `type=reply_to` in the server's
@@ -798,7 +848,9 @@ for i, words in enumerate(heard):
 # ## References
 #
 # * Linux man pages: [msgget(2)](https://man7.org/linux/man-pages/man2/msgget.2.html),
-#   [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html) (`msgsnd`, `msgrcv`),
+#   [msgop(2)](https://man7.org/linux/man-pages/man2/msgop.2.html) (`msgsnd`, `msgrcv`: `IPC_NOWAIT`, `MSG_NOERROR`, `ENOMSG`, `E2BIG`, `EIDRM`),
+#   [perror(3)](https://man7.org/linux/man-pages/man3/perror.3.html),
+#   [errno(3)](https://man7.org/linux/man-pages/man3/errno.3.html),
 #   [msgctl(2)](https://man7.org/linux/man-pages/man2/msgctl.2.html),
 #   [ipcs(1)](https://man7.org/linux/man-pages/man1/ipcs.1.html), [ipcrm(1)](https://man7.org/linux/man-pages/man1/ipcrm.1.html),
 #   [pid_namespaces(7)](https://man7.org/linux/man-pages/man7/pid_namespaces.7.html);

@@ -108,15 +108,15 @@ finally:
 #
 # In C: `pid` at 0, 4 bytes of padding so that `time` is at 8, `seq` at 16, `text` at
 # 20..68, then 4 bytes of **tail padding** so that the size, 72, is a multiple of 8 (the
-# `double`'s alignment): `sizeof` is 72. The cell shows that `msgq.Record` says **68**:
+# `double`'s alignment): `sizeof` is 72, as gcc says below. `msgq.Record` says 72 too:
 # Python's `struct` with `@` pads *between* fields like the compiler, but adds no padding
-# at the end; "to align the end of a structure to the alignment requirement of a
+# at the end ("to align the end of a structure to the alignment requirement of a
 # particular type, end the format with the code for that type with a repeat count of
-# zero" ([struct](https://docs.python.org/3/library/struct.html), "Byte Order, Size, and
-# Alignment"). So the prompt's "72" holds for the C side only: a C receiver would get
-# 68-byte messages for a 72-byte struct (`msgrcv` returns the length sent, so it can
-# notice). The course's `Record` does not add the `0d`; ending the format with it does.
-# With `=` there is no padding at all: 64 bytes.
+# zero", [struct](https://docs.python.org/3/library/struct.html), "Byte Order, Size, and
+# Alignment"), so `Record` ends its format with its most aligned field's code and a count
+# of zero: `@idi48s0d`. Without the `0d` the same fields make 68 bytes, and a C receiver
+# would get 68-byte messages for a 72-byte struct (`msgrcv` returns the length sent, so it
+# can notice). With `=` there is no padding at all: 64 bytes.
 
 # %%
 class Reordered(ctypes.Structure):   # C: struct { int pid; double time; int seq; char text[48]; }
@@ -125,14 +125,56 @@ class Reordered(ctypes.Structure):   # C: struct { int pid; double time; int seq
 
 
 native = msgq.Record("reordered", "i pid; d time; i seq; 48s text")
-print("Record (native @) size:", native.size, "| the C compiler's sizeof (ctypes):", ctypes.sizeof(Reordered))
+print("Record:", native.fmt, native.size, "bytes | ctypes.sizeof:", ctypes.sizeof(Reordered))
 print("offsets of pid, time, seq, text:", [getattr(Reordered, f).offset for f in ("pid", "time", "seq", "text")])
-print("struct '@idi48s0d' (tail padding asked for):", struct.calcsize("@idi48s0d"), "bytes")
+print("the same fields without the tail padding ('@idi48s'):", struct.calcsize("@idi48s"), "bytes")
 print("the same fields with '=' (no padding):", struct.calcsize("=idi48s"), "bytes")
+
+# %%
+if doctor.skip_unless("gcc"):  # without gcc the cell says why (its stored output is a run with gcc)
+    import io
+
+    run = ccell.run_c('#include <stdio.h>\n'
+                      'struct reordered { int pid; double time; int seq; char text[48]; };\n'
+                      'int main(void) { printf("%zu\\n", sizeof(struct reordered)); return 0; }\n',
+                      "--name sizeof_reordered --expect ok", out=io.StringIO())
+    c_size = int(run.stdout)
+    print("sizeof(struct reordered) from gcc:", c_size, "| Record's size:", native.size,
+          "| equal:", "yes" if c_size == native.size else "no")
 
 # %% [markdown]
 # <a id="try-5"></a>
-# ## Try it 5: two clients with the same reply type
+# ## Try it 5: `msgrcv` without `MSG_NOERROR` on a message longer than `msgsz`
+#
+# The second `msgrcv` of type 9 fails like the first, with `E2BIG` (msgop(2): "The message
+# text length is greater than msgsz and MSG_NOERROR isn't specified"), and the message stays
+# queued. The program treats a failure there as unexpected: `perror` prints
+# `msgrcv(MSG_NOERROR): Argument list too long` on stderr and the program exits with status 1,
+# before the part with the child. The queue is then still Python's to remove, with the long
+# message in it.
+
+# %%
+import io
+
+from ipclab.core import cbuild
+
+src = (cbuild.C_DIR / "demos" / "msg_recv.c").read_text()
+strict = src.replace("IPC_NOWAIT | MSG_NOERROR", "IPC_NOWAIT")
+assert strict != src
+LOG = demos.LOG_RECORD
+if doctor.skip_unless("gcc"):  # without gcc the cell says why (its stored output is a run with gcc)
+    with msgq.queue() as q:
+        msgq.send(q, LOG.pack(os.getpid(), 0, time.time(), "info from Python"), type=3, timeout=5)
+        msgq.send(q, bytes(100), type=9, timeout=5)
+        run = ccell.run_c(strict, f"--name msg_recv_strict --args {q.id} --timeout 20 --expect exit=1",
+                          out=io.StringIO(), err=io.StringIO())  # perror's line: printed below
+        print(run.stdout.rstrip())
+        print("stderr:", run.copies[0].stderr.strip())
+        print("the long message is still queued:", "yes" if msgq.state(q).messages == 1 else "no")
+
+# %% [markdown]
+# <a id="try-6"></a>
+# ## Try it 6: two clients with the same reply type
 #
 # Both wait with `msgrcv(type = 7)`, and the kernel gives a reply of type 7 to whichever
 # asks first: client A can take B's answer and B then takes A's, or one waits while the
