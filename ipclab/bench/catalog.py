@@ -82,7 +82,7 @@ def _same(spec):
 
 # -- shared-memory rings ---------------------------------------------------------------------------
 @dataclass(frozen=True)
-class _Ring(Mechanism):
+class _ShmRing(Mechanism):
     """A ring in a shared mapping; POSIX named semaphores count its batches (System V: a set)."""
 
     ring = True
@@ -121,7 +121,7 @@ class _Ring(Mechanism):
 
 
 @dataclass(frozen=True)
-class _PosixShm(_Ring):
+class _PosixShm(_ShmRing):
     def segment(self, stack, length):
         return {"shm": stack.enter_context(objects.posix_shm(length, tag="bench_ring")).name}
 
@@ -148,7 +148,7 @@ def _mp_shm(length):
 
 
 @dataclass(frozen=True)
-class _MpShm(_Ring):
+class _MpShm(_ShmRing):
     def segment(self, stack, length):
         return {"shm": stack.enter_context(_mp_shm(length)).name}
 
@@ -163,7 +163,7 @@ class _MpShm(_Ring):
 
 
 @dataclass(frozen=True)
-class _MmapFile(_Ring):
+class _MmapFile(_ShmRing):
     def segment(self, stack, length):
         return {"path": stack.enter_context(objects.course_file(length, tag="bench_map"))}
 
@@ -176,7 +176,7 @@ class _MmapFile(_Ring):
 
 
 @dataclass(frozen=True)
-class _SysvShm(_Ring):
+class _SysvShm(_ShmRing):
     """A System V segment; one set of two semaphores (0: empty, 1: full) counts the batches."""
 
     def segment(self, stack, length):

@@ -261,7 +261,7 @@ def run(mechanisms=None, sizes=DEFAULT_SIZES, *, max_seconds=0.5, repeats=3, lat
             bar and bar.set_postfix_str(f"{m} {human(s)}")
             records.append(throughput(m, s, max_seconds=max_seconds, repeats=repeats, pin=pin,
                                       start_method=start_method,
-                                      pipe_bytes=pipe_bytes if catalog.get(m).pipe_sized else None))
+                                      pipe_bytes=pipe_bytes if m in MECHANISMS and catalog.ALL[m].pipe_sized else None))
             bar and bar.update()
         for m in latency_mechanisms:
             bar and bar.set_postfix_str(f"{m} ping-pong")
