@@ -30,7 +30,7 @@ def _with_protocol(tmp_path, protocol_source, name="lab4_recordstore.py"):
 
 
 def test_solutions_have_a_protocol_and_stubs_the_template():
-    for lab in ("lab4_recordstore", "lab5_lrucache", "lab6_pool", "lab7_logger", "lab8_prefork"):
+    for lab in ("lab4_recordstore", "lab5_lrucache", "lab6_pool", "lab7_logger", "lab8_prefork", "lab9_seqlock"):
         status, text = grading.read_protocol(ROOT / "solutions" / f"{lab}.py")
         assert status == "written" and "Locks:" in text and "Invariants" in text, lab
         assert grading.read_protocol(ROOT / "labs" / f"{lab}.py") == ("template", ""), lab

@@ -26,7 +26,7 @@ from ipclab.core.paths import COURSE_ROOT as ROOT
 from ipclab.tooling import labgen
 from ipclab.tooling.grading import grading
 
-LABS = ["lab4", "lab5", "lab6", "lab7", "lab8"]
+LABS = ["lab4", "lab5", "lab6", "lab7", "lab8", "lab9"]
 
 RECORDSTORE_AS_IS = """
 from ipclab.mechanisms.mapping import RecordStore as Store
@@ -91,6 +91,10 @@ CANDIDATES = {
         """)},
     "lab8": {"the SO_REUSEPORT worker": lambda: _stub_with("lab8", """
         from ipclab.experiments.reuseport import worker  # noqa
+        """)},
+    "lab9": {"notebook 07's seqlock and ipclab's System V helpers": lambda: _stub_with("lab9", """
+        from ipclab.core.objects import *  # noqa
+        from ipclab.experiments.pshared_demos import seqlock  # noqa
         """)},
 }
 NAMED_TEST = {("lab4", "RecordStore adapted to the lab"): "readers_share"}
