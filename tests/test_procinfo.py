@@ -1,4 +1,4 @@
-"""ipclab.core.procinfo (/proc readers) and the workers of notebook 06 (ipclab.experiments.trace_demos)."""
+"""ipclab.core.procinfo (/proc readers) and the workers of notebook 06 (ipclab.experiments.debug_workers, .race_window, .trace_demos)."""
 
 import json
 import mmap
@@ -16,7 +16,7 @@ import pytest
 
 import workers
 from ipclab import inventory, objects, procinfo, procs, registry, semset
-from ipclab import trace_demos as td
+from ipclab import debug_workers, race_window
 from ipclab.core.errors import BadArgument, ChildError, WaitTimeout
 
 PAGE = mmap.PAGESIZE
@@ -108,11 +108,11 @@ def test_two_workers_shared_and_private_pages(start_method):
     size = 16 * PAGE
     with objects.posix_shm(size, tag="maps") as shm, objects.posix_sem(0, tag="ready") as ready, \
             objects.posix_sem(0, tag="done") as done:
-        group = procs.start(td.hold_mapping, [(shm.name, size, 4, ready.name, done.name, 30),
+        group = procs.start(debug_workers.hold_mapping, [(shm.name, size, 4, ready.name, done.name, 30),
                                               (shm.name, size, 16, ready.name, done.name, 30)],
                             start_method=start_method, timeout=60)
         try:
-            td.await_posts(ready, 2, group, timeout=30)
+            debug_workers.await_posts(ready, 2, group, timeout=30)
             a, b = (procinfo.find(procinfo.smaps(pid), shm.name)[0] for pid in group.pids)
         finally:
             done.release()
@@ -128,7 +128,7 @@ def test_await_posts_stops_at_a_dead_worker():
     with objects.posix_sem(0, tag="ready") as ready:
         group = procs.start(workers.boom, [("no post",)], start_method="fork", timeout=250)
         with pytest.raises(ChildError, match="no post"):
-            td.await_posts(ready, 1, group, timeout=200)
+            debug_workers.await_posts(ready, 1, group, timeout=200)
 
 
 @pytest.mark.skipif(platform.machine() not in procinfo.SYSCALLS, reason="syscall numbers unknown here")
@@ -150,7 +150,7 @@ def test_blocked_in_and_wait_until_blocked():
 
 def test_deadlocked_pair_seen_through_semctl_and_proc():
     with semset.create(4, values=[1, 1, 0, 0], note="abba") as sems:
-        pair = procs.start(td.take_two_sysv, [(sems, 0, 1, 60), (sems, 1, 0, 60)],
+        pair = procs.start(debug_workers.take_two_sysv, [(sems, 0, 1, 60), (sems, 1, 0, 60)],
                            start_method="fork", timeout=90)
         try:
             sems.acquire(2, n=2, timeout=30)
@@ -171,10 +171,10 @@ def test_deadlocked_pair_seen_through_semctl_and_proc():
 
 
 def test_race_experiment_invariants():
-    one = td.race_experiment(1, 500, "none", start_method="fork", timeout=60)
+    one = race_window.race_experiment(1, 500, "none", start_method="fork", timeout=60)
     assert one == {"workers": 1, "n": 500, "window": "none", "pinned": False,
                    "expected": 500, "final": 500, "lost": 0}  # alone, nothing can be lost
-    two = td.race_experiment(2, 50, "yield", pin=True, start_method="fork", timeout=60)
+    two = race_window.race_experiment(2, 50, "yield", pin=True, start_method="fork", timeout=60)
     assert 0 < two["final"] <= two["expected"] == 100 and two["lost"] == 100 - two["final"]
 
 

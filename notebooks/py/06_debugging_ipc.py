@@ -28,8 +28,11 @@
 # exercises come on top. **Prerequisites:** 19.1–19.3. Every prompt has
 # an answer in [`answers/06_debugging_ipc_answers.ipynb`](answers/06_debugging_ipc_answers.ipynb).
 #
-# Workers and the traced scripts live in [`ipclab/experiments/trace_demos.py`](../ipclab/experiments/trace_demos.py);
-# the strace runner and parser in [`ipclab/experiments/tracing.py`](../ipclab/experiments/tracing.py); the `/proc`
+# The traced scripts live in [`ipclab/experiments/trace_demos.py`](../ipclab/experiments/trace_demos.py), the
+# workers in [`debug_workers.py`](../ipclab/experiments/debug_workers.py) and [`race_window.py`](../ipclab/experiments/race_window.py);
+# the strace runner in [`tracing.py`](../ipclab/experiments/tracing.py), its log reader in
+# [`strace_log.py`](../ipclab/experiments/strace_log.py), Helgrind and TSan in
+# [`race_detectors.py`](../ipclab/experiments/race_detectors.py); the `/proc`
 # readers in [`ipclab/core/procinfo.py`](../ipclab/core/procinfo.py). Where `strace` or `valgrind` is
 # missing, or ptrace is forbidden (many containers), the cells say how to get them and show
 # the logs recorded on the course's machine instead, and each verdict says which log it read.
@@ -47,7 +50,9 @@ import sys
 
 import time
 
-from ipclab import doctor, inventory, objects, procinfo, procs, registry, semset, tracing
+from ipclab import doctor, inventory, objects, procinfo, procs, race_detectors, race_window, registry, semset
+from ipclab import debug_workers as dw
+from ipclab import strace_log, tracing
 from ipclab import trace_demos as td
 from ipclab.mechanisms import ccell
 from ipclab.presentation.glass import show
@@ -106,31 +111,31 @@ print("\n".join(l[:150] for l in raw[first:first + 8]))
 # Each line: pid, time, `name(arguments) = result`, and for a failure the `errno` name
 # (`-1 ENOENT (No such file or directory)`). Between two markers you also see ipclab's
 # registry writing its small JSON record: a raw log mixes what you care about with
-# everything else, which is why one always filters. `tracing.parse` reads these lines (joining the
+# everything else, which is why one always filters. `strace_log.parse` reads these lines (joining the
 # `<unfinished ...>` / `<... resumed>` halves that `-f` writes when two processes interleave),
-# and `tracing.group` keeps, under each Python line, the calls that concern IPC: files in
+# and `strace_log.group` keeps, under each Python line, the calls that concern IPC: files in
 # `/dev/shm` and `/dev/mqueue` followed by their file descriptor and mapping address, futexes,
 # and the System V and POSIX IPC calls.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-print(tracing.format_table(shm_steps))
+print(strace_log.format_table(shm_steps))
 
 # %%
 def made(steps, fragment):
     """'name + name + ...' of the calls the line containing *fragment* made ('none' if none)."""
-    return " + ".join(tracing.calls(steps, fragment)) or "none"
+    return " + ".join(strace_log.calls(steps, fragment)) or "none"
 
 print(f"[{TRACES} strace log] the verdicts below read this log")
-paths = tracing.call_paths(shm_steps, "posix_ipc.SharedMemory(")
+paths = strace_log.call_paths(shm_steps, "posix_ipc.SharedMemory(")
 print("shm_open became: openat(/dev/shm/...) + ftruncate:",
       "yes" if made(shm_steps, "posix_ipc.SharedMemory(") == "openat + ftruncate"
       and paths[0][1].startswith("/dev/shm/") else "no")
 print("mmap.mmap became (fstat, a dup of the fd, then) mmap(MAP_SHARED):",
-      "yes" if tracing.calls(shm_steps, "mmap.mmap(")[-1] == "mmap" else "no")
+      "yes" if strace_log.calls(shm_steps, "mmap.mmap(")[-1] == "mmap" else "no")
 print("writing to the mapping made a system call:", "no" if made(shm_steps, 'm[0:5] = b"hello"') == "none" else "yes")
 print("reading from the mapping made a system call:", "no" if made(shm_steps, "bytes(m[0:5])") == "none" else "yes")
-print("shm.unlink() became:", made(shm_steps, "shm.unlink()"), "of", tracing.call_paths(shm_steps, "shm.unlink()")[0][1][:9] + "...")
+print("shm.unlink() became:", made(shm_steps, "shm.unlink()"), "of", strace_log.call_paths(shm_steps, "shm.unlink()")[0][1][:9] + "...")
 
 # %% [markdown]
 # So `shm_open` is not a system call: glibc turns it into `openat` on a file of the
@@ -154,11 +159,11 @@ show(td.posix_sem, mark=["os.fork()", "procinfo.wait_until_blocked", "sem.releas
 # %%
 # NBVAL_IGNORE_OUTPUT
 sem_steps, sem_log, source = tracing.trace_or_recorded("posix_sem", LIVE_STRACE)
-print(tracing.format_table(sem_steps))
+print(strace_log.format_table(sem_steps))
 
 # %%
 print(f"[{TRACES} strace log] the verdicts below read this log")
-created = tracing.calls(sem_steps, "posix_ipc.Semaphore(")
+created = strace_log.calls(sem_steps, "posix_ipc.Semaphore(")
 print("sem_open became a small file in /dev/shm (openat, write, mmap, link):",
       "yes" if all(c in created for c in ("openat", "write", "mmap", "link")) else "no")
 before_fork = sem_steps[:next(i for i, s in enumerate(sem_steps) if "os.fork()" in s.text)]
@@ -166,7 +171,7 @@ print("uncontended sem.acquire()/sem.release() made a system call:",
       "no" if not any(s.calls for s in before_fork if ".acquire(" in s.text or ".release(" in s.text) else "yes")
 wait = [c for s in sem_steps if s.pid != sem_steps[0].pid for c in s.calls if c.name == "futex"]
 wake = [c for s in sem_steps if s.pid == sem_steps[0].pid and "sem.release()" in s.text for c in s.calls]
-mapped = [c for c in tracing.syscalls(sum((s.calls for s in sem_steps), [])) if c.name == "mmap"]
+mapped = [c for c in strace_log.syscalls(sum((s.calls for s in sem_steps), [])) if c.name == "mmap"]
 print("the child that had to wait slept in: futex", "FUTEX_WAIT" if wait and "FUTEX_WAIT" in wait[0].args else "?")
 print("the release that woke it made: futex", "FUTEX_WAKE" if wake and "FUTEX_WAKE" in wake[-1].args else "?")
 print("both futex calls name the semaphore's address in the /dev/shm mapping:",
@@ -184,7 +189,7 @@ print("both futex calls name the semaphore's address in the /dev/shm mapping:",
 # offset within mapping, offset_within_page )", `get_futex_key` in
 # [kernel/futex/core.c](https://github.com/torvalds/linux/blob/master/kernel/futex/core.c));
 # a private futex is keyed by (process address space, virtual address). (Futexes marked `_PRIVATE`, which never leave one
-# process, are Python's own locks; `tracing.group` leaves them out.)
+# process, are Python's own locks; `strace_log.group` leaves them out.)
 #
 # ### System V semaphores and queues, POSIX queues
 #
@@ -235,7 +240,7 @@ print("seg.write() copied with a system call:", "no" if "write" not in made(seg,
 # their `/proc/PID/smaps` from here. Each worker runs:
 
 # %%
-show(td.hold_mapping, mark=["mmap.mmap(shm.fd, size)", "m[i * page] = 1", "done.acquire(timeout)"])
+show(dw.hold_mapping, mark=["mmap.mmap(shm.fd, size)", "m[i * page] = 1", "done.acquire(timeout)"])
 
 # %% [markdown]
 # **Predict.** For A and for B: how many kB of the mapping are resident (`Rss`), how many
@@ -247,11 +252,11 @@ SIZE = 256 * PAGE
 # C: fd = shm_open(name, O_CREAT|O_EXCL|O_RDWR, 0600); ftruncate(fd, SIZE); sem_open(..., O_CREAT|O_EXCL, 0600, 0) twice
 with objects.posix_shm(SIZE, tag="maps") as shm, objects.posix_sem(0, tag="ready") as ready, \
         objects.posix_sem(0, tag="done") as done:
-    group = procs.start(td.hold_mapping, [(shm.name, SIZE, 64, ready.name, done.name, 30),
+    group = procs.start(dw.hold_mapping, [(shm.name, SIZE, 64, ready.name, done.name, 30),
                                           (shm.name, SIZE, 256, ready.name, done.name, 30)],
                         names=["A", "B"], start_method="spawn", timeout=60)
     try:
-        td.await_posts(ready, 2, group, timeout=30)  # both workers have mapped and touched their pages
+        dw.await_posts(ready, 2, group, timeout=30)  # both workers have mapped and touched their pages
         seen = {name: procinfo.find(procinfo.smaps(pid), shm.name)[0] for name, pid in zip("AB", group.pids)}  # C: open/read /proc/PID/smaps
         lines = {name: [l for l in open(f"/proc/{pid}/maps") if shm.name in l] for name, pid in zip("AB", group.pids)}
         held = procinfo.holders(shm.name)
@@ -365,14 +370,14 @@ sh("ls", "-l", "/dev/shm")
 # Here a worker attaches to the orphaned System V segment while we look; the worker:
 
 # %%
-show(td.hold_sysv_shm)
+show(dw.hold_sysv_shm)
 
 # %%
 fragment = procinfo.sysv_shm_fragment(left["sysv_shm_key"])
 with objects.posix_sem(0, tag="ready") as ready, objects.posix_sem(0, tag="done") as done:
-    with procs.start(td.hold_sysv_shm, [(left["sysv_shm"], ready.name, done.name, 30)],
+    with procs.start(dw.hold_sysv_shm, [(left["sysv_shm"], ready.name, done.name, 30)],
                      start_method="spawn", timeout=60) as holder:
-        td.await_posts(ready, 1, holder, timeout=30)
+        dw.await_posts(ready, 1, holder, timeout=30)
         nattch = inventory.sysv_row("shm", left["sysv_shm"])["nattch"]
         who = procinfo.holders(fragment)
         lsof = subprocess.run(["lsof", "-w", "/dev/shm" + left["posix_shm"]], capture_output=True, text=True,
@@ -431,13 +436,13 @@ print("its record is gone:", record_gone)
 # that: we diagnose them from outside, then end them.
 
 # %%
-show(td.take_two_sysv, mark=["sems.acquire(first, timeout=timeout)", "sems.acquire(3, timeout=timeout)",
+show(dw.take_two_sysv, mark=["sems.acquire(first, timeout=timeout)", "sems.acquire(3, timeout=timeout)",
                              "sems.acquire(second, timeout=timeout)"])
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 with semset.create(4, values=[1, 1, 0, 0], note="abba") as sems:  # C: semget(IPC_CREAT|IPC_EXCL|0600) + semctl(SETALL)
-    pair = procs.start(td.take_two_sysv, [(sems, 0, 1, 60), (sems, 1, 0, 60)], names=["AB", "BA"],
+    pair = procs.start(dw.take_two_sysv, [(sems, 0, 1, 60), (sems, 1, 0, 60)], names=["AB", "BA"],
                        start_method="spawn", timeout=90)
     try:
         sems.acquire(2, n=2, timeout=30)   # both hold their first lock
@@ -460,7 +465,7 @@ with semset.create(4, values=[1, 1, 0, 0], note="abba") as sems:  # C: semget(IP
         print(f"  sem {r['sem']}: value {r['value']}  ncnt {r['ncnt']}  zcnt {r['zcnt']}  pid {r['pid']}")
     print("\n$ ipcs -s -i", sems.id, "\n" + ipcs)
     print(procinfo.format_snapshots(kernel))
-    print("\nstrace -p on worker AB:", *(c.short(120) for c in tracing.syscalls(attached)) or ["(strace not available)"], sep="\n  ")
+    print("\nstrace -p on worker AB:", *(c.short(120) for c in strace_log.syscalls(attached)) or ["(strace not available)"], sep="\n  ")
     print("\npy-spy dump:", py_stack or "py-spy is not installed (pip install py-spy); faulthandler's stack (the [AB] lines) stands in")
 
 # %%
@@ -510,7 +515,7 @@ print("after pair.kill(), both workers are gone:", all(procinfo.state(pid) is No
 # the read, the window, the write):
 
 # %%
-show(td.unlocked_increments, mark=["value = COUNTER.unpack_from", "os.sched_yield()", "time.sleep(0.001)",
+show(race_window.unlocked_increments, mark=["value = COUNTER.unpack_from", "os.sched_yield()", "time.sleep(0.001)",
                                    "COUNTER.pack_into(m, 0, value + 1)"])
 
 # %% [markdown]
@@ -521,7 +526,7 @@ show(td.unlocked_increments, mark=["value = COUNTER.unpack_from", "os.sched_yiel
 # %%
 configs = [(2, 20000, "none", False), (2, 20000, "none", True), (2, 2000, "yield", False),
            (2, 2000, "yield", True), (4, 200, "sleep", False)]
-results = [td.race_experiment(w, n, window, pin, start_method="fork", timeout=60) for w, n, window, pin in configs]
+results = [race_window.race_experiment(w, n, window, pin, start_method="fork", timeout=60) for w, n, window, pin in configs]
 print("ran", len(results), "experiments")
 
 # %% [markdown]
@@ -615,7 +620,7 @@ print(f"{workers} workers x {n} additions, LOCKED = {locked_counter.LOCKED}: the
 # worker, printed from the file that is compiled and run):
 
 # %%
-_src = (tracing.C_DIR / "race_helgrind.c").read_text().splitlines()
+_src = (race_detectors.C_DIR / "race_helgrind.c").read_text().splitlines()
 _start = next(i for i, l in enumerate(_src) if "worker(" in l)
 print("\n".join(f"{'>>' if 'counter++' in l or 'pthread_mutex_' in l else '  '} {i + 1:4d}  {l}"
                 for i, l in enumerate(_src[_start:_start + 12], _start)))
@@ -623,15 +628,15 @@ print("\n".join(f"{'>>' if 'counter++' in l or 'pthread_mutex_' in l else '  '} 
 # %%
 # NBVAL_IGNORE_OUTPUT
 if LIVE_VALGRIND:
-    racy, locked = tracing.helgrind(["race", 200]), tracing.helgrind(["lock", 200])
+    racy, locked = race_detectors.helgrind(["race", 200]), race_detectors.helgrind(["lock", 200])
 else:
-    racy, locked = tracing.recorded_helgrind("race"), tracing.recorded_helgrind("lock")
+    racy, locked = race_detectors.recorded_helgrind("race"), race_detectors.recorded_helgrind("lock")
 start = racy.text.find("Possible data race")
 print("\n".join(racy.text[start:].splitlines()[:8]))
 
 # %%
 print(f"[{HELGRIND} Helgrind log] the verdicts below read this log")
-source = (tracing.C_DIR / "race_helgrind.c").read_text().splitlines()
+source = (race_detectors.C_DIR / "race_helgrind.c").read_text().splitlines()
 race_line = next(i for i, l in enumerate(source, 1) if "counter++;" in l and "/*" in l)
 print("Helgrind reports a possible data race on counter++ (race_helgrind.c line of counter++):",
       "yes" if race_line in racy.race_lines("race_helgrind.c") else "no")
@@ -642,8 +647,8 @@ print("with the mutex, Helgrind errors:", locked.errors)
 # NBVAL_IGNORE_OUTPUT
 if shutil.which("gcc"):
     try:
-        code, report = tracing.tsan(["race", 1000])
-        course = os.path.dirname(os.path.dirname(tracing.__file__)) + os.sep   # paths shown from the course folder
+        code, report = race_detectors.tsan(["race", 1000])
+        course = os.path.dirname(os.path.dirname(race_detectors.__file__)) + os.sep   # paths shown from the course folder
         print("\n".join(l.replace(course, "") for l in report.splitlines()
                         if "ThreadSanitizer" in l or "#0 worker" in l or "size" in l))
     except Exception as e:  # no libtsan here, or an unsupported memory layout
@@ -688,7 +693,7 @@ if shutil.which("gcc"):
 # 2. In section 2, map the segment a third time in worker B (a second `mmap`). What happens
 #    to B's Shared/Private counts, and why does the kernel doc say "even when mapped in the
 #    same process multiple times"? [answer](answers/06_debugging_ipc_answers.ipynb#exercise-2)
-# 3. Write the POSIX version of the deadlock with `td.take_two` (four POSIX semaphores). Which
+# 3. Write the POSIX version of the deadlock with `dw.take_two` (four POSIX semaphores). Which
 #    of section 4's tools still work, and what replaces GETNCNT? [answer](answers/06_debugging_ipc_answers.ipynb#exercise-3)
 # 4. Run `race_helgrind.c` under `valgrind --tool=drd`. Then change `counter++` to
 #    `__atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED)`: what do Helgrind and the count say?

@@ -21,8 +21,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ipclab import doctor, inventory, objects, procinfo, procs, registry, semset, tracing
-from ipclab import trace_demos as td
+from ipclab import doctor, inventory, objects, procinfo, procs, race_detectors, registry, semset
+from ipclab import debug_workers as dw
+from ipclab import strace_log, tracing
 from ipclab.mechanisms import ccell
 
 doctor.setup_notebook("strace", "valgrind", "gcc", "ipcs")
@@ -43,12 +44,12 @@ TRACES = "live" if LIVE_STRACE else "recorded on the course's machine"
 # %%
 steps = tracing.trace_or_recorded("posix_shm", LIVE_STRACE)[0]
 for fragment in ("mmap.mmap(", "m.close()", "shm.close_fd()"):
-    print(f"{fragment:<16} -> {' + '.join(tracing.calls(steps, fragment)) or 'none'}")
+    print(f"{fragment:<16} -> {' + '.join(strace_log.calls(steps, fragment)) or 'none'}")
 
 # %%
 print(f"[{TRACES} strace log]")
 print("m.close() unmaps and closes a descriptor:",
-      "yes" if {"munmap", "close"} <= set(tracing.calls(steps, "m.close()")) else "no")
+      "yes" if {"munmap", "close"} <= set(strace_log.calls(steps, "m.close()")) else "no")
 
 # %% [markdown]
 # <a id="try-it-2"></a>
@@ -84,10 +85,10 @@ PAGE = mmap.PAGESIZE
 SIZE = 256 * PAGE
 with objects.posix_shm(SIZE, tag="maps") as shm, objects.posix_sem(0, tag="ready") as ready, \
         objects.posix_sem(0, tag="done") as done:
-    group = procs.start(td.hold_mapping, [(shm.name, SIZE, 256, ready.name, done.name, 30)] * 2,
+    group = procs.start(dw.hold_mapping, [(shm.name, SIZE, 256, ready.name, done.name, 30)] * 2,
                         names=["A", "B"], start_method="spawn", timeout=60)
     try:
-        td.await_posts(ready, 2, group, timeout=30)
+        dw.await_posts(ready, 2, group, timeout=30)
         seen = {name: procinfo.find(procinfo.smaps(pid), shm.name)[0].counts for name, pid in zip("AB", group.pids)}
     finally:
         done.release()
@@ -143,7 +144,7 @@ finally:  # whatever happened above, nothing of the crashed run survives this ce
 
 # %%
 with semset.create(4, values=[1, 1, 0, 0], note="same") as sems:
-    pair = procs.start(td.take_two_sysv, [(sems, 0, 1, 60), (sems, 0, 1, 60)], names=["W1", "W2"],
+    pair = procs.start(dw.take_two_sysv, [(sems, 0, 1, 60), (sems, 0, 1, 60)], names=["W1", "W2"],
                        start_method="spawn", timeout=90)
     try:
         sems.acquire(2, n=1, timeout=30)          # one worker holds lock 0
@@ -217,7 +218,7 @@ print("one process, two mappings: its pages count as shared:",
 # <a id="exercise-3"></a>
 # ## Exercise 3: the POSIX deadlock, and what replaces `GETNCNT`
 #
-# `td.take_two` is the same ABBA pair with four POSIX named semaphores. What still works:
+# `dw.take_two` is the same ABBA pair with four POSIX named semaphores. What still works:
 # `/proc/PID/syscall` and `wchan` (both sleep in `futex`), `/proc/PID/stack` (root), `strace
 # -p` (a `futex(addr, FUTEX_WAIT_BITSET...)` that does not return), the Python stack
 # (`py-spy`, or `kill -USR1` with faulthandler). What does not: there is no `GETNCNT` or
@@ -229,11 +230,11 @@ print("one process, two mappings: its pages count as shared:",
 # %%
 with objects.posix_sem(1, tag="a") as a, objects.posix_sem(1, tag="b") as b, \
         objects.posix_sem(0, tag="ready") as ready, objects.posix_sem(0, tag="go") as go:
-    pair = procs.start(td.take_two, [(a.name, b.name, ready.name, go.name, 60),
+    pair = procs.start(dw.take_two, [(a.name, b.name, ready.name, go.name, 60),
                                      (b.name, a.name, ready.name, go.name, 60)],
                        names=["AB", "BA"], start_method="spawn", timeout=90)
     try:
-        td.await_posts(ready, 2, pair, timeout=30)
+        dw.await_posts(ready, 2, pair, timeout=30)
         go.release()
         go.release()
         blocked = [procinfo.wait_until_blocked(pid, timeout=20) for pid in pair.pids]
@@ -263,7 +264,7 @@ print("each worker maps the four semaphore files (/dev/shm/sem.*):", [len(m) for
 #
 # %%
 # NBVAL_IGNORE_OUTPUT
-src = (tracing.C_DIR / "race_helgrind.c").read_text()
+src = (race_detectors.C_DIR / "race_helgrind.c").read_text()
 atomic_src = src.replace("counter++;", "__atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);", 1)
 if shutil.which("gcc") and LIVE_VALGRIND:
     with tempfile.TemporaryDirectory() as d:

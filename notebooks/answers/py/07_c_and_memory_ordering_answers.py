@@ -17,7 +17,7 @@
 import sysv_ipc
 
 from ipclab import doctor, inventory, objects, procs
-from ipclab import trace_demos as td
+from ipclab import debug_workers as dw
 from ipclab.mechanisms import ccell
 
 doctor.setup_notebook("gcc")
@@ -115,7 +115,7 @@ int main(void)
 # The segment lives until the **last** detach: here, until the worker detaches, long after
 # `IPC_RMID`. Meanwhile `ipcs -m` shows it with key `0x00000000` (it became `IPC_PRIVATE`:
 # no `shmget` finds it), `nattch` 1 and status `dest`. The worker is
-# `trace_demos.hold_sysv_shm` (attach, post "ready", wait for "done", detach):
+# `debug_workers.hold_sysv_shm` (attach, post "ready", wait for "done", detach):
 
 # %%
 def row(seg_id):
@@ -129,9 +129,9 @@ seg = objects.create_sysv_shm(4096)
 try:
     seg.detach()                                             # this process lets go: only the worker will hold it
     with objects.posix_sem(0, tag="ready") as ready, objects.posix_sem(0, tag="done") as done:
-        with procs.start(td.hold_sysv_shm, [(seg.id, ready.name, done.name, 30)],
+        with procs.start(dw.hold_sysv_shm, [(seg.id, ready.name, done.name, 30)],
                          start_method="spawn", timeout=60) as worker:
-            td.await_posts(ready, 1, worker, timeout=30)
+            dw.await_posts(ready, 1, worker, timeout=30)
             seg.remove()                                     # C: shmctl(id, IPC_RMID, NULL)
             print("after IPC_RMID, the worker attached:", row(seg.id))
             done.release()
