@@ -19,10 +19,10 @@
 # 5. list the dangers (races, deadlocks, leaks, corruption, permissions) and where the
 #    course deals with each.
 #
-# **Time, measured:** about 32 min to read and run. Running every cell took 26 s (nbclient,
+# **Time, measured:** about 34 min to read and run. Running every cell took 26 s (nbclient,
 # on the course's 2-core machine, 2 December 2026); reading is counted from this notebook's
-# words: 3 748 of prose at 200 words per minute (19 min) and 1 286 of code (the cells', and
-# the workers shown) at 100 per minute (13 min). The exercises come on top; their answers
+# words: 4 014 of prose at 200 words per minute (20 min) and 1 377 of code (the cells', and
+# the workers shown) at 100 per minute (14 min). The exercises come on top; their answers
 # notebook is about 9 min more to read. **Prerequisites:** `fork()`, file
 # descriptors, system calls; threads and race conditions (chapter 18).
 #
@@ -243,12 +243,22 @@ with objects.posix_sem(0, tag="ready") as ready:
 # chapter's fourth family. A process can signal a whole process group at once with
 # `kill(-pgid, sig)` ([kill(2)](https://man7.org/linux/man-pages/man2/kill.2.html)).
 #
-# > **The chapter says** the Nginx master broadcasts to its workers with a signal to the
-# > group. **In fact** the master receives the signals (`SIGHUP`: reload, `SIGQUIT`: graceful
-# > stop) and then tells **each worker on its own channel**, a socket pair made before the
-# > fork: `ngx_signal_worker_processes` writes `NGX_CMD_QUIT`, `NGX_CMD_TERMINATE` or
-# > `NGX_CMD_REOPEN` with `ngx_write_channel` to every worker, and falls back to
-# > `kill(pid, signo)` for one worker only if that write fails
+# > **The chapter says**, of Nginx, only "**Signaux** : Contrôle et rechargement graceful"
+# > (signals: control and graceful reload). The signal to a whole group, "**Signaux** :
+# > `kill(-pid_group, SIGUSR1)`", is in its generic *Broadcast* pattern ("Envoyer un message
+# > à tous les processus": send a message to every process), not in its Nginx section; do
+# > not read the two together. **In fact** the signals go to the Nginx **master** ("The
+# > master process supports the following signals": `QUIT` graceful shutdown, `HUP` new
+# > configuration, `USR1` reopen the logs...), which, on a reload, "sends messages to old
+# > worker processes requesting them to shut down gracefully"
+# > ([Controlling nginx](https://nginx.org/en/docs/control.html)). Those messages travel on
+# > **each worker's own channel**, a `socketpair(AF_UNIX, SOCK_STREAM, 0, ...)` that
+# > `ngx_spawn_process` makes before the `fork`
+# > ([src/os/unix/ngx_process.c](https://github.com/nginx/nginx/blob/master/src/os/unix/ngx_process.c)):
+# > `ngx_signal_worker_processes` loops over the workers and writes `NGX_CMD_QUIT` (for
+# > `SIGQUIT`), `NGX_CMD_TERMINATE` (`SIGTERM`) or `NGX_CMD_REOPEN` (`SIGUSR1`) to each with
+# > `ngx_write_channel`; it calls `kill(pid, signo)`, one worker's pid at a time, only for a
+# > signal that has no command or when that write fails. There is no `kill(-pgid, ...)`
 # > ([src/os/unix/ngx_process_cycle.c](https://github.com/nginx/nginx/blob/master/src/os/unix/ngx_process_cycle.c)).
 #
 # ### Break it yourself: forget to block the signal
@@ -489,6 +499,14 @@ for size in SIZES:
     for r in rows:
         print(f"  {ranking.rank_label(r):>5}  {r['mechanism']:<10} median {r['gbps']:8.3f} GB/s  "
               f"phases {r['gbps_min']:.3f}-{r['gbps_max']:.3f}")
+# rings against streams and queues, per size: the slowest ring phase over the fastest other phase
+for size in SIZES:
+    at = [r for r in live if r["kind"] == "throughput" and not r["skipped"] and r["size"] == size]
+    ring_lo = min((r for r in at if r["batch"]), key=lambda r: r["gbps_min"])
+    other_hi = max((r for r in at if not r["batch"]), key=lambda r: r["gbps_max"])
+    print(f"{bench.human(size)}: slowest ring phase ({ring_lo['mechanism']}) / fastest stream or queue phase "
+          f"({other_hi['mechanism']}): {ring_lo['gbps_min'] / other_hi['gbps_max']:.1f}x; "
+          f"the rings: {ring_lo['slots']} slots, a semaphore handshake every {ring_lo['batch']} message(s)")
 fig = overview_plots.ranking(live, SIZES, title="Measured now: 3 phases of ~0.04 s per point")
 style.show(fig)
 
@@ -506,12 +524,20 @@ print("sizes skipped because of a kernel limit:",
       sorted({(r["mechanism"], bench.human(r["size"])) for r in live if r.get("skipped")}))
 
 # %% [markdown]
-# What to notice: shared memory wins only when messages are large and handshakes rare;
-# for 64-byte messages every mechanism is bounded by the cost per message (a system call,
-# a wake-up, and in Python the interpreter), not by bytes per second; message queues skip
-# the 1 MiB size because a message may not exceed their limit (`msgmax` and
-# `fs/mqueue/msgsize_max`, 8192 bytes by default). Notebook 04 takes this apart with longer
-# runs.
+# What to notice. The three lines after the ranking divide, for each size, the slowest phase
+# of any shared-memory ring by the fastest phase of any stream or queue: above 1, the rings
+# beat every stream and queue in every phase of this run; at or below 1, this short run did
+# not separate them (a busy machine, or phases of 0.04 s, are enough for that). Where the
+# rings lead at 64 bytes, it is not because a small message costs nothing through shared
+# memory: the ring hands over a **batch** of messages per semaphore handshake (the line says
+# how many; one copy in and one comparison per batch), while a pipe, a socket or a queue
+# makes a `write` and a `read` system call for every message. Per message, the handshake is
+# what costs: notebook 04 (section 10) runs the textbook ring, 4 slots and one handshake per
+# message, next to a pipe. At 1 MiB the ring makes a handshake per message (the line says
+# so), one per megabyte: what is left is moving the bytes, copied once into the ring, where a
+# pipe or a socket copies them into the kernel and out again. Message queues skip the 1 MiB
+# size because a message may not exceed their limit (`msgmax` and `fs/mqueue/msgsize_max`,
+# 8192 bytes by default). Notebook 04 takes this apart with longer runs.
 #
 # ## 7. Security and permissions
 #

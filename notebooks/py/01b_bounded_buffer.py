@@ -64,7 +64,10 @@ ccell.load()  # registers %%worker (and %%c)
 #
 # * **lost**: an item put by a producer and never received;
 # * **duplicated**: an extra copy (an item received twice counts 1);
-# * **garbled**: a value no producer put (here: the 0 of a slot never written).
+# * **garbled**: a value no producer put (here: a 0, read from a slot never written, or from
+#   a slot being written: Python's `struct.pack_into`, which stores each value, first clears
+#   its 8 bytes and then writes them, so a reader that comes in between sees 0; notebook 01,
+#   "A store can be torn").
 #
 # A version is a module with two functions, `producer(ring, items)` and
 # `consumer(ring, count)`. Each runs in its own process and sees the ring through this
@@ -578,7 +581,7 @@ print("\n".join(mine.verdicts()))
 # | in a worker: attach | `shm_open(name, O_RDWR, 0)` + `mmap`; `sem_open(name, 0)` |
 # | `ring.X.wait()` | `sem_timedwait(X, &deadline)` (`-1`, `errno == ETIMEDOUT` at the deadline) |
 # | `ring.X.post()` | `sem_post(X)` |
-# | `ring.fill`, `ring.slot[i]` | plain loads and stores in the mapping |
+# | `ring.fill`, `ring.slot[i]` | loads and stores in the mapping (in C one store each; Python's `struct.pack_into` clears the 8 bytes, then stores them) |
 # | end of `bb.run` | `sem_close`, `sem_unlink`, `munmap`, `shm_unlink` |
 #
 # **Next:** lab 1 asks you to write this ring buffer yourself (records of bytes, any number
@@ -592,17 +595,35 @@ print("\n".join(mine.verdicts()))
 #   (<https://pages.cs.wisc.edu/~remzi/OSTEP/threads-sema.pdf>), and ch. 30 "Condition
 #   Variables" for the same derivation with condition variables
 #   (<https://pages.cs.wisc.edu/~remzi/OSTEP/threads-cv.pdf>).
-# * Linux man pages: [sem_overview(7)](https://man7.org/linux/man-pages/man7/sem_overview.7.html),
+# * Overview pages: [shm_overview(7)](https://man7.org/linux/man-pages/man7/shm_overview.7.html)
+#   and [sem_overview(7)](https://man7.org/linux/man-pages/man7/sem_overview.7.html) (the two
+#   used here), [mq_overview(7)](https://man7.org/linux/man-pages/man7/mq_overview.7.html),
+#   [sysvipc(7)](https://man7.org/linux/man-pages/man7/sysvipc.7.html) (System V semaphores,
+#   notebook 02).
+# * Calls used here: [shm_open(3), shm_unlink(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
+#   [ftruncate(2)](https://man7.org/linux/man-pages/man2/ftruncate.2.html),
+#   [mmap(2), munmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html),
 #   [sem_open(3)](https://man7.org/linux/man-pages/man3/sem_open.3.html),
-#   [sem_timedwait(3)](https://man7.org/linux/man-pages/man3/sem_timedwait.3.html) (the
+#   [sem_wait(3), sem_timedwait(3)](https://man7.org/linux/man-pages/man3/sem_wait.3.html) (the
 #   deadline is absolute, on `CLOCK_REALTIME`; `ETIMEDOUT`),
 #   [sem_post(3)](https://man7.org/linux/man-pages/man3/sem_post.3.html),
-#   [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
-#   [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html).
-# * POSIX.1-2017, `sem_timedwait`: "Under no circumstance shall the function fail with a
-#   timeout if the semaphore can be locked immediately."
-# * M. Kerrisk, *The Linux Programming Interface*, ch. 53 "POSIX Semaphores" and ch. 54
-#   "POSIX Shared Memory".
+#   [sem_close(3)](https://man7.org/linux/man-pages/man3/sem_close.3.html),
+#   [sem_unlink(3)](https://man7.org/linux/man-pages/man3/sem_unlink.3.html),
+#   [fork(2)](https://man7.org/linux/man-pages/man2/fork.2.html),
+#   [usleep(3)](https://man7.org/linux/man-pages/man3/usleep.3.html) (the race window).
+# * POSIX.1-2017 ([Base Specifications, Issue 7](https://pubs.opengroup.org/onlinepubs/9699919799/)),
+#   [`sem_timedwait`](https://pubs.opengroup.org/onlinepubs/9699919799/functions/sem_timedwait.html):
+#   "Under no circumstance shall the function fail with a timeout if the semaphore can be
+#   locked immediately."
+# * M. Kerrisk, *The Linux Programming Interface* (2010), chapters 44-55, here above all ch. 53
+#   "POSIX Semaphores" and ch. 54 "POSIX Shared Memory"; W. R. Stevens and S. Rago,
+#   *Advanced Programming in the UNIX Environment*, 3rd ed., ch. 15 (interprocess communication).
+# * The kernel's limits: the segment and, on Linux, the named semaphores (`sem.NAME`,
+#   sem_overview(7)) are files of the tmpfs mounted on `/dev/shm`, whose size is the mount's
+#   `size=` ([tmpfs](https://docs.kernel.org/filesystems/tmpfs.html));
+#   System V ones in [/proc/sys/kernel](https://docs.kernel.org/admin-guide/sysctl/kernel.html).
+# * CPython: [`Modules/_struct.c`](https://github.com/python/cpython/blob/main/Modules/_struct.c)
+#   (`s_pack_internal` begins with a `memset` of the bytes it packs).
 # * E. W. Dijkstra, "Cooperating sequential processes" (EWD 123, 1965): semaphores and the
 #   bounded buffer.
 #
