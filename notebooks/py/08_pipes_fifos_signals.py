@@ -86,7 +86,9 @@ show(classic_ipc.fifo_reader, mark=["os.open(path, os.O_RDONLY)", "with deadline
 # %% tags=["reveal"]
 r = classic_ipc.fifo_rendezvous(fifo, delay=0.5)
 print("the reader sleeps in the kernel function:", r["reader_blocked_in"] or "(hidden by /proc)")
-print("its state in /proc/PID/stat before the writer came:", r["reader_state_before_writer"], "(S: sleeping)")
+state = r["reader_state_before_writer"]
+print("its state in /proc/PID/stat before the writer came:", state,
+      f"({state}: {({'S': 'sleeping', 'D': 'uninterruptible sleep', 'R': 'running'}).get(state, 'see proc_pid_stat(5)')})")
 print("its open() returned after the writer started:", r["t_reader_open_returned"] >= r["t_writer_started"])
 print("it waited at least the 0.5 s delay:", r["t_reader_open_returned"] - r["t_reader_called_open"] >= 0.5)
 print("it read:", r["data"])
@@ -241,7 +243,8 @@ print("         listed once the process is gone:", term["after_death"])
 print("         the worker:", term["outcome"][0], "- its handler ran for", term["outcome"][1]["signal"],
       "and removed", len(term["outcome"][1]["removed"]), "objects; exit status", term["exitcode"])
 kill = classic_ipc.stop_server(signal.SIGKILL)
-print("SIGKILL  listed once the process is gone:", kill["after_death"], "<- left behind")
+print("SIGKILL  listed once the process is gone:", kill["after_death"],
+      "<- left behind" if any(kill["after_death"].values()) else "<- nothing left")
 print("         after ipclab's registry cleaned up:", kill["after_cleanup"], "| the worker:", kill["outcome"])
 
 # %% [markdown]
@@ -531,7 +534,8 @@ else:
 #   need two FIFOs.
 # * A **pipe** has a read end and a write end: the wrong end gives `EBADF`. With no reader left,
 #   a writer gets `SIGPIPE` (and dies by default) or `EPIPE`. Writes of at most `PIPE_BUF`
-#   (4096) bytes are never interleaved with other writers'; larger ones may be, and were here.
+#   (4096) bytes are never interleaved with other writers'; larger ones may be (the count
+#   printed in section 2 says how many were torn in this run).
 # * **Signals:** `SIGTERM` asks a process to stop; its handler (in C: a flag, then `main`)
 #   removes its IPC objects, which `SIGKILL` leaves behind. `SIGCHLD` plus
 #   `waitpid(-1, WNOHANG)` in a loop reaps every child: no zombie. `kill(-pgid, sig)` reaches
@@ -543,18 +547,39 @@ else:
 #
 # ## References
 #
-# * Linux man-pages: fifo(7), pipe(7), pipe(2), mkfifo(3), open(2) (`ENXIO`), write(2), signal(7)
-#   ("Interruption of system calls and library functions by signal handlers"), sigaction(2),
-#   signal-safety(7), wait(2) (NOTES: `SIGCHLD` set to `SIG_IGN`), kill(2), setpgid(2), socket(2),
-#   socket(7), udp(7), tcp(7), unix(7) (`SOCK_SEQPACKET`: "a connection-oriented socket that
-#   preserves message boundaries and delivers messages in the order that they were sent").
-# * POSIX.1-2017, `write()`: "Write requests of {PIPE_BUF} bytes or less shall not be interleaved
+# * Overview pages: [fifo(7)](https://man7.org/linux/man-pages/man7/fifo.7.html), [pipe(7)](https://man7.org/linux/man-pages/man7/pipe.7.html) (capacity, `PIPE_BUF`, `SIGPIPE`),
+#   [signal(7)](https://man7.org/linux/man-pages/man7/signal.7.html) ("Interruption of system calls and library functions by signal handlers"),
+#   [signal-safety(7)](https://man7.org/linux/man-pages/man7/signal-safety.7.html), [socket(7)](https://man7.org/linux/man-pages/man7/socket.7.html), [udp(7)](https://man7.org/linux/man-pages/man7/udp.7.html), [tcp(7)](https://man7.org/linux/man-pages/man7/tcp.7.html),
+#   [unix(7)](https://man7.org/linux/man-pages/man7/unix.7.html) (`SOCK_SEQPACKET`: "a connection-oriented socket that preserves message
+#   boundaries and delivers messages in the order that they were sent"); and the chapter's
+#   four: [shm_overview(7)](https://man7.org/linux/man-pages/man7/shm_overview.7.html) and [sysvipc(7)](https://man7.org/linux/man-pages/man7/sysvipc.7.html) (the server's segment and queue,
+#   section 3), [sem_overview(7)](https://man7.org/linux/man-pages/man7/sem_overview.7.html), [mq_overview(7)](https://man7.org/linux/man-pages/man7/mq_overview.7.html).
+# * Calls used here: [mkfifo(3)](https://man7.org/linux/man-pages/man3/mkfifo.3.html), [open(2)](https://man7.org/linux/man-pages/man2/open.2.html) (`ENXIO`), [pipe(2)](https://man7.org/linux/man-pages/man2/pipe.2.html),
+#   [read(2)](https://man7.org/linux/man-pages/man2/read.2.html), [write(2)](https://man7.org/linux/man-pages/man2/write.2.html) (`EBADF`, `EPIPE`), [close(2)](https://man7.org/linux/man-pages/man2/close.2.html),
+#   [unlink(2)](https://man7.org/linux/man-pages/man2/unlink.2.html), [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html) (`F_GETPIPE_SZ`), [select(2)](https://man7.org/linux/man-pages/man2/select.2.html),
+#   [sigaction(2)](https://man7.org/linux/man-pages/man2/sigaction.2.html), [setitimer(2)](https://man7.org/linux/man-pages/man2/setitimer.2.html), [alarm(2)](https://man7.org/linux/man-pages/man2/alarm.2.html),
+#   [kill(2)](https://man7.org/linux/man-pages/man2/kill.2.html), [killpg(3)](https://man7.org/linux/man-pages/man3/killpg.3.html), [setpgid(2), getpgrp(2)](https://man7.org/linux/man-pages/man2/setpgid.2.html),
+#   [fork(2)](https://man7.org/linux/man-pages/man2/fork.2.html), [_exit(2)](https://man7.org/linux/man-pages/man2/_exit.2.html), [wait(2), waitpid(2)](https://man7.org/linux/man-pages/man2/wait.2.html) (NOTES:
+#   `SIGCHLD` set to `SIG_IGN`), [nanosleep(2)](https://man7.org/linux/man-pages/man2/nanosleep.2.html),
+#   [socket(2)](https://man7.org/linux/man-pages/man2/socket.2.html), [bind(2)](https://man7.org/linux/man-pages/man2/bind.2.html), [listen(2)](https://man7.org/linux/man-pages/man2/listen.2.html), [accept(2)](https://man7.org/linux/man-pages/man2/accept.2.html),
+#   [connect(2)](https://man7.org/linux/man-pages/man2/connect.2.html), [send(2)](https://man7.org/linux/man-pages/man2/send.2.html), [recv(2)](https://man7.org/linux/man-pages/man2/recv.2.html),
+#   [shm_open(3), shm_unlink(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html), [ftruncate(2)](https://man7.org/linux/man-pages/man2/ftruncate.2.html),
+#   [msgget(2)](https://man7.org/linux/man-pages/man2/msgget.2.html), [msgctl(2)](https://man7.org/linux/man-pages/man2/msgctl.2.html) (`IPC_RMID`), [perror(3)](https://man7.org/linux/man-pages/man3/perror.3.html), [errno(3)](https://man7.org/linux/man-pages/man3/errno.3.html).
+# * POSIX.1-2017 ([Base Specifications, Issue 7](https://pubs.opengroup.org/onlinepubs/9699919799/)),
+#   [`write()`](https://pubs.opengroup.org/onlinepubs/9699919799/functions/write.html): "Write requests of {PIPE_BUF} bytes or less shall not be interleaved
 #   with data from other processes doing writes on the same pipe."
 # * Linux source: `fs/pipe.c` (`fifo_open`, `wait_for_partner`).
 # * M. Kerrisk, *The Linux Programming Interface* (2010): ch. 20-22 (signals; 21.5 interrupted
 #   system calls and `SA_RESTART`), ch. 26 (`SIGCHLD`, zombies), ch. 34 (process groups; 34.2
 #   and Listing 34-1, `setpgid` in parent and child), ch. 44 (pipes and FIFOs; 44.8 a client-server
-#   design with FIFOs), ch. 56-61 (sockets; 57 UNIX domain).
+#   design with FIFOs), ch. 45-54 (System V and POSIX IPC), ch. 56-61 (sockets; 57 UNIX domain).
+# * W. R. Stevens and S. Rago, *Advanced Programming in the UNIX Environment*, 3rd ed., ch. 15
+#   (interprocess communication: pipes, FIFOs, then System V IPC) and ch. 10 (signals).
+# * The kernel's limits: [pipe(7)](https://man7.org/linux/man-pages/man7/pipe.7.html) ("/proc files":
+#   `/proc/sys/fs/pipe-max-size`, `pipe-user-pages-soft`, `pipe-user-pages-hard`) and
+#   [Documentation for /proc/sys/fs](https://docs.kernel.org/admin-guide/sysctl/fs.html)
+#   (`pipe-user-pages-*`, `mqueue/`); [/proc/sys/kernel](https://docs.kernel.org/admin-guide/sysctl/kernel.html)
+#   (`msgmax`, `msgmnb`, `msgmni`: the server's System V queue).
 # * Python: the `signal` module documentation (SIGPIPE ignored at startup; handlers run in the
 #   main thread), PEP 475 (retry system calls failing with EINTR).
 
