@@ -537,12 +537,13 @@ for r in results:
           + f"   {r.forbidden}: {r.forbidden_count:,}")
 
 # %% [markdown]
-# What holds on every machine, live or recorded, x86-64 or arm64:
+# What holds on every machine, live or recorded, x86-64 or arm64: no outcome that C11 forbids.
+# (Each run's four counts add up to its iterations: `litmus.run` checks that and stops with an
+# error otherwise, so it is not printed as a finding.)
 
 # %% tags=["reveal"]
 for test in litmus.TESTS:
     rows = [r for r in results if r.test == test]
-    print(f"{test}: every run's outcomes add up to its iterations: {all(sum(r.counts.values()) == r.iterations for r in rows)}")
     for r in rows:
         if not litmus.c11_allows(test, r.variant):
             print(f"{test} {r.variant:8s}: C11 forbids {r.label(r.forbidden)}; occurrences: {r.forbidden_count}")
@@ -566,7 +567,8 @@ style.show(litmus_plots.outcomes(results))   # the figure, then its alt text
 #
 # With a single CPU (some Binder and CI machines) you will see no `00` at all: both processes
 # then run on the same core, one after the other, and a core's loads always see that core's own
-# earlier stores (measured here: 0 in 100,000 iterations under `taskset -c 0`). Reordering needs
+# earlier stores (measured when this notebook was written: 0 in 100,000 iterations under
+# `taskset -c 0`). Reordering needs
 # two cores running at once.
 #
 # `release` and `acquire` compile to plain `mov` on x86-64 (it is that strong already), so they
@@ -603,8 +605,9 @@ style.show(litmus_plots.outcomes(results))   # the figure, then its alt text
 # ### What Python gives across processes: nothing
 #
 # A Python store to shared memory (`mmap` slice, `struct.pack_into`, a ctypes field, a numpy
-# element) is a plain store, sometimes several (`pack_into` may clear the bytes, then write
-# them). Python has no `memory_order`, no atomic read-modify-write on shared memory, and its
+# element) is one or more plain stores, with no order promised to another process:
+# `struct.pack_into` always clears its bytes first, then writes them (CPython's
+# `s_pack_internal` begins with a `memset`; notebook 01 shows a reader catching the 0). Python has no `memory_order`, no atomic read-modify-write on shared memory, and its
 # GIL orders the threads of *one* interpreter, never two processes. On x86-64 the hardware
 # keeps most orders anyway, which hides the bug; on arm64 an unsynchronised "flag then data"
 # handshake between Python processes can read stale data. Hence the course's rule: between
@@ -646,7 +649,9 @@ if ccell.c_available("how many of two million unsynchronised reads were torn, th
         assert mode == "none" or r.torn == 0
 
 # %% [markdown]
-# With the seqlock no read is torn; the price is the retries, paid by the readers only. The
+# With the seqlock no read is torn: the cell's `assert` would have stopped it otherwise. Its
+# price is the retries, paid by the readers only, and only when a write overlapped a read: the
+# count above says how many this run needed. The
 # Linux kernel uses the same idea (`seqcount_t`) for the time of day, read millions of times
 # a second and written at each clock tick.
 #
@@ -738,14 +743,48 @@ if ccell.c_available("the waiter woken by a process-shared condition variable"):
 #
 # ## References
 #
-# * Linux man pages: shmget(2), shmat(2), shmctl(2), semop(2), semctl(2), msgrcv(2),
-#   sem_timedwait(3), signal(7), pthread_mutexattr_setrobust(3), pthread_mutex_consistent(3),
-#   pthread_condattr_setpshared(3); kernel `Documentation/locking/robust-futexes.rst`.
-# * M. Kerrisk, *The Linux Programming Interface* (TLPI), ch. 45-48 (System V IPC, message
-#   queues, semaphores, shared memory), ch. 20-21 (signals, `EINTR`), ch. 53 (POSIX semaphores).
+# * Overview pages: [shm_overview(7)](https://man7.org/linux/man-pages/man7/shm_overview.7.html),
+#   [sem_overview(7)](https://man7.org/linux/man-pages/man7/sem_overview.7.html),
+#   [mq_overview(7)](https://man7.org/linux/man-pages/man7/mq_overview.7.html),
+#   [sysvipc(7)](https://man7.org/linux/man-pages/man7/sysvipc.7.html),
+#   [signal(7)](https://man7.org/linux/man-pages/man7/signal.7.html) (`EINTR`; System V IPC calls are never restarted).
+# * Calls used here: [shm_open(3)](https://man7.org/linux/man-pages/man3/shm_open.3.html),
+#   [mmap(2), munmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html),
+#   [close(2)](https://man7.org/linux/man-pages/man2/close.2.html), [fork(2)](https://man7.org/linux/man-pages/man2/fork.2.html),
+#   [waitpid(2)](https://man7.org/linux/man-pages/man2/wait.2.html), [pause(2)](https://man7.org/linux/man-pages/man2/pause.2.html),
+#   [semget(2)](https://man7.org/linux/man-pages/man2/semget.2.html), [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html) (`union semun`),
+#   [semop(2), semtimedop(2)](https://man7.org/linux/man-pages/man2/semop.2.html),
+#   [msgget(2)](https://man7.org/linux/man-pages/man2/msgget.2.html), [msgsnd(2), msgrcv(2)](https://man7.org/linux/man-pages/man2/msgop.2.html) (`MSG_NOERROR`),
+#   [msgctl(2)](https://man7.org/linux/man-pages/man2/msgctl.2.html),
+#   [shmget(2)](https://man7.org/linux/man-pages/man2/shmget.2.html), [shmat(2), shmdt(2)](https://man7.org/linux/man-pages/man2/shmop.2.html),
+#   [shmctl(2)](https://man7.org/linux/man-pages/man2/shmctl.2.html) (`IPC_STAT`, `IPC_RMID`, `SHM_DEST`),
+#   [sigaction(2)](https://man7.org/linux/man-pages/man2/sigaction.2.html), [setitimer(2)](https://man7.org/linux/man-pages/man2/setitimer.2.html),
+#   [sem_init(3)](https://man7.org/linux/man-pages/man3/sem_init.3.html), [sem_timedwait(3)](https://man7.org/linux/man-pages/man3/sem_wait.3.html),
+#   [clock_gettime(2)](https://man7.org/linux/man-pages/man2/clock_gettime.2.html),
+#   [perror(3)](https://man7.org/linux/man-pages/man3/perror.3.html), [strerror(3)](https://man7.org/linux/man-pages/man3/strerror.3.html), [errno(3)](https://man7.org/linux/man-pages/man3/errno.3.html),
+#   [pthread_mutexattr_setpshared(3)](https://man7.org/linux/man-pages/man3/pthread_mutexattr_setpshared.3.html),
+#   [pthread_mutexattr_setrobust(3)](https://man7.org/linux/man-pages/man3/pthread_mutexattr_setrobust.3.html),
+#   [pthread_mutex_consistent(3)](https://man7.org/linux/man-pages/man3/pthread_mutex_consistent.3.html),
+#   [pthread_mutex_lock(3p)](https://man7.org/linux/man-pages/man3/pthread_mutex_lock.3p.html),
+#   [pthread_condattr_setpshared(3p)](https://man7.org/linux/man-pages/man3/pthread_condattr_getpshared.3p.html),
+#   [pthread_condattr_setclock(3p)](https://man7.org/linux/man-pages/man3/pthread_condattr_setclock.3p.html),
+#   [pthread_cond_timedwait(3p)](https://man7.org/linux/man-pages/man3/pthread_cond_timedwait.3p.html),
+#   [pthread_cond_broadcast(3p)](https://man7.org/linux/man-pages/man3/pthread_cond_broadcast.3p.html),
+#   [sched_yield(2)](https://man7.org/linux/man-pages/man2/sched_yield.2.html); the kernel's
+#   [robust futexes](https://docs.kernel.org/locking/robust-futexes.html)
+#   (`Documentation/locking/robust-futexes.rst`).
+# * M. Kerrisk, *The Linux Programming Interface* (TLPI, 2010), chapters 44-55, here ch. 45-48
+#   (System V IPC, message queues, semaphores, shared memory) and ch. 53 (POSIX semaphores),
+#   with ch. 20-21 (signals, `EINTR`); W. R. Stevens and S. Rago, *Advanced Programming in
+#   the UNIX Environment*, 3rd ed., ch. 15 (interprocess communication).
+# * The kernel's limits: [/proc/sys/kernel](https://docs.kernel.org/admin-guide/sysctl/kernel.html)
+#   (`msgmax`, `msgmnb`, `msgmni`, `sem`, `shmall`, `shmmax`, `shmmni`), and
+#   [tmpfs](https://docs.kernel.org/filesystems/tmpfs.html) for `/dev/shm`.
 # * ISO/IEC 9899:2011 (C11), 5.1.2.4 "Multi-threaded executions and data races" and 7.17
 #   `<stdatomic.h>`; cppreference, "std::memory_order" / "memory_order" (C).
-# * POSIX.1-2017, XBD 4.12 "Memory Synchronization".
+# * POSIX.1-2017 ([Base Specifications, Issue 7](https://pubs.opengroup.org/onlinepubs/9699919799/)),
+#   XBD 4.12 "Memory Synchronization"
+#   ([General Concepts](https://pubs.opengroup.org/onlinepubs/9699919799/basedefs/V1_chap04.html)).
 # * Intel 64 and IA-32 Architectures Software Developer's Manual, vol. 3A, §8.2 "Memory Ordering"
 #   (§8.2.3.2, §8.2.3.4).
 # * P. Sewell, S. Sarkar, S. Owens, F. Zappa Nardelli, M. Myreen, "x86-TSO: A Rigorous and Usable
