@@ -371,7 +371,8 @@ print("atomic semop: no philosopher ever held a single fork:",
 # five hold one, nobody eats, and only the timeout ends it. The timeouts do not all fire at
 # the same instant: when the first philosopher gives up and exits, `SEM_UNDO` puts its
 # fork back, and a neighbour still waiting may get its second fork and eat before its own
-# timeout. The line printed above the figure says whether that happened in this run. With
+# timeout. The line printed under the figure ("after the first timeout, philosophers who
+# ate") says whether that happened in this run. With
 # the atomic `semop` no philosopher ever holds a single fork: it is either waiting with
 # empty hands (grey) or eating (green).
 #
@@ -503,8 +504,13 @@ for r in (no_undo, with_undo):
 # * **Clamped, not exact.** When the process exits, each `semadj` is added to the value,
 #   and Linux clamps the result to [0, SEMVMX] (SEMVMX = 32767): an undo that would take the
 #   value below 0 stops at 0, one that would pass SEMVMX stops there (`exit_sem` in
-#   [ipc/sem.c](https://github.com/torvalds/linux/blob/master/ipc/sem.c); semop(2), BUGS).
-#   Other Unix systems differ: some ignore such an undo entirely.
+#   [ipc/sem.c](https://github.com/torvalds/linux/blob/master/ipc/sem.c)). semop(2)'s BUGS
+#   section names the choice: an undo that would take a value below zero could block the
+#   exiting process until it can be applied ("undesirable since it could force process
+#   termination to block for arbitrarily long periods"), or be ignored altogether ("somewhat
+#   analogously to failing when IPC_NOWAIT is specified"); "Linux adopts a third approach:
+#   decreasing the semaphore value as far as possible (i.e., to zero) and allowing process
+#   termination to proceed immediately" ([semop(2)](https://man7.org/linux/man-pages/man2/semop.2.html)).
 # * **Per process, not inherited.** "The sem_undo structures of a process aren't inherited
 #   by the child produced by fork(2), but they are inherited across an execve(2)" (semop(2),
 #   NOTES): a child that releases a lock its parent took with `SEM_UNDO` leaves the parent's

@@ -648,6 +648,16 @@ print(f"sysv_sem round trips: median {hist['median_us']:.1f} us, p99 {hist['p99_
 mq = {r["mechanism"]: r for r in records if r["kind"] == "throughput" and not r["skipped"] and r["size"] == 8192}
 print("chapter: message queues ~2 GB/s; measured at 8 KiB:",
       ", ".join(f"{m} {r['gbps']:.2f} GB/s" for m, r in mq.items() if m.endswith("_mq")))
+shm = {(r["mechanism"], r["size"]): r for r in records
+       if r["kind"] == "throughput" and not r["skipped"] and r["mechanism"] in ("posix_shm", "sysv_shm")}
+for size in sorted({s for _, s in shm}):
+    p, v = shm.get(("posix_shm", size)), shm.get(("sysv_shm", size))
+    if p and v:
+        apart = p["gbps_min"] > v["gbps_max"] or v["gbps_min"] > p["gbps_max"]
+        print(f"shared-memory ring at {bench.human(size)} ({p['slots']}/{p['batch']}): posix_shm / sysv_shm = "
+              f"{p['gbps'] / v['gbps']:.2f}x; phases {p['gbps_min']:.2f}-{p['gbps_max']:.2f} against "
+              f"{v['gbps_min']:.2f}-{v['gbps_max']:.2f} GB/s: "
+              + ("apart (one led in every phase of this run)" if apart else "overlap (this run cannot tell them apart)"))
 
 # %% [markdown]
 # How to read it:
@@ -655,11 +665,16 @@ print("chapter: message queues ~2 GB/s; measured at 8 KiB:",
 # * **Shared memory** is the same memory in both families (the kernel's shmem pages); what
 #   differs is the handshake around it. POSIX semaphores skip the system call whenever
 #   nobody has to sleep or be woken (`sem_post`/`sem_wait` are futex operations in user
-#   space); every System V `semop` is a system call. How much that buys depends on the job:
-#   where handshakes are rare (large messages, batched rings) it hardly shows, and either
-#   family may lead by the noise of a 0.2 s run; in a ping-pong every wait sleeps, so both
-#   make a system call each time (compare the latency bars); in the textbook ring below,
-#   one handshake per message, part of the waits find a token and POSIX skips those calls.
+#   space); every System V `semop` is a system call. How much that buys depends on the job.
+#   Where handshakes are rare (large messages, batched rings: one per quarter ring) the
+#   saved system calls are few, so the two rings should come out close; the "shared-memory
+#   ring" lines above compare them size by size and say whether their slowest and fastest
+#   phases overlap. A gap in a run this short is not yet a finding: two phases of 0.09 s
+#   are moved by whatever else the machine did (notebook 00 runs the same rings and may
+#   rank them differently), so rerun it, or run `ipclab bench --seconds 1`, before you
+#   believe one. In a ping-pong every wait sleeps, so both make a system call each time
+#   (compare the latency bars); in the textbook ring below, one handshake per message,
+#   part of the waits find a token and POSIX skips those calls.
 # * **Queues**: both copy each message into the kernel and out again. Their limits differ:
 #   a POSIX queue holds `msg_max` messages (10 by default), a System V queue holds `msgmnb`
 #   *bytes* (16 KiB by default: only two 8 KiB messages), so at 8 KiB the System V producer
@@ -686,9 +701,16 @@ print("chapter: message queues ~2 GB/s; measured at 8 KiB:",
 # every message wakes a sleeping process. A 256-slot ring with a handshake per quarter ring
 # pays once per *batch*: the producer copies 64 framed 64-byte messages (4 KiB) into 64
 # slots with one copy, the consumer checks all of them in place with one comparison. So the
-# rates below count 64-byte messages moved in 4 KiB batches, not independent sends
-# (`bench/README.md` records two longer runs of this 256/64 ring on the course's machine:
-# 15 and 25 million messages a second from Python, 25 and 33 million from the C twin).
+# rates below count 64-byte messages moved in 4 KiB batches, not independent sends.
+# `bench/README.md` records two longer runs of this same 256/64 ring (`bench/compare.py`'s
+# point "64 B ring 256/64" is `bench.throughput("posix_shm", 64, slots=256, batch=64)`,
+# the call `bench.ring_depth` makes here: same framing, same batches, same checks): 25 and
+# 15 million messages a second from Python, 33 and 25 million from the C twin, in timed
+# phases of 0.24 and 0.45 s with nothing else running on the machine. The code being the
+# same, what can differ here is the conditions, and the last two lines of the cell print
+# them: this run's rate as a fraction of those records, its phase length, and the
+# machine's load average (a ring whose two processes must share their CPUs with others
+# may wait for a CPU at every handshake that wakes a sleeper).
 # Here is the ring's producer (the consumer mirrors it): one wait for an empty token, one
 # copy of a whole batch into the ring, one post of full, per batch:
 
@@ -714,6 +736,13 @@ print(f"best ring: {best['msgs_per_s'] / 1e6:.1f} million 64-byte messages a sec
 print(f"best ring ({best['slots']}/{best['batch']}) vs textbook ring (4/1): "
       f"{best['msgs_per_s'] / textbook['msgs_per_s']:.1f}x; "
       f"textbook ring vs pipe: {textbook['msgs_per_s'] / pipe64['msgs_per_s']:.2f}x")
+README_256_64 = {"run 1": (24.981e6, 0.24), "run 2": (14.973e6, 0.45)}  # bench/README.md: Python, msg/s, phase s
+ring = next(r for r in depth if (r["slots"], r["batch"]) == (256, 64))
+print(f"256/64 ring here: {ring['msgs_per_s'] / 1e6:.2f} million/s in timed phases of {ring['phase_s']:.2f} s; "
+      + "; ".join(f"{ring['msgs_per_s'] / rate:.2f}x bench/README.md's {run} ({rate / 1e6:.1f} million/s, "
+                  f"phases of {phase} s)" for run, (rate, phase) in README_256_64.items()))
+print(f"load average over the last minute: {os.getloadavg()[0]:.1f} on {len(os.sched_getaffinity(0))} usable CPUs "
+      f"(bench/README.md's runs: 0.75-1.69, the benchmark's own two processes)")
 
 # %% [markdown]
 # The textbook ring is where the handshake is most frequent: one post and one wait per
