@@ -36,6 +36,26 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+# Files whose tests start the grader's boxes. They run one after another in one xdist worker:
+# a box's processes are found by the box uid range, which two graders at once would share (a
+# test that checks no box process outlived its grading would see the other worker's boxes).
+GRADING_BOX_FILES = {
+    "test_adversarial.py", "test_broken_lab45.py", "test_classroom.py", "test_grading.py",
+    "test_grading_neighbours.py", "test_grading_protocol.py", "test_installed.py", "test_labs.py",
+    "test_mutants.py", "test_no_answer_ships.py", "test_release_student.py", "test_sandbox.py",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (./course test: --dist loadgroup)
+def pytest_collection_modifyitems(config, items):
+    """One xdist group per file (a notebook's cells share one kernel; a module's fixtures are
+    built once), except the grading-box files, which share one group."""
+    for item in items:
+        name = item.path.name
+        group = "grading-boxes" if name in GRADING_BOX_FILES else str(item.path)
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.hookimpl(optionalhook=True)  # an xdist hook: without xdist, never called
 def pytest_testnodedown(node, error):
     """xdist, in the controller: a worker finished; keep the leaks it reported."""
