@@ -52,7 +52,7 @@ from ipclab.experiments import queue_pitfalls
 from ipclab.core.errors import LimitReached, ObjectGone, WaitTimeout
 from ipclab.mechanisms import ccell
 from ipclab.presentation.glass import show
-from ipclab.presentation.plots import msgq as msgq_plots
+from ipclab.presentation.plots import msgq as msgq_plots, style
 
 T0 = time.monotonic()
 doctor.setup_notebook("msgmax", "msgmnb", "ipcs", "gcc")
@@ -397,8 +397,10 @@ if doctor.skip_unless("gcc"):  # without gcc the cell says why (its stored outpu
               "yes" if f"sizeof(struct log_record) = {LOG.size}\n" in run.stdout else "no")
         try:
             msgq.state(q)                               # C: msgctl(msqid, IPC_STAT, &ds)
+            gone = False
         except ObjectGone:
-            print("Python: the queue is gone after C's IPC_RMID: yes")
+            gone = True
+        print("Python: the queue is gone after C's IPC_RMID:", "yes" if gone else "no")
 
 # %% [markdown]
 # The records came out most urgent first (type 1, then 3, then 4), each exactly
@@ -687,16 +689,36 @@ show(demos.io_task, mark=["time.sleep(x / 1000)"])
 curve = demos.pool_curve(worker_counts=(1, 2, 4, 8), n_tasks=120, repeats=3, start_method="forkserver", timeout=120)
 for r in curve:
     print(f"{r['work']:>3} x {r['workers']} workers: {r['per_second']:7.0f} tasks/s, tasks per worker {r['per_worker']}")
-fig = msgq_plots.pool_throughput(curve)
+ncpu = msgq_plots.usable_cpus()                 # C: sched_getaffinity(0, ...): the CPUs we may run on
+print(f"CPUs: os.cpu_count() = {os.cpu_count()}, usable by this process (sched_getaffinity) = {ncpu}; "
+      f"load average over the last minute: {os.getloadavg()[0]:.1f}")
+for work in ("cpu", "io"):
+    rate = {r["workers"]: r["per_second"] for r in curve if r["work"] == work}
+    best = max(rate, key=rate.get)
+    at_cpus = max((n for n in rate if n <= ncpu), default=min(rate))
+    past = ", ".join(f"{n} workers {100 * (rate[n] / rate[at_cpus] - 1):+.0f}%" for n in sorted(rate) if n > at_cpus)
+    print(f"{work}: fastest with {best} worker{'s' if best != 1 else ''} ({rate[best] / rate[1]:.1f}x one worker); "
+          f"at {at_cpus} worker{'s' if at_cpus != 1 else ''} (<= the CPUs) {rate[at_cpus] / rate[1]:.1f}x; "
+          f"past that, against {at_cpus} workers: {past or 'no larger pool measured'}")
+fig = msgq_plots.pool_throughput(curve, cpus=ncpu)
+style.show(fig)
 
 # %% [markdown]
-# On the machine that built this notebook (a small VM with two CPUs, shared with others;
-# `os.cpu_count()` says how many you have, and your numbers will differ):
-# waiting tasks scale with the number of workers, because a sleeping worker leaves the CPU
-# to the others; CPU-bound tasks stop gaining at the number of CPUs, and more workers only
-# add switching. The queue itself is never the limit here: the kernel hands each message to
-# exactly one waiting worker, so no task is done twice, and the `per_worker` counts show
-# the load balancing itself.
+# Read the lines above with two facts in mind. A waiting task leaves its CPU to the others
+# while it sleeps, so waiting work can keep gaining with more workers than CPUs. A
+# CPU-bound task needs a CPU while it computes, so the CPUs this process may use (printed
+# above; your numbers will differ) bound how many compute at once: once every CPU is
+# computing all the time, extra workers only add switching between them. Where the
+# CPU-bound curve peaks says when that happened in this run. If it still gained past the
+# CPU count, the CPUs were not all busy computing at that count (time spent in the queue
+# calls, in the parent collecting replies, or given to other processes can leave such
+# slack), and the extra workers took it up; where it fell, the switching cost more than
+# there was slack. The pool also shares the machine with whatever else runs: when the
+# load average printed above is higher than the usable CPUs, the curves measure that
+# competition as much as the pool, and a CPU-bound curve that falls before the CPU count
+# is most likely that competition. The queue itself never hands a task twice: the kernel gives each
+# message to exactly one waiting worker, and the `per_worker` counts show the load
+# balancing itself.
 #
 # ### 7.3 A centralised logger with priorities
 #
