@@ -38,6 +38,16 @@ def test_an_iteration_count_that_is_not_a_multiple_of_the_batch():
     assert sum(r.counts.values()) == 12_345
 
 
+@needs_gcc
+def test_a_time_bounded_run_adds_its_chunks_and_stops_at_its_deadline():
+    full = litmus.run_for("MP", "acq_rel", iterations=30_000, seconds=60, chunk=7_000)
+    assert full.iterations == 30_000 and sum(full.counts.values()) == 30_000  # 7k x 4 + 2k
+    assert full.forbidden_count == 0
+    cut = litmus.run_for("SB", "seq_cst", iterations=10_000_000, seconds=0, chunk=5_000)
+    assert cut.iterations == 5_000 and sum(cut.counts.values()) == 5_000  # one chunk, then the deadline
+    assert cut.forbidden_count == 0
+
+
 def test_bad_arguments():
     with pytest.raises(BadArgument, match="not one of"):
         litmus.c11_allows("IRIW", "plain")
@@ -45,6 +55,8 @@ def test_bad_arguments():
         litmus.x86_allows("SB", "sloppy")
     with pytest.raises(BadArgument, match="iterations"):
         litmus.run("SB", "plain", iterations=0)
+    with pytest.raises(BadArgument, match="chunk"):
+        litmus.run_for("SB", "plain", chunk=0)
 
 
 def test_what_the_models_allow():

@@ -84,6 +84,10 @@ def test_grandchildren_are_killed_too(tmp_path):
 
 def test_keyboard_interrupt_kills_children(tmp_path):
     pidfile = tmp_path / "pids"
+    # Ctrl-C as a kernel or a terminal delivers it: SIGINT raising KeyboardInterrupt. (An xdist
+    # worker ignores SIGINT, so that Ctrl-C stops only the controller: Python's handler is put
+    # back for this test.)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
@@ -91,6 +95,7 @@ def test_keyboard_interrupt_kills_children(tmp_path):
             procs.run(workers.sleeper, n=2, args=(60, str(pidfile)), start_method="fork", timeout=30)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     pids = [int(p) for p in pidfile.read_text().split()]
     assert pids and not any(alive(p) for p in pids)
 

@@ -33,7 +33,7 @@ from ipclab.core import cbuild, cprocs, objects
 from ipclab.core.errors import BadArgument, IpclabError
 
 __all__ = ["TESTS", "VARIANTS", "LitmusResult", "run", "run_all", "c11_allows", "x86_allows",
-           "shm_size", "assembly", "recorded", "run_or_recorded", "DEFAULT_ITERATIONS"]
+           "shm_size", "assembly", "recorded", "run_or_recorded", "DEFAULT_ITERATIONS", "run_for"]
 
 TESTS = {
     "SB": {"source": "litmus/sb.c", "forbidden": "00", "title": "store buffering",
@@ -140,9 +140,34 @@ def run(test, variant, iterations=DEFAULT_ITERATIONS, batch=BATCH, timeout=120.0
     return LitmusResult(test, variant, iterations, counts, round(seconds, 3))
 
 
-def run_all(tests=("SB", "MP"), variants=VARIANTS, iterations=DEFAULT_ITERATIONS, **options):
-    """Every test x variant; a list of :class:`LitmusResult` in order."""
-    return [run(t, v, iterations, **options) for t in tests for v in variants]
+def run_for(test, variant, iterations=DEFAULT_ITERATIONS, seconds=12.0, chunk=200_000, **options):
+    """Up to *iterations* of *test*/*variant*, in runs of *chunk*, stopping after *seconds*.
+
+    Why: the two processes meet at a spin barrier before every iteration, so they need two
+    CPUs at once. On an idle machine 2,000,000 iterations take a fraction of a second; on a
+    loaded one each meeting can wait a time slice for the partner, and the same count takes
+    minutes. The result's ``iterations`` says how many ran, and the counts add up to it.
+    """
+    if not isinstance(chunk, int) or chunk <= 0:
+        raise BadArgument(f"chunk must be a positive int, got {chunk!r}")
+    deadline = time.monotonic() + seconds
+    done, counts, spent = 0, dict.fromkeys(("00", "01", "10", "11"), 0), 0.0
+    while done < iterations and (done == 0 or time.monotonic() < deadline):
+        r = run(test, variant, min(chunk, iterations - done), **options)
+        done += r.iterations
+        spent += r.seconds
+        counts = {k: counts[k] + r.counts[k] for k in counts}
+    return LitmusResult(test, variant, done, counts, round(spent, 3))
+
+
+def run_all(tests=("SB", "MP"), variants=VARIANTS, iterations=DEFAULT_ITERATIONS, seconds=None, **options):
+    """Every test x variant; a list of :class:`LitmusResult` in order.
+
+    With *seconds*, each variant stops after that long (see :func:`run_for`); else each runs
+    all *iterations* in one run."""
+    if seconds is None:
+        return [run(t, v, iterations, **options) for t in tests for v in variants]
+    return [run_for(t, v, iterations, seconds, **options) for t in tests for v in variants]
 
 
 def recorded():
@@ -151,10 +176,10 @@ def recorded():
     return [LitmusResult(**{**r, "source": data["source"]}) for r in data["results"]]
 
 
-def run_or_recorded(iterations=DEFAULT_ITERATIONS, **options):
+def run_or_recorded(iterations=DEFAULT_ITERATIONS, seconds=None, **options):
     """Live results where gcc exists; else the recorded ones (each result's ``source`` says which)."""
     if cbuild.have_gcc():
-        return run_all(iterations=iterations, **options)
+        return run_all(iterations=iterations, seconds=seconds, **options)
     return recorded()
 
 

@@ -489,7 +489,9 @@ finally:
 # If the two processes took turns, one instruction at a time in some interleaving
 # (*sequential consistency*), SB could never end with `r0 = r1 = 0` (whoever loads second
 # must see the other's store), and MP could never end with `flag = 1, data = 0`. Real
-# machines are not sequentially consistent. We run each test two million times, two
+# machines are not sequentially consistent. We run each test up to two million times (for at
+# most 12 seconds per variant: on a busy machine the barrier below waits for a partner that is
+# not running, and the table then says how many iterations ran), two
 # processes over one POSIX shared memory object, meeting at a spin barrier in shared memory
 # before every iteration so that both run the test at the same moment (the method of the
 # `litmus7` tool, and of Preshing's "Memory reordering caught in the act"). Each test is
@@ -529,11 +531,11 @@ if ccell.c_available("the instructions gcc emits for each variant"):
 
 # %% tags=["reveal"]
 # NBVAL_IGNORE_OUTPUT
-results = litmus.run_or_recorded(iterations=2_000_000)
+results = litmus.run_or_recorded(iterations=2_000_000, seconds=12)  # C: litmus/sb.c, litmus/mp.c
 print("source:", results[0].source, "on", results[0].machine)
-print(f"{'test':4s} {'variant':8s} {'00':>9s} {'01':>9s} {'10':>9s} {'11':>9s}   forbidden seen")
+print(f"{'test':4s} {'variant':8s} {'iterations':>10s} {'00':>9s} {'01':>9s} {'10':>9s} {'11':>9s}   forbidden seen")
 for r in results:
-    print(f"{r.test:4s} {r.variant:8s} " + " ".join(f"{r.counts[k]:9,d}" for k in ("00", "01", "10", "11"))
+    print(f"{r.test:4s} {r.variant:8s} {r.iterations:10,d} " + " ".join(f"{r.counts[k]:9,d}" for k in ("00", "01", "10", "11"))
           + f"   {r.forbidden}: {r.forbidden_count:,}")
 
 # %% [markdown]

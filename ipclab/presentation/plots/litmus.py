@@ -39,7 +39,7 @@ def outcomes(results, title="Litmus tests: how often each outcome occurred"):
         ax.set_ylim(0, 3e6)
         ax.set_xticks(range(len(rows)))
         ax.set_xticklabels([r.variant for r in rows])
-        ax.set_title(f"{test}: {rows[0].title}, {rows[0].iterations:,} iterations each", fontsize=10)
+        ax.set_title(f"{test}: {rows[0].title}, {iterations_said(rows)}", fontsize=10)
     source = results[0].source if results else ""
     if source != "live":
         title += f"\n({source}, {results[0].machine})"
@@ -56,5 +56,11 @@ def alt_text(results):
         rows = [r for r in results if r.test == test]
         seen = ", ".join(f"{r.variant} {r.forbidden_count:,}" for r in rows)
         parts.append(f"{test} ({rows[0].title}), forbidden outcome {rows[0].label(rows[0].forbidden)} "
-                     f"out of {rows[0].iterations:,} iterations per variant: {seen}.")
+                     f"out of {iterations_said(rows)} per variant: {seen}.")
     return "Bar chart of litmus-test outcomes. " + " ".join(parts)
+
+
+def iterations_said(rows):
+    """How many iterations the variants ran: one number, or the range (a time-bounded run)."""
+    lo, hi = min(r.iterations for r in rows), max(r.iterations for r in rows)
+    return f"{hi:,} iterations each" if lo == hi else f"{lo:,} to {hi:,} iterations"
