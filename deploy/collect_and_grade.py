@@ -89,7 +89,7 @@ def grade(lab, out, csv_path, jobs=1, python=sys.executable):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description="collect a lab from the students' homes and grade the class")
-    ap.add_argument("lab", help="lab1 ... lab8")
+    ap.add_argument("lab", help="the lab to collect and grade: lab1, lab2, ... (labs/*.ipynb)")
     ap.add_argument("--group", default=os.environ.get("IPCLAB_STUDENTS_GROUP", "students"))
     ap.add_argument("--homes", help="a folder with one sub-folder per student holding the module (an exchange)")
     ap.add_argument("--out", help="where submissions are gathered (default ./submissions-LAB-DATE)")

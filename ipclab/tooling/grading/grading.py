@@ -720,7 +720,8 @@ def batch(folder, labs, csv_path, *, include_hidden=True, hidden_dir=None, jobs=
 # -- the `ipclab grade` command -----------------------------------------------------------
 
 def add_arguments(parser):
-    parser.add_argument("labs", nargs="*", help="lab1 ... lab8, or 'all' (the default)")
+    from ipclab.tooling.grading import labtests
+    parser.add_argument("labs", nargs="*", help=f"{', '.join(labtests.lab_ids())}, or 'all' (the default)")
     parser.add_argument("--submission", "-s", help="the student's module file, or a folder holding it (default: labs/)")
     parser.add_argument("--only", help="only the test with this number (or this exact function name)")
     parser.add_argument("--seed", type=int, help="replay a run with the seed it printed")
