@@ -679,7 +679,9 @@ with objects.posix_sem(0, tag="empty") as sem:   # C: sem_t *s = sem_open(name, 
 #
 # ## References
 # - Overview pages: [sysvipc(7)](https://man7.org/linux/man-pages/man7/sysvipc.7.html),
-#   [sem_overview(7)](https://man7.org/linux/man-pages/man7/sem_overview.7.html).
+#   [sem_overview(7)](https://man7.org/linux/man-pages/man7/sem_overview.7.html); the chapter's other two,
+#   [shm_overview(7)](https://man7.org/linux/man-pages/man7/shm_overview.7.html) and
+#   [mq_overview(7)](https://man7.org/linux/man-pages/man7/mq_overview.7.html).
 # - Calls used here: [ftok(3)](https://man7.org/linux/man-pages/man3/ftok.3.html),
 #   [semget(2)](https://man7.org/linux/man-pages/man2/semget.2.html),
 #   [semop(2), semtimedop(2)](https://man7.org/linux/man-pages/man2/semop.2.html),
