@@ -46,14 +46,21 @@ GRADING_BOX_FILES = {
 }
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (./course test: --dist loadgroup)
-def pytest_collection_modifyitems(config, items):
-    """One xdist group per file (a notebook's cells share one kernel; a module's fixtures are
-    built once), except the grading-box files, which share one group."""
-    for item in items:
-        name = item.path.name
-        group = "grading-boxes" if name in GRADING_BOX_FILES else str(item.path)
-        item.add_marker(pytest.mark.xdist_group(group))
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: without xdist, never called
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile``, but the grading-box files count as one file: they run one after
+    another in one worker. (Every other file runs whole in one worker: a notebook's cells share
+    one kernel, a module's fixtures are built once.)"""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class GradingBoxesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid):
+            path = nodeid.split("::", 1)[0]
+            return "grading-boxes" if path.rsplit("/", 1)[-1] in GRADING_BOX_FILES else path
+
+    return GradingBoxesTogether(config, log)
 
 
 @pytest.hookimpl(optionalhook=True)  # an xdist hook: without xdist, never called
