@@ -47,3 +47,17 @@ def test_a_leak_after_the_tests_fails_the_session(workers):
     assert run.returncode == 1, out
     assert "LEAK" in out and "suiteprobe" in out, out
     assert not [r for r in inventory.course_objects() if "suiteprobe" in (r["name"] or "")]
+
+
+def test_two_workers_run_a_notebook_whole_in_one_kernel():
+    """./course test's xdist scheduler keeps a notebook's cells together (they share a kernel:
+    cell 1 uses what cell 0 imported); a run that split them failed every notebook."""
+    notebook = "notebooks/answers/08_pipes_fifos_signals_answers.ipynb"
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadfile",
+                          "-v", notebook, "tests/test_kinds.py"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out[-3000:]
+    cells = [line for line in out.splitlines() if line.startswith("[gw") and "Cell " in line]
+    assert len(cells) >= 4, out[-3000:]
+    assert len({line.split()[0] for line in cells}) == 1, "\n".join(cells)  # one worker ran them all
