@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 import proctools
+import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,6 +95,13 @@ alive = proctools.alive
 def objects_of(uid):
     o = owned(uid)
     return o["sysv"] + o["files"]
+
+
+def proc_parent(pid):
+    try:
+        return psutil.Process(pid).ppid()
+    except psutil.NoSuchProcess:
+        return None
 
 
 def procs_of(uid):
@@ -300,8 +308,16 @@ def test_killing_one_server_loses_nothing_of_the_others(klass):
         pass
     assert objects_of(uids[victim]), "the victim holds objects before its server is killed"
     before = {u: set(objects_of(uids[u])) for u in others}
-    server = [p for p in procs_of(uids[victim]) if b"jupyterhub.singleuser" in Path(f"/proc/{p}/cmdline").read_bytes()]
-    assert len(server) == 1, server
+    def singleuser(p):
+        try:
+            return b"jupyterhub.singleuser" in Path(f"/proc/{p}/cmdline").read_bytes()
+        except OSError:
+            return False
+    # the server, not a child it forked a moment ago that has not exec'd yet (a kernel being
+    # started shows the same command line): the one whose parent is not one of them
+    found = [p for p in procs_of(uids[victim]) if singleuser(p)]
+    server = [p for p in found if proc_parent(p) not in found]
+    assert len(server) == 1, found
     os.kill(server[0], signal.SIGKILL)  # the server dies; its kernels (own sessions) live on
     try:
         hub.stop_server(victim)  # what the hub does on Stop or cull: runs the post_stop_hook
