@@ -657,6 +657,10 @@ if ccell.c_available("how many of two million unsynchronised reads were torn, th
 # Linux kernel uses the same idea (`seqcount_t`) for the time of day, read millions of times
 # a second and written at each clock tick.
 #
+# > **Lab 9** ([`labs/lab9_seqlock.ipynb`](../labs/lab9_seqlock.ipynb)) asks you to build this
+# protocol yourself, in Python, over a System V segment (`shmget`/`shmat`), and grades it
+# with readers and writers slowed at the points where it must hold.
+#
 # ## 6. A mutex and a condition variable *in* shared memory, and what survives a SIGKILL
 #
 # A `pthread_mutex_t` is a few bytes; placed in shared memory and initialised with the
