@@ -58,10 +58,11 @@ def pick_notebooks(spec):
     if not spec or spec == "all":
         return all_nbs
     want = [s.strip() for s in spec.split(",")]
-    chosen = [n for n in all_nbs if any(n.startswith(w) for w in want)]
-    if len(chosen) != len(want):
-        raise SystemExit(f"--notebooks {spec}: have {', '.join(all_nbs)}")
-    return chosen
+    unmatched = [w for w in want if not any(n.startswith(w) for n in all_nbs)]
+    if unmatched:
+        raise SystemExit(f"--notebooks {spec}: no notebook starts with {', '.join(unmatched)}; "
+                         f"have {', '.join(all_nbs)}")
+    return [n for n in all_nbs if any(n.startswith(w) for w in want)]
 
 
 class MemorySampler:

@@ -40,6 +40,7 @@ STABLE_NAMES = {
     # experiments
     "race": "ipclab.experiments.race",
     "overview_demos": "ipclab.experiments.overview_demos",
+    "shm_demos": "ipclab.experiments.shm_demos",
     "sysv_demos": "ipclab.experiments.sysv_demos",
     "msgq_demos": "ipclab.experiments.msgq_demos",
     "mmap_demos": "ipclab.experiments.mmap_demos",

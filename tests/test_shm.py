@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from ipclab import procs, shm
+from ipclab import procs, shm, shm_demos
 from ipclab.core.errors import BadArgument, ChildError, IpclabError, ObjectGone, WaitTimeout
 
 import workers_shm
@@ -68,19 +68,19 @@ def test_ring_every_item_exactly_once(start_method, n_consumers):
     n = 300
     with shm.RingBuffer.create(capacity=4, slot_size=8) as ring:
         args = [(ring.spec, n, n_consumers)] + [(ring.spec,)] * n_consumers
-        targets_group = procs.start(shm.produce, args[:1], start_method=start_method, timeout=60)
-        consumers = procs.start(shm.consume, args[1:], start_method=start_method, timeout=60)
+        targets_group = procs.start(shm_demos.produce, args[:1], start_method=start_method, timeout=60)
+        consumers = procs.start(shm_demos.consume, args[1:], start_method=start_method, timeout=60)
         assert targets_group.join() == [n]
         received = consumers.join()
-    verdict = shm.check_delivery(n, received)
+    verdict = shm_demos.check_delivery(n, received)
     assert verdict["exactly_once"] and verdict["in_order"], verdict
     assert verdict["missing"] == verdict["duplicated"] == 0
 
 
 def test_check_delivery_detects_loss_duplication_and_disorder():
-    assert not shm.check_delivery(3, [[0, 1]])["exactly_once"]
-    assert shm.check_delivery(3, [[0, 1, 1, 2]])["duplicated"] == 1
-    assert not shm.check_delivery(3, [[0, 2, 1]])["in_order"]
+    assert not shm_demos.check_delivery(3, [[0, 1]])["exactly_once"]
+    assert shm_demos.check_delivery(3, [[0, 1, 1, 2]])["duplicated"] == 1
+    assert not shm_demos.check_delivery(3, [[0, 2, 1]])["in_order"]
 
 
 @pytest.mark.parametrize("hold_mutex", [False, True])
@@ -88,7 +88,7 @@ def test_producer_killed_does_not_hang_consumers(hold_mutex):
     with shm.RingBuffer.create(capacity=8, slot_size=8) as ring:
         with pytest.raises(ChildError, match="SIGKILL"):
             procs.run(workers_shm.put_then_die, [(ring.spec, 3, hold_mutex)], start_method="fork", timeout=30)
-        consumer = procs.start(shm.consume, [(ring.spec, 0.5)], start_method="fork", timeout=30)
+        consumer = procs.start(shm_demos.consume, [(ring.spec, 0.5)], start_method="fork", timeout=30)
         with pytest.raises(ChildError) as info:
             consumer.join()
         assert "WaitTimeout" in info.value.child_traceback
@@ -114,7 +114,7 @@ def test_c_program_reads_and_writes_python_segment(tmp_path):
     if not cbuild.have_gcc():
         pytest.skip("no gcc")
     import subprocess
-    exe = shm.build_c("shm_peek", tmp_path)
+    exe = shm_demos.build_c("shm_peek", tmp_path)
     layout = struct.Struct("=II4d32s")
     with shm.Segment.create(layout.size, tag="c") as seg:
         layout.pack_into(seg.buf, 0, 0xC0FFEE, 7, 1.5, 2, 3, 4, b"from python")
@@ -130,7 +130,7 @@ def test_multiprocessing_attach_only_destroys_segment_unless_unregistered():
     for unregister, survives in ((True, True), (False, False)):
         seg = shm.Segment.create(4096, tag="mp")
         try:
-            exists, _warning = shm.run_attach_only(seg.name, unregister)
+            exists, _warning = shm_demos.run_attach_only(seg.name, unregister)
             assert exists is survives
         finally:
             seg.close()
@@ -154,7 +154,7 @@ def test_permissions_other_users():
     for mode in (0o600, 0o660, 0o666):
         with shm.Segment.create(64, tag="perm", mode=mode) as seg:
             os.chmod(seg.path, mode)  # shm_open's mode is cut by the umask; fchmod sets it exactly
-            got[mode] = [asuser.run_as_other(shm.try_access, (seg.name,), same_group=group)
+            got[mode] = [asuser.run_as_other(shm_demos.try_access, (seg.name,), same_group=group)
                          for group in (True, False)]
     assert got == {0o600: ["denied", "denied"], 0o660: ["read+write", "denied"],
                    0o666: ["read+write", "read+write"]}

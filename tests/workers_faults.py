@@ -6,7 +6,7 @@ that a peer was gone (the timeout message is returned, so the test can check it 
 
 import time
 
-from ipclab import msgq, semset, shm
+from ipclab import msgq, semset, shm, shm_demos
 from ipclab.core.errors import WaitTimeout
 from ipclab.mechanisms.mapping import RecordStore
 
@@ -18,7 +18,7 @@ def role(name, *args):
 
 def ring_producer(spec, n_items, n_consumers, timeout):
     try:
-        return ("done", shm.produce(spec, n_items, n_consumers, timeout=timeout))
+        return ("done", shm_demos.produce(spec, n_items, n_consumers, timeout=timeout))
     except WaitTimeout as e:
         return ("timeout", str(e))
 
@@ -31,9 +31,9 @@ def ring_consumer(spec, timeout):
                 data = ring.get(timeout=timeout)
             except WaitTimeout as e:
                 return (got, str(e))
-            if data == shm.EOF:
+            if data == shm_demos.EOF:
                 return (got, None)
-            got.append(shm.ITEM.unpack(data)[0])
+            got.append(shm_demos.ITEM.unpack(data)[0])
 
 
 def sem_holder(semid, undo, hold):

@@ -1,14 +1,8 @@
 """Worker functions for tests/test_shm.py and tests/test_race.py (importable under every start method)."""
 
-import os
-import signal
+from ipclab import shm_demos
 
-import posix_ipc
-
-from ipclab import shm
-
-
-put_then_die = shm.put_then_die  # moved to ipclab.mechanisms.shm, where students can reach it
+put_then_die = shm_demos.put_then_die  # in ipclab.experiments.shm_demos, where students can reach it
 
 
 def segment_roundtrip(segment):

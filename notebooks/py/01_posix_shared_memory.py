@@ -32,7 +32,8 @@
 # file descriptors; threads and races (chapter 18).
 #
 # **Glass box.** Before each experiment you see the worker its processes run, the real
-# source from [`ipclab/mechanisms/shm.py`](../ipclab/mechanisms/shm.py) or
+# source from [`ipclab/experiments/shm_demos.py`](../ipclab/experiments/shm_demos.py) (built on
+# the segment and ring buffer of [`ipclab/mechanisms/shm.py`](../ipclab/mechanisms/shm.py)) or
 # [`ipclab/experiments/race.py`](../ipclab/experiments/race.py), shown by `show(...)` with
 # the lines that matter marked `>>`; the racing increment is written in a cell (`%%worker`)
 # so that you can change it and run the change. Where a cell asks you to **predict**, its
@@ -45,7 +46,6 @@
 import ctypes
 import mmap
 import os
-import pwd
 import struct
 import subprocess
 import tempfile
@@ -53,7 +53,7 @@ import tempfile
 import numpy as np
 import posix_ipc
 
-from ipclab import doctor, objects, procs, race, shm
+from ipclab import doctor, objects, procs, race, shm, shm_demos
 from ipclab.experiments import atomicity, lock_cost
 from ipclab.mechanisms import ccell
 from ipclab.presentation.glass import show
@@ -89,12 +89,12 @@ try:
     shm_obj.close_fd()                 # C: close(fd)
     buf[:13] = b"hello, shared"        # C: memcpy(p, "hello, shared", 13)
     print("name:", shm_obj.name)
-    print(shm.ls(shm_obj.name))
+    print(shm_demos.ls(shm_obj.name))
     print("first bytes:", bytes(buf[:13]))
     buf.close()                        # C: munmap(p, 4096)
 finally:
     objects.remove_posix_shm(shm_obj)  # C: shm_unlink(name)
-print(shm.ls(shm_obj.name))
+print(shm_demos.ls(shm_obj.name))
 
 # %% [markdown]
 # The object is a file of a tmpfs mounted on `/dev/shm`: it has a mode (0600, read-write for
@@ -118,22 +118,22 @@ print(shm.ls(shm_obj.name))
 # > **In fact** a POSIX shared memory object has kernel persistence: it "will exist until
 # > the system is shut down, or until all processes have unmapped the object and it has
 # > been deleted with shm_unlink" ([shm_overview(7)](https://man7.org/linux/man-pages/man7/shm_overview.7.html)).
-# > The cell below checks it. The worker, from `ipclab/mechanisms/shm.py`:
+# > The cell below checks it. The worker, from `ipclab/experiments/shm_demos.py`:
 
 # %%
-show(shm.create_and_exit, mark=["Segment.create(", "seg.close()"])
+show(shm_demos.create_and_exit, mark=["Segment.create(", "seg.close()"])
 
 # %%
-name = procs.run(shm.create_and_exit, [("left by a process that has exited",)],
+name = procs.run(shm_demos.create_and_exit, [("left by a process that has exited",)],
                  start_method="fork", timeout=30)[0]
 try:
-    print("after its creator exited:", shm.ls(name).split(": ", 1)[1])
+    print("after its creator exited:", shm_demos.ls(name).split(": ", 1)[1])
     with shm.Segment.attach(name) as seg:                 # C: shm_open(name, O_RDWR) + mmap
         print("it still holds:", bytes(seg.buf[:34]).decode())
 finally:
     posix_ipc.unlink_shared_memory(name)                  # C: shm_unlink(name)
     objects.registry.unregister("posix_shm", name=name)
-print("after shm_unlink:", shm.ls(name).split(": ", 1)[1])
+print("after shm_unlink:", shm_demos.ls(name).split(": ", 1)[1])
 
 # %% [markdown]
 # ### An unlinked object stays usable by those who map it
@@ -178,12 +178,12 @@ with shm.Segment.create(4096, tag="unlinked") as a:
 # without, then with the fix. What that interpreter runs:
 
 # %%
-show(shm.mp_attach_only, mark=["shared_memory.SharedMemory(name=", "resource_tracker.unregister("])
+show(shm_demos.mp_attach_only, mark=["shared_memory.SharedMemory(name=", "resource_tracker.unregister("])
 
 # %%
 for unregister in (False, True):
     with shm.Segment.create(4096, tag="mptrack") as seg:
-        exists, warning = shm.run_attach_only(seg.name, unregister)
+        exists, warning = shm_demos.run_attach_only(seg.name, unregister)
         how = "with unregister()" if unregister else "plain attach      "
         print(f"{how}: segment still exists after the attaching process exited: {'yes' if exists else 'no'}")
         if warning:
@@ -263,7 +263,7 @@ for n, line in enumerate(c_lines, 1):
 # %%
 if doctor.skip_unless("gcc"):
     with tempfile.TemporaryDirectory() as tmp, shm.Segment.create(ctypes.sizeof(Shared), tag="cinterop") as seg:
-        exe = shm.build_c("shm_peek", tmp)           # gcc -std=c11 -o shm_peek shm_peek.c -lrt
+        exe = shm_demos.build_c("shm_peek", tmp)           # gcc -std=c11 -o shm_peek shm_peek.c -lrt
         s = Shared.from_buffer(seg.buf)
         s.magic, s.count, s.values[:], s.text = 0xC0FFEE, 41, [1, 2, 3, 4], b"from Python"
         out = subprocess.run([exe, seg.name], capture_output=True, text=True, timeout=30)
@@ -302,11 +302,11 @@ show(shm.RingBuffer.put, mark=['_wait("empty"', '_wait("mutex"', '["mutex"].rele
 show(shm.RingBuffer.get, mark=['_wait("full"', '_wait("mutex"', '["empty"].release()'])
 
 # %% [markdown]
-# The workers: the producer (`shm.produce`) puts the integers 0..1999 then one end-of-stream
+# The workers: the producer (`shm_demos.produce`) puts the integers 0..1999 then one end-of-stream
 # marker per consumer; each of three consumers runs this loop:
 
 # %%
-show(shm.consume, mark=["ring.get(timeout=timeout)", "if data == EOF"])
+show(shm_demos.consume, mark=["ring.get(timeout=timeout)", "if data == EOF"])
 
 # %% [markdown]
 # **Predict** before you open the output: did every item arrive exactly once, and did each
@@ -316,12 +316,12 @@ show(shm.consume, mark=["ring.get(timeout=timeout)", "if data == EOF"])
 N_ITEMS, N_CONSUMERS = 2000, 3
 with shm.RingBuffer.create(capacity=8, slot_size=8) as ring:   # C: shm_open + ftruncate + mmap; 3 x sem_open
     print(ring)
-    consumers = procs.start(shm.consume, [(ring.spec,)] * N_CONSUMERS, start_method="fork", timeout=60)
-    producer = procs.start(shm.produce, [(ring.spec, N_ITEMS, N_CONSUMERS)], start_method="fork", timeout=60)
+    consumers = procs.start(shm_demos.consume, [(ring.spec,)] * N_CONSUMERS, start_method="fork", timeout=60)
+    producer = procs.start(shm_demos.produce, [(ring.spec, N_ITEMS, N_CONSUMERS)], start_method="fork", timeout=60)
     producer.join()
     received = consumers.join()
     put, got = ring.counts()
-verdict = shm.check_delivery(N_ITEMS, received)
+verdict = shm_demos.check_delivery(N_ITEMS, received)
 print(f"put {put} records, got {got} (items + {N_CONSUMERS} end markers)")
 print("every item delivered exactly once:", "yes" if verdict["exactly_once"] else "NO")
 print("each consumer received its items in order:", "yes" if verdict["in_order"] else "NO")
@@ -337,7 +337,7 @@ print("items per consumer:", [len(r) for r in received])
 # %% [markdown]
 # > **Try it.** Remove the `mutex` from `RingBuffer.get` (copy the class) and run three
 # > consumers: which check fails first? Then kill the producer half-way
-# > (`shm.put_then_die`): what do the consumers report, and after how long?
+# > (`shm_demos.put_then_die`): what do the consumers report, and after how long?
 # > ([answer](answers/01_posix_shared_memory_answers.ipynb#try-3))
 #
 # ## 6. Permissions: 0600, 0660, 0666
@@ -350,7 +350,7 @@ print("items per consumer:", [len(r) for r in received])
 # other user runs:
 
 # %%
-show(shm.try_access, mark=["O_RDONLY", "O_RDWR"])
+show(shm_demos.try_access, mark=["O_RDONLY", "O_RDWR"])
 
 # %% [markdown]
 # First, is there another user here?
@@ -377,7 +377,7 @@ try:
         with shm.Segment.create(64, tag="perm", mode=mode) as seg:
             asked = os.stat(seg.path).st_mode & 0o777
             os.chmod(seg.path, mode)                 # C: fchmod(fd, mode): not cut by the umask
-            rights = [asuser.run_as_other(shm.try_access, (seg.name,), same_group=group, timeout=30)
+            rights = [asuser.run_as_other(shm_demos.try_access, (seg.name,), same_group=group, timeout=30)
                       for group in (True, False)]    # a member of our group, then a stranger
             print(f"mode {mode:04o} (umask made it {asked:04o}): same group -> {rights[0]:<10} "
                   f"other user -> {rights[1]}")

@@ -189,6 +189,7 @@ print("kernel/shmall (pages for all System V segments):", limits.sysctl("shmall"
 from ipclab.core import asuser
 from ipclab.core.errors import NotSupported
 from ipclab.mechanisms import shm
+from ipclab.experiments import shm_demos
 
 try:
     other = asuser.other_user()
@@ -203,4 +204,4 @@ with shm.Segment.create(64, tag="g0660", mode=0o660) as seg:
     os.chmod(seg.path, 0o660)  # C: fchmod(fd, 0660): not cut by the umask
     for group in (True, False):
         who = "a member of our group" if group else "a stranger        "
-        print(f"mode 0660, {who}:", asuser.run_as_other(shm.try_access, (seg.name,), same_group=group, timeout=30))
+        print(f"mode 0660, {who}:", asuser.run_as_other(shm_demos.try_access, (seg.name,), same_group=group, timeout=30))

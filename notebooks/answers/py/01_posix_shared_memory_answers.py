@@ -98,7 +98,8 @@ print("in an array, element 1 starts at offset", offset_1, "| its x aligned to 8
 import time
 
 from ipclab.core.errors import WaitTimeout
-from ipclab.mechanisms.shm import COUNTERS_AT, EOF, ITEM, RING_COUNTERS, SLOT_LEN, RingBuffer
+from ipclab.experiments.shm_demos import EOF, ITEM
+from ipclab.mechanisms.shm import COUNTERS_AT, RING_COUNTERS, SLOT_LEN, RingBuffer
 
 
 def get_without_mutex(ring, timeout):
@@ -115,7 +116,7 @@ def get_without_mutex(ring, timeout):
 
 
 def consume(spec, timeout=3.0):
-    """shm.consume with get_without_mutex; stops at EOF or when nothing came for *timeout* s."""
+    """shm_demos.consume with get_without_mutex; stops at EOF or when nothing came for *timeout* s."""
     got = []
     with RingBuffer.attach(spec) as ring:
         while True:
@@ -131,10 +132,10 @@ def consume(spec, timeout=3.0):
 N_ITEMS = 300
 with shm.RingBuffer.create(capacity=8, slot_size=8) as ring:
     consumers = procs.start(ring_nomutex.consume, [(ring.spec,)] * 3, start_method="fork", timeout=60)
-    producer = procs.start(shm.produce, [(ring.spec, N_ITEMS, 3)], start_method="fork", timeout=60)
+    producer = procs.start(shm_demos.produce, [(ring.spec, N_ITEMS, 3)], start_method="fork", timeout=60)
     producer.join()
     results = consumers.join()
-verdict = shm.check_delivery(N_ITEMS, [got for got, _ in results])
+verdict = shm_demos.check_delivery(N_ITEMS, [got for got, _ in results])
 print("every item delivered exactly once:", "yes" if verdict["exactly_once"] else "NO")
 
 # %%
@@ -143,7 +144,7 @@ print("missing:", verdict["missing"], "| duplicated:", verdict["duplicated"],
       "| each consumer in order:", verdict["in_order"], "| how each consumer stopped:", [how for _, how in results])
 
 # %% [markdown]
-# *Then kill the producer half-way (`shm.put_then_die`): what do the consumers report, and
+# *Then kill the producer half-way (`shm_demos.put_then_die`): what do the consumers report, and
 # after how long?*
 #
 # They take the items that were put, then wait on `full` until their timeout, and each
@@ -154,9 +155,9 @@ print("missing:", verdict["missing"], "| duplicated:", verdict["duplicated"],
 
 # %%
 with shm.RingBuffer.create(capacity=8, slot_size=8) as ring:
-    producer = procs.start(shm.put_then_die, [(ring.spec, 5)], start_method="fork", timeout=30)
+    producer = procs.start(shm_demos.put_then_die, [(ring.spec, 5)], start_method="fork", timeout=30)
     t0 = time.monotonic()
-    consumer = procs.start(shm.consume, [(ring.spec, 2.0)], start_method="fork", timeout=30)
+    consumer = procs.start(shm_demos.consume, [(ring.spec, 2.0)], start_method="fork", timeout=30)
     (c_outcome,) = consumer.join(fail_fast=False, raise_errors=False)
     waited = time.monotonic() - t0
     (p_outcome,) = producer.join(fail_fast=False, raise_errors=False)
