@@ -3,7 +3,7 @@
 The package is in layers, one folder each; imports point one way (a test enforces it):
 
 ``core``          processes, names, registry, objects, inventory, doctor, errors
-``mechanisms``    the IPC building blocks: shm, semset, msgq, mapping
+``mechanisms``    the IPC building blocks: shm, semset, msgq, mapping, page_stats, records
 ``experiments``   what each notebook runs (races, dining, queue patterns, mmap faults, strace)
 ``presentation``  figures (``plots``) and ipywidgets front-ends (``widgets``); they measure nothing
 ``tooling``       grading, lab stubs, release, site, notebook build, the ``ipclab`` command
@@ -35,6 +35,8 @@ STABLE_NAMES = {
     "semset": "ipclab.mechanisms.semset",
     "msgq": "ipclab.mechanisms.msgq",
     "mapping": "ipclab.mechanisms.mapping",
+    "page_stats": "ipclab.mechanisms.page_stats",
+    "records": "ipclab.mechanisms.records",
     "ccell": "ipclab.mechanisms.ccell",
     "tracing": "ipclab.experiments.tracing",
     # experiments
@@ -42,6 +44,7 @@ STABLE_NAMES = {
     "overview_demos": "ipclab.experiments.overview_demos",
     "shm_demos": "ipclab.experiments.shm_demos",
     "sysv_demos": "ipclab.experiments.sysv_demos",
+    "posix_vs_sysv": "ipclab.experiments.posix_vs_sysv",
     "msgq_demos": "ipclab.experiments.msgq_demos",
     "mmap_demos": "ipclab.experiments.mmap_demos",
     "trace_demos": "ipclab.experiments.trace_demos",

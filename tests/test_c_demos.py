@@ -53,8 +53,8 @@ def _c_demo(name, args, timeout=20):
 
 @pytest.mark.parametrize("flag, seen", [("", True), ("private", False)])
 def test_c_updates_a_record_python_wrote_and_python_sees_it_without_msync(course_path, flag, seen):
-    from ipclab.mechanisms import mapping
-    with mapping.RecordStore.create(course_path, "<q16s", 3) as store:
+    from ipclab.mechanisms import records
+    with records.RecordStore.create(course_path, "<q16s", 3) as store:
         store.write(1, (41, b"from Python"))
         run = _c_demo("record_update", f"{course_path} 1 100 from-C {flag}".strip())
         assert run.outcome == "ok", run.copies[0].stderr

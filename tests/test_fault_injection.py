@@ -21,7 +21,7 @@ import pytest
 
 import workers_faults as wf
 from ipclab import msgq, objects, procs, semset, shm
-from ipclab.mechanisms.mapping import RecordStore
+from ipclab.mechanisms.records import RecordStore
 
 SCALE = int(os.environ.get("IPCLAB_FAULTS", "1"))
 METHODS = ["fork", "fork", "forkserver", "fork", "spawn"]  # mostly fork: fast; all three covered

@@ -17,7 +17,7 @@ import sysv_ipc
 
 from ipclab import inventory, objects
 from ipclab.core.errors import ObjectGone
-from ipclab.mechanisms import mapping, msgq, semset, shm
+from ipclab.mechanisms import msgq, records, semset, shm
 
 REGISTER_AFTER_CLEAN = r"""
 import json, os, shutil, sys
@@ -124,7 +124,7 @@ def test_a_segment_shrunk_by_another_process_is_refused_not_sigbus():
 
 def test_a_record_file_truncated_by_another_process_is_refused_not_sigbus():
     with objects.course_file(0, tag="records") as path:
-        with mapping.RecordStore.create(path, "<q", 1024) as store:
+        with records.RecordStore.create(path, "<q", 1024) as store:
             store.write(1000, (7,))
             os.truncate(path, 4096)                                  # another process would do the same
             assert store.read(3) == (0,)                             # still inside the file

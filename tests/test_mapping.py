@@ -6,6 +6,8 @@ import signal
 import pytest
 
 from ipclab import mapping, mmap_demos as demo, objects, procs, registry
+from ipclab.core import waiting
+from ipclab.mechanisms import page_stats, records
 from ipclab.core.errors import BadArgument, IpclabError, NotSupported, WaitTimeout
 from ipclab.mechanisms.mapping import PAGE
 
@@ -73,7 +75,7 @@ def test_tmpfs_is_recognised():
     if not os.path.isdir("/dev/shm"):
         pytest.skip("no /dev/shm")
     with pytest.raises(NotSupported, match="tmpfs"):
-        mapping.require_real_disk("/dev/shm/anything")
+        page_stats.require_real_disk("/dev/shm/anything")
 
 
 # -- sharing semantics, copy-on-write, durability ----------------------------------------
@@ -142,14 +144,14 @@ def test_touching_more_pages_never_lowers_faults(advice, cold):
 
 def test_fault_profile_refuses_more_pages_than_the_file(course_path):
     with pytest.raises(BadArgument, match="only 4 pages"):
-        mapping.fault_profile(course_path, [5])
+        demo.fault_profile(course_path, [5])
 
 
 def test_cached_pages_counts_what_was_read(course_path):
-    assert mapping.drop_cache(course_path) in (0, mapping.cached_pages(course_path)[0])
+    assert page_stats.drop_cache(course_path) in (0, page_stats.cached_pages(course_path)[0])
     with open(course_path, "rb") as f:
         f.read()
-    cached, total = mapping.cached_pages(course_path)
+    cached, total = page_stats.cached_pages(course_path)
     assert total == 4 and cached == 4
 
 
@@ -167,32 +169,32 @@ def test_read_and_mmap_read_the_same_bytes():
 # -- record store ------------------------------------------------------------------------
 
 def test_record_store_roundtrip_and_header(course_path):
-    with mapping.RecordStore.create(course_path, "<q12s", 5) as store:
+    with records.RecordStore.create(course_path, "<q12s", 5) as store:
         assert len(store) == 5 and store.read(4) == (0, b"\0" * 12)
         store.write(2, (42, b"two"))
         assert store.update(2, lambda r: (r[0] + 1, r[1])) == (43, b"two" + b"\0" * 9)
         with pytest.raises(BadArgument, match="0..4"):
             store.read(5)
-    with mapping.RecordStore.open(course_path) as again:  # the header is enough to reopen it
+    with records.RecordStore.open(course_path) as again:  # the header is enough to reopen it
         assert again.format == "<q12s" and again.read(2, locked=True)[0] == 43
     with open(course_path, "r+b") as f:
         f.write(b"garbage!")
     with pytest.raises(BadArgument, match="not a record store"):
-        mapping.RecordStore.open(course_path)
+        records.RecordStore.open(course_path)
     with open(course_path, "r+b") as f:
-        f.write(mapping.RecordStore.MAGIC)
-    with mapping.RecordStore.open(course_path) as store:
+        f.write(records.RecordStore.MAGIC)
+    with records.RecordStore.open(course_path) as store:
         assert store.read(2)[0] == 43
     os.truncate(course_path, 64)  # the header promises 5 records the file no longer has
     with pytest.raises(IpclabError, match="disagree"):
-        mapping.RecordStore.open(course_path)
+        records.RecordStore.open(course_path)
 
 
 def test_record_lock_held_elsewhere_times_out_and_is_per_record(start_method, course_path):
-    mapping.RecordStore.create(course_path, "<q", 3).close()
+    records.RecordStore.create(course_path, "<q", 3).close()
     with procs.start(demo.hold_record, [(course_path, 1, 3.0)], start_method=start_method, timeout=60) as g:
-        mapping.wait_until(lambda: demo.lock_is_held(course_path, 1), 30, "the child to take the lock")
-        with mapping.RecordStore.open(course_path) as store:
+        waiting.wait_until(lambda: demo.lock_is_held(course_path, 1), 30, "the child to take the lock")
+        with records.RecordStore.open(course_path) as store:
             with pytest.raises(WaitTimeout, match="lock on bytes"):
                 with store.lock(1, timeout=0.2):
                     pass

@@ -6,7 +6,7 @@ Two checks:
   lab's answer is written as that lab's submission (a module of a few lines that imports it
   from ipclab, adapted where the names differ) and graded by the real grader, in its boxes,
   on the visible tests. It must not pass. Lab 4's closest candidate is notebook 05's
-  ``mapping.RecordStore``: even adapted to the lab's layout and exceptions it fails the test
+  ``records.RecordStore``: even adapted to the lab's layout and exceptions it fails the test
   named for what the lab asks beyond it (readers share a record's lock). For labs 5-8
   ipclab has no cache, pool, logger or server classes; the candidates are its closest
   functions (msgq's request server, the notebooks' pool worker and logger, the SO_REUSEPORT
@@ -29,7 +29,7 @@ from ipclab.tooling.grading import grading
 LABS = ["lab4", "lab5", "lab6", "lab7", "lab8", "lab9"]
 
 RECORDSTORE_AS_IS = """
-from ipclab.mechanisms.mapping import RecordStore as Store
+from ipclab.mechanisms.records import RecordStore as Store
 MAGIC, HEADER = Store.MAGIC, Store.HEADER
 """
 
@@ -37,13 +37,13 @@ MAGIC, HEADER = Store.MAGIC, Store.HEADER
 # that ignores *shared* (RecordStore has exclusive locks only) and its own read().
 RECORDSTORE_ADAPTED = """
 import struct
-from ipclab.mechanisms import mapping
+from ipclab.mechanisms import records
 
 MAGIC = b"IPCLAB4\\0"
 HEADER = struct.Struct("<8sII16s")
 
 
-class Store(mapping.RecordStore):
+class Store(records.RecordStore):
     MAGIC = MAGIC
     HEADER = HEADER
 

@@ -15,7 +15,7 @@ from ipclab import objects, procs
 from ipclab.core.errors import BadArgument
 from ipclab.experiments import mmap_demos, queue_pitfalls, random_reads
 from ipclab.experiments.msgq_demos import blocked_in_syscall
-from ipclab.mechanisms import mapping, msgq
+from ipclab.mechanisms import mapping, msgq, page_stats
 from ipclab.mechanisms.mapping import PAGE
 
 MQ_TIMEDRECEIVE = {"x86_64": 243, "aarch64": 183}.get(os.uname().machine)
@@ -54,7 +54,7 @@ def _cold_file(npages):
     ctx = objects.course_file(npages * PAGE, tag="cold")
     path = ctx.__enter__()
     try:
-        mapping.require_real_disk(path)
+        page_stats.require_real_disk(path)
     except Exception as e:
         ctx.__exit__(None, None, None)
         pytest.skip(f"page-cache experiments need a file on a disk: {e}")
@@ -67,7 +67,7 @@ def test_one_major_fault_reads_around_the_page_madv_random_does_not():
     try:
         cached = {}
         for advice in (None, mmap.MADV_RANDOM):
-            assert mapping.drop_cache(path) == 0
+            assert page_stats.drop_cache(path) == 0
             with open(path, "rb") as f:
                 mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
                 try:
@@ -76,7 +76,7 @@ def test_one_major_fault_reads_around_the_page_madv_random_does_not():
                     mm[256 * PAGE]  # one load in the middle of the file: one major fault
                 finally:
                     mm.close()
-            cached[advice] = mapping.cached_pages(path)[0]
+            cached[advice] = page_stats.cached_pages(path)[0]
         assert cached[None] > 1, "the fault read a window around the page (mmap read-around)"
         assert cached[mmap.MADV_RANDOM] < cached[None], "MADV_RANDOM turns read-around off"
     finally:
@@ -86,17 +86,17 @@ def test_one_major_fault_reads_around_the_page_madv_random_does_not():
 def test_a_small_random_pread_caches_less_than_a_fault_on_a_mapping():
     ctx, path = _cold_file(512)
     try:
-        mapping.drop_cache(path)
+        page_stats.drop_cache(path)
         fd = os.open(path, os.O_RDONLY)
         try:
             os.pread(fd, 64, 256 * PAGE + 100)
         finally:
             os.close(fd)
-        by_pread = mapping.cached_pages(path)[0]
-        mapping.drop_cache(path)
+        by_pread = page_stats.cached_pages(path)[0]
+        page_stats.drop_cache(path)
         with mapping.mapped(path, access="read") as mm:
             mm[256 * PAGE + 100]
-        by_fault = mapping.cached_pages(path)[0]
+        by_fault = page_stats.cached_pages(path)[0]
         assert 1 <= by_pread < by_fault
     finally:
         ctx.__exit__(None, None, None)
@@ -114,7 +114,7 @@ def test_another_process_reads_a_mapped_write_before_any_msync():
     with objects.course_file(4 * PAGE, tag="vis") as path:
         with mapping.mapped(path, access="shared") as mm:
             mm[PAGE:PAGE + 5] = b"fresh"                       # a store, no msync
-            s = mapping.smaps(path)
+            s = page_stats.smaps(path)
             assert s["Shared_Dirty"] + s["Private_Dirty"] > 0  # still dirty: nothing was written back
             seen, = procs.run(_read_at, [(path, PAGE, 5)], start_method="spawn", timeout=30)
         assert seen == b"fresh"

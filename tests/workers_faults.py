@@ -8,7 +8,7 @@ import time
 
 from ipclab import msgq, semset, shm, shm_demos
 from ipclab.core.errors import WaitTimeout
-from ipclab.mechanisms.mapping import RecordStore
+from ipclab.mechanisms.records import RecordStore
 
 
 def role(name, *args):

@@ -17,9 +17,9 @@ import signal
 import struct
 import time
 
-from ipclab.mechanisms import mapping
-from ipclab.core import objects, procs
-from ipclab.core.errors import ChildError, WaitTimeout
+from ipclab.core import objects, procs, waiting
+from ipclab.core.errors import BadArgument, ChildError, WaitTimeout
+from ipclab.mechanisms import mapping, page_stats, records
 from ipclab.mechanisms.mapping import PAGE
 
 MARK = b"CHILD WAS HERE"
@@ -85,10 +85,10 @@ def copy_on_write(npages=16, written=3):
     with objects.course_file(npages * PAGE, tag="cow") as path:
         _fill(path, b"f" * (npages * PAGE))
         with mapping.mapped(path, access="private") as mm:
-            mapping.touch(mm, npages)             # read every page: all still the file's
-            before = mapping.smaps(path)
-            mapping.touch(mm, written, write=True)  # the first writes copy the pages
-            after = mapping.smaps(path)
+            page_stats.touch(mm, npages)             # read every page: all still the file's
+            before = page_stats.smaps(path)
+            page_stats.touch(mm, written, write=True)  # the first writes copy the pages
+            after = page_stats.smaps(path)
             sees_own = mm[0] != ord("f")
         return {"pages": npages, "written": written, "before": before, "after": after,
                 "sees_own_write": sees_own, "file_changed": not _file_has(path, b"f" * PAGE)}
@@ -98,11 +98,11 @@ def dirty_then_flush(npages=8):
     """Write *npages* pages of a MAP_SHARED mapping: dirty KiB in smaps before and after ``flush()``."""
     with objects.course_file(npages * PAGE, tag="dirty") as path:
         with mapping.mapped(path, access="shared") as mm:
-            mapping.touch(mm, npages, write=True)
-            s = mapping.smaps(path)
+            page_stats.touch(mm, npages, write=True)
+            s = page_stats.smaps(path)
             before = s["Private_Dirty"] + s["Shared_Dirty"]
             mm.flush()  # C: msync(p, length, MS_SYNC)
-            s = mapping.smaps(path)
+            s = page_stats.smaps(path)
             after = s["Private_Dirty"] + s["Shared_Dirty"]
         return {"pages": npages, "dirty_kib_before": before, "dirty_kib_after": after}
 
@@ -152,9 +152,36 @@ def make_data_file(path, size, seed=0):
     return path
 
 
+def fault_profile(path, page_counts, advice=None, cold=True, access="read"):
+    """Touch more and more pages of a fresh mapping; one row per count: faults and resident KiB.
+
+    For each *n* in *page_counts*: drop the file from the page cache (if *cold*), map it
+    anew, apply *advice*, read one byte in each of the first *n* pages, and record the page
+    faults that cost (``getrusage`` before/after) and the mapping's ``Rss`` from smaps.
+    Run it in a fresh process (see :func:`lazy_loading`): faults are
+    counted per process.
+    """
+    size = os.path.getsize(path)
+    if max(page_counts, default=0) > mapping.pages(size):
+        raise BadArgument(f"{path} has only {mapping.pages(size)} pages; touch at most that many")
+    rows = []
+    for n in page_counts:
+        cached = page_stats.drop_cache(path) if cold else page_stats.cached_pages(path)[0]
+        with mapping.mapped(path, access=access) as mm:
+            mapping.advise(mm, advice)
+            before = page_stats.faults()
+            page_stats.touch(mm, n)
+            after = page_stats.faults()
+            rss = page_stats.smaps(path)["Rss"]
+        rows.append({"pages": n, "minor": after.minor - before.minor,
+                     "major": after.major - before.major, "rss_kib": rss,
+                     "cached_before": cached, "advice": advice or "none", "cold": cold})
+    return rows
+
+
 def lazy_loading(path, page_counts, advice=None, cold=True, start_method="spawn", timeout=60):
-    """:func:`ipclab.mechanisms.mapping.fault_profile` in a fresh child process: faults are counted per process."""
-    rows, = procs.run(mapping.fault_profile, [(path, list(page_counts), advice, cold)],
+    """:func:`fault_profile` in a fresh child process: faults are counted per process."""
+    rows, = procs.run(fault_profile, [(path, list(page_counts), advice, cold)],
                       start_method=start_method, timeout=timeout)
     return rows
 
@@ -241,7 +268,7 @@ def read_vs_mmap(path, repeats=3, nrandom=4000, record=64, seed=1):
             best, check = float("inf"), None
             for _ in range(repeats):
                 if cache == "cold":
-                    mapping.drop_cache(path)
+                    page_stats.drop_cache(path)
                 else:
                     fn()  # warm up
                 t0 = time.perf_counter()
@@ -256,10 +283,10 @@ def read_vs_mmap(path, repeats=3, nrandom=4000, record=64, seed=1):
 
 def bump(path, index, times, locked, barrier_path, nworkers, window=0.0005, timeout=20):
     """Worker: add 1 to the counter of record *index*, *times* times, after all *nworkers* are ready."""
-    with mapping.RecordStore.open(barrier_path) as barrier:  # a start line: everyone runs at once
+    with records.RecordStore.open(barrier_path) as barrier:  # a start line: everyone runs at once
         barrier.update(0, lambda r: (r[0] + 1,), timeout=timeout)
-        mapping.wait_until(lambda: barrier.read(0)[0] >= nworkers, timeout, "the other workers to start")
-    with mapping.RecordStore.open(path) as store:
+        waiting.wait_until(lambda: barrier.read(0)[0] >= nworkers, timeout, "the other workers to start")
+    with records.RecordStore.open(path) as store:
         for _ in range(times):
             store.update(index, lambda r: (r[0] + 1, *r[1:]), timeout=timeout, locked=locked, window=window)
     return times
@@ -271,8 +298,8 @@ def concurrent_updates(nworkers=4, times=50, records=2, locked=True, start_metho
     Returns the final counters and what they should be: with ``locked=False`` updates get lost.
     """
     with objects.course_file(tag="records") as path, objects.course_file(tag="barrier") as bpath:
-        mapping.RecordStore.create(bpath, "<q", 1).close()
-        with mapping.RecordStore.create(path, "<q12s", records) as store:
+        records.RecordStore.create(bpath, "<q", 1).close()
+        with records.RecordStore.create(path, "<q12s", records) as store:
             for i in range(records):
                 store.write(i, (0, f"record {i}".encode()))
             procs.run(bump, [(path, w % records, times, locked, bpath, nworkers) for w in range(nworkers)],
@@ -329,10 +356,10 @@ def mailbox_send(path, messages, timeout=20):
         try:
             for seq, text in enumerate(messages, 1):
                 data = text.encode()
-                with mapping.file_lock(fd, 0, MAILBOX_SIZE, timeout=timeout):
+                with records.file_lock(fd, 0, MAILBOX_SIZE, timeout=timeout):
                     mm[MAILBOX.size:MAILBOX.size + len(data)] = data
                     MAILBOX.pack_into(mm, 0, seq, seq - 1, len(data))
-                mapping.wait_until(lambda: _mailbox(mm, fd, timeout)[1] >= seq, timeout,
+                waiting.wait_until(lambda: _mailbox(mm, fd, timeout)[1] >= seq, timeout,
                                    f"the reader to acknowledge message {seq}")
         finally:
             os.close(fd)
@@ -340,7 +367,7 @@ def mailbox_send(path, messages, timeout=20):
 
 
 def _mailbox(mm, fd, timeout):
-    with mapping.file_lock(fd, 0, MAILBOX_SIZE, timeout=timeout):
+    with records.file_lock(fd, 0, MAILBOX_SIZE, timeout=timeout):
         return MAILBOX.unpack_from(mm, 0)
 
 
@@ -351,9 +378,9 @@ def mailbox_receive(path, count, timeout=20):
         fd = os.open(path, os.O_RDWR)
         try:
             for seq in range(1, count + 1):
-                mapping.wait_until(lambda: _mailbox(mm, fd, timeout)[0] >= seq, timeout,
+                waiting.wait_until(lambda: _mailbox(mm, fd, timeout)[0] >= seq, timeout,
                                    f"message {seq} from the writer")
-                with mapping.file_lock(fd, 0, MAILBOX_SIZE, timeout=timeout):
+                with records.file_lock(fd, 0, MAILBOX_SIZE, timeout=timeout):
                     _, _, n = MAILBOX.unpack_from(mm, 0)
                     got.append(bytes(mm[MAILBOX.size:MAILBOX.size + n]).decode())
                     MAILBOX.pack_into(mm, 0, seq, seq, n)
@@ -394,7 +421,7 @@ def read_after_shrink(path):
 def c_mmap_past_eof(path, probe):
     """Worker: C mmap of 2 pages of a 100-byte file, then read byte *probe* (raw ctypes, no Python checks)."""
     _quiet()
-    libc = mapping._libc()
+    libc = page_stats._libc()
     fd = os.open(path, os.O_RDONLY)
     addr = libc.mmap(None, 2 * PAGE, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)  # accepted by the kernel
     os.close(fd)
@@ -418,14 +445,14 @@ def child_signal(target, args, start_method="spawn", timeout=30):
 
 def hold_record(path, index, seconds, timeout=10):
     """Worker: lock record *index* of a store for *seconds*, so others meet a held lock."""
-    with mapping.RecordStore.open(path) as store, store.lock(index, timeout=timeout):
+    with records.RecordStore.open(path) as store, store.lock(index, timeout=timeout):
         time.sleep(seconds)
     return index
 
 
 def lock_is_held(path, index):
     """True if another process holds the lock on record *index* (we test with a non-blocking lock)."""
-    with mapping.RecordStore.open(path) as store:
+    with records.RecordStore.open(path) as store:
         try:
             with store.lock(index, timeout=0.001):
                 return False

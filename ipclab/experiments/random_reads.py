@@ -28,7 +28,7 @@ import resource
 import time
 
 from ipclab.core import procs
-from ipclab.mechanisms import mapping
+from ipclab.mechanisms import mapping, page_stats
 from ipclab.mechanisms.mapping import PAGE
 
 __all__ = ["offsets", "io_read_bytes", "measure", "random_reads", "random_reads_in_child",
@@ -100,7 +100,7 @@ def random_reads(path, nrandom=4000, record=64, repeats=3, seed=1):
     """
     size = os.path.getsize(path)
     offs = offsets(size, nrandom, record, seed)
-    drop = lambda: mapping.drop_cache(path)  # noqa: E731 -- fsync + POSIX_FADV_DONTNEED, checked by mincore
+    drop = lambda: page_stats.drop_cache(path)  # noqa: E731 -- fsync + POSIX_FADV_DONTNEED, checked by mincore
     rows = []
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -151,9 +151,9 @@ def reuse_structure(path, nrandom=2000, record=64, seed=1):
             try:
                 if label == "reused":
                     _map_pass(mm, offs, record)  # the earlier pass a long-lived mapping has already made
-                before = mapping.smaps(path)["Rss"]
+                before = page_stats.smaps(path)["Rss"]
                 run = measure(lambda: _map_pass(mm, offs, record))
-                after = mapping.smaps(path)["Rss"]
+                after = page_stats.smaps(path)["Rss"]
             finally:
                 mm.close()
             out[label] = {"rss_before_kib": before, "rss_after_kib": after, "minor": run["minor"],
@@ -186,7 +186,7 @@ def sequential(path, repeats=3, chunk=1 << 20):
         for method, fn in (("read()", by_read), ("mmap", by_mmap)):
             if cache == "warm":
                 fn()
-            best = _best(fn, repeats, before=(lambda: mapping.drop_cache(path)) if cache == "cold" else None)
+            best = _best(fn, repeats, before=(lambda: page_stats.drop_cache(path)) if cache == "cold" else None)
             rows.append({"cache": cache, "method": method, **best})
     return rows
 

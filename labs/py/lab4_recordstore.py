@@ -20,7 +20,7 @@
 # C-style `fcntl` lock and run more processes started with `spawn`. Your teacher also reads
 # your `PROTOCOL` (below) and may give points for it.
 #
-# Notebook 05's `ipclab.mechanisms.mapping.RecordStore` is a cousin, not the answer: it has
+# Notebook 05's `ipclab.mechanisms.records.RecordStore` is a cousin, not the answer: it has
 # another file layout (a 64-byte header, another magic), one kind of lock only, and its
 # plain `read()` takes no lock at all. The tests check the bytes of your file against the
 # layout below and the kind of lock `read()` takes.

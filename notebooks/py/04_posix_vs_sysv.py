@@ -31,7 +31,7 @@
 # memory), 19.2 (System V semaphores), 19.3 (System V message queues). Every prompt has an
 # answer in [`answers/04_posix_vs_sysv_answers.ipynb`](answers/04_posix_vs_sysv_answers.ipynb).
 #
-# Child processes run functions from [`ipclab/bench/jobs.py`](../ipclab/bench/jobs.py)
+# Child processes run functions from [`ipclab/experiments/posix_vs_sysv.py`](../ipclab/experiments/posix_vs_sysv.py)
 # (the three jobs, both families, line for line alike) and
 # [`ipclab/bench/transports.py`](../ipclab/bench/transports.py) (the benchmark's two ends);
 # each is shown, from its module, right before the cell that runs it.
@@ -50,7 +50,8 @@ import posix_ipc
 import sysv_ipc
 
 from ipclab import bench, doctor, inventory, objects, procs, semset
-from ipclab.bench import jobs, transports
+from ipclab.bench import transports
+from ipclab.experiments import posix_vs_sysv as jobs
 from ipclab.core import names, registry
 from ipclab.mechanisms import ccell
 from ipclab.presentation.glass import show

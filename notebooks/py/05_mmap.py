@@ -32,7 +32,9 @@
 #
 # **How to read the code.** Each Python call that makes a system call says which one in a
 # `# C:` comment, the first time it appears. Helpers live in
-# [`ipclab/mechanisms/mapping.py`](../ipclab/mechanisms/mapping.py), the experiments and worker processes in
+# [`ipclab/mechanisms/mapping.py`](../ipclab/mechanisms/mapping.py) (mapping a file),
+# [`page_stats.py`](../ipclab/mechanisms/page_stats.py) (faults, `smaps`, the page cache) and
+# [`records.py`](../ipclab/mechanisms/records.py) (a record file under `fcntl` locks), the experiments and worker processes in
 # [`ipclab/experiments/mmap_demos.py`](../ipclab/experiments/mmap_demos.py): child processes started with *spawn*
 # must be able to import them. Every file is a course file (`objects.course_file`): unique
 # name, mode 0600, removed at the end of its cell even if the cell fails.
@@ -46,6 +48,8 @@ import os
 import numpy as np
 
 from ipclab import doctor, mapping, objects, procs
+from ipclab.core import waiting
+from ipclab.mechanisms import page_stats, records
 from ipclab import mmap_demos as demo
 from ipclab.core.errors import BadArgument, NotSupported, WaitTimeout
 from ipclab.mechanisms.mapping import PAGE
@@ -117,8 +121,8 @@ with objects.course_file(4 * PAGE, tag="offsets") as path:
     with mapping.mapped_range(path, 5000, 13) as view:  # mmap(..., offset=4096) + a view 904 bytes in
         print("mapped_range(5000, 13):", bytes(view))
     with mapping.mapped(path, access="read") as mm:
-        print("seen in /proc/self/maps:", mapping.smaps(path)["mappings"], "mapping of this file,",
-              mapping.smaps(path)["Size"], "KiB")
+        print("seen in /proc/self/maps:", page_stats.smaps(path)["mappings"], "mapping of this file,",
+              page_stats.smaps(path)["Size"], "KiB")
 
 # %% [markdown]
 # > **Try it.** In a terminal, `cat /proc/PID/maps` of this kernel (`os.getpid()`) while a
@@ -234,11 +238,11 @@ SIZE = 32 << 20  # 32 MiB = 8192 pages
 COUNTS = [0, 256, 1024, 2048, 4096, 6144, 8192]
 with objects.course_file(SIZE, tag="lazy") as path:
     demo.make_data_file(path, SIZE)
-    print("pages in the page cache after writing:  %d of %d" % mapping.cached_pages(path))
-    print("after fsync + POSIX_FADV_DONTNEED:      %d" % mapping.drop_cache(path))
+    print("pages in the page cache after writing:  %d of %d" % page_stats.cached_pages(path))
+    print("after fsync + POSIX_FADV_DONTNEED:      %d" % page_stats.drop_cache(path))
     print("read-ahead window of this file's disk (read_ahead_kb):", random_reads.read_ahead_kb(path), "KiB")
     try:
-        print("file system:", mapping.require_real_disk(path))
+        print("file system:", page_stats.require_real_disk(path))
     except NotSupported as e:
         print("NOTE:", e)
     profiles = {
@@ -560,7 +564,7 @@ else:
 # ### A file of fixed-size records, updated in place by several processes
 #
 # A database stores fixed-size records at known offsets: record *i* lives at
-# `header + i * size`. `mapping.RecordStore` maps such a file `MAP_SHARED`; `update(i, f)`
+# `header + i * size`. `records.RecordStore` maps such a file `MAP_SHARED`; `update(i, f)`
 # is a read-modify-write of one record, like `counter++` in 19.1. To update it from several
 # processes safely, the store can take a **record lock**: `fcntl(fd, F_SETLK)` on the byte
 # range of that record only (Python: `fcntl.lockf`), so processes updating different
@@ -580,7 +584,7 @@ show(demo.bump, mark=["store.update(index"])
 # range, polled until a deadline):
 
 # %%
-show(mapping.RecordStore.update, mark=["self.lock(i, timeout) if locked", "self.record.unpack_from",
+show(records.RecordStore.update, mark=["self.lock(i, timeout) if locked", "self.record.unpack_from",
                                        "time.sleep(window)", "self.record.pack_into"])
 
 # %% [markdown]
@@ -610,10 +614,10 @@ for locked, r in runs.items():
 
 # %%
 with objects.course_file(tag="records") as path:
-    mapping.RecordStore.create(path, "<q16s", 3).close()
+    records.RecordStore.create(path, "<q16s", 3).close()
     with procs.start(demo.hold_record, [(path, 1, 2.0)], start_method="spawn", timeout=30) as holder:
-        mapping.wait_until(lambda: demo.lock_is_held(path, 1), 20, "the child to take the lock")
-        with mapping.RecordStore.open(path) as store:
+        waiting.wait_until(lambda: demo.lock_is_held(path, 1), 20, "the child to take the lock")
+        with records.RecordStore.open(path) as store:
             try:
                 store.write(1, (1, b"mine"), timeout=0.2)
             except WaitTimeout as e:
@@ -656,10 +660,10 @@ style.show(fig)
 # the mailbox's bytes, so a half-written message is never read. The two processes run:
 
 # %%
-show(demo.mailbox_send, mark=["mapping.file_lock(fd, 0, MAILBOX_SIZE", "MAILBOX.pack_into", "mapping.wait_until"])
+show(demo.mailbox_send, mark=["records.file_lock(fd, 0, MAILBOX_SIZE", "MAILBOX.pack_into", "waiting.wait_until"])
 
 # %%
-show(demo.mailbox_receive, mark=["mapping.wait_until", "MAILBOX.pack_into(mm, 0, seq, seq, n)"])
+show(demo.mailbox_receive, mark=["waiting.wait_until", "MAILBOX.pack_into(mm, 0, seq, seq, n)"])
 
 # %%
 received = demo.file_as_ipc(["hello", "through a mapped file", "bye"], start_method="spawn", timeout=30)
@@ -696,7 +700,7 @@ import io
 
 if doctor.skip_unless("gcc"):  # without gcc the cell says why (its stored output is a run with gcc)
     with objects.course_file(tag="crecords") as path:   # C: open(path, O_CREAT|O_EXCL|O_RDWR, 0600)
-        with mapping.RecordStore.create(path, "<q16s", 3) as store:  # the header, then 3 records of 24 bytes
+        with records.RecordStore.create(path, "<q16s", 3) as store:  # the header, then 3 records of 24 bytes
             store.write(1, (41, b"from Python"))
             run = ccell.run_c(src, f"--name record_update --args '{path} 1 100 from-C' --timeout 10 --expect ok",
                               out=io.StringIO())        # gcc's command line and the exit status: not printed
@@ -814,7 +818,7 @@ with objects.course_file(PAGE, tag="resize") as path:
 #    [answer](answers/05_mmap_answers.ipynb#exercise-5)
 #
 # **Lab 4:** [`labs/lab4_recordstore.ipynb`](../labs/lab4_recordstore.ipynb): write your own
-# record store (what `mapping.RecordStore` does): `MAP_SHARED`, per-record `fcntl` locks with
+# record store (what `records.RecordStore` does): `MAP_SHARED`, per-record `fcntl` locks with
 # a timeout, locked updates from several processes, `msync`.
 #
 # **Next:** [Appendix: debugging IPC](06_debugging_ipc.ipynb) (strace behind each call,

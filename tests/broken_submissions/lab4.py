@@ -25,7 +25,7 @@ BROKEN = {
                          "            raise IndexError(f\"record index must be an int in 0..{self.count - 1}, got {i!r}\")\n",
                          "")],
                        "bad_input", "failed"),
-    # read() with no lock at all (as mapping.RecordStore's default read): it can see half a write
+    # read() with no lock at all (as records.RecordStore's default read): it can see half a write
     "read_unlocked": ([("        with self.lock(i, timeout, shared=True):\n"
                         "            return self.record.unpack_from(self.mm, self.offset(i))\n",
                         "        return self.record.unpack_from(self.mm, self.offset(i))\n")],
@@ -33,7 +33,7 @@ BROKEN = {
     # read() under an exclusive lock: readers wait for each other
     "read_exclusive": ([("with self.lock(i, timeout, shared=True):", "with self.lock(i, timeout):")],
                        "readers_share", "failed"),
-    # its own layout (a 64-byte header, as mapping.RecordStore): the file is not the brief's
+    # its own layout (a 64-byte header, as records.RecordStore): the file is not the brief's
     "own_layout": ([('HEADER = struct.Struct("<8sII16s")', 'HEADER = struct.Struct("<8sII48s")'),
                     ("if len(fmt.encode()) > 16", "if len(fmt.encode()) > 48")],
                    "reaches_the_file", "failed"),

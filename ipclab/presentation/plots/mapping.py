@@ -16,7 +16,7 @@ def faults(profiles, title="Lazy loading: page faults to touch every page of a 3
     """Minor and major faults per profile at the largest page count, as labelled bars.
 
     *profiles* maps a label (e.g. ``"cold, no advice"``) to the rows of
-    :func:`ipclab.mechanisms.mapping.fault_profile`. Why bars at one count and not lines
+    :func:`ipclab.experiments.mmap_demos.fault_profile`. Why bars at one count and not lines
     against pages touched: the line chart put three profiles on top of each other (their
     minor-fault counts are equal) and hid them. Each bar carries its exact count; the y axis
     is symmetric-log (linear between 0 and 1, logarithmic above) so that 0, 1 and 8192

@@ -20,7 +20,7 @@ import posix_ipc
 import sysv_ipc
 
 from ipclab import bench, doctor, objects, procs, semset
-from ipclab.bench import jobs
+from ipclab.experiments import posix_vs_sysv as jobs
 from ipclab.mechanisms import ccell
 
 doctor.setup_notebook("posix_shm", "posix_mq", "ipcs", "gcc", "strace")
@@ -54,7 +54,7 @@ with semset.create(3, values=[1, 0, 1], note="tryit1") as sems:   # 0: empty, 1:
 #
 # Without `undo=True` the kernel keeps no undo record for the process, so nothing gives the
 # lock back when it exits: System V behaves like POSIX here. Instead of editing
-# `ipclab/bench/jobs.py`, the changed worker is written in a cell:
+# `ipclab/experiments/posix_vs_sysv.py`, the changed worker is written in a cell:
 
 # %%
 # %%worker no_undo

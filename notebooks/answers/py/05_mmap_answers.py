@@ -15,6 +15,7 @@ import mmap
 import os
 
 from ipclab import doctor, mapping, objects, procs
+from ipclab.mechanisms import page_stats, records
 from ipclab import mmap_demos as demo
 from ipclab.core.errors import BadArgument
 from ipclab.experiments import random_reads
@@ -71,7 +72,7 @@ print("Anonymous = 16 pages:", "yes" if a["Anonymous"] * 1024 == 16 * PAGE else 
 SIZE = 4 << 20
 with objects.course_file(SIZE, tag="seq") as path:
     demo.make_data_file(path, SIZE)
-    mapping.drop_cache(path)
+    page_stats.drop_cache(path)
     seq = demo.lazy_loading(path, [0, 64, 256, 1024], advice="sequential", cold=True, start_method="spawn")
     fine = demo.lazy_loading(path, list(range(0, 129, 16)), advice=None, cold=False, start_method="spawn")
 print("MADV_SEQUENTIAL, cold:  pages -> minor / major, Rss")
@@ -186,7 +187,7 @@ from ipclab.core import cbuild
 src = (cbuild.C_DIR / "demos" / "record_update.c").read_text()
 if doctor.skip_unless("gcc"):  # without gcc the cell says why (its stored output is a run with gcc)
     with objects.course_file(tag="crecords") as path:
-        with mapping.RecordStore.create(path, "<q16s", 3) as store:
+        with records.RecordStore.create(path, "<q16s", 3) as store:
             store.write(1, (41, b"from Python"))
             run = ccell.run_c(src, f"--name record_update --args '{path} 1 100 from-C private' --timeout 10 "
                               "--expect ok", out=io.StringIO())
@@ -262,7 +263,7 @@ SIZE = 8 << 20
 COUNTS = [0, 256, 1024, 2048]
 with objects.course_file(SIZE, tag="ex2") as path:
     demo.make_data_file(path, SIZE)
-    mapping.drop_cache(path)
+    page_stats.drop_cache(path)
     cold_seq = demo.lazy_loading(path, COUNTS, advice="sequential", cold=True, start_method="spawn")
     warm_rand = demo.lazy_loading(path, COUNTS, advice="random", cold=False, start_method="spawn")
 for label, rows in (("cold, MADV_SEQUENTIAL", cold_seq), ("warm, MADV_RANDOM", warm_rand)):
@@ -308,7 +309,7 @@ print("read() calls for the file:", SIZE // (1 << 20), "vs", SIZE // 4096)
 # %%
 # %%worker transfers
 """transfer(store, i, j, amount): both record locks, in index order."""
-from ipclab.mechanisms import mapping
+from ipclab.mechanisms import records
 
 
 def transfer(store, i, j, amount, timeout=10):
@@ -320,14 +321,14 @@ def transfer(store, i, j, amount, timeout=10):
 
 
 def many(path, i, j, times):
-    with mapping.RecordStore.open(path) as store:
+    with records.RecordStore.open(path) as store:
         for _ in range(times):
             transfer(store, i, j, 1)
     return times
 
 # %%
 with objects.course_file(tag="bank") as path:
-    with mapping.RecordStore.create(path, "<q8s", 2) as store:
+    with records.RecordStore.create(path, "<q8s", 2) as store:
         store.write(0, (1000, b"alice"))
         store.write(1, (1000, b"bob"))
         procs.run(transfers.many, [(path, 0, 1, 300), (path, 1, 0, 200)], start_method="spawn", timeout=120)

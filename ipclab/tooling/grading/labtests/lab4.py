@@ -10,7 +10,7 @@ import time
 
 from ipclab.core import errors, objects, procs
 from ipclab.tooling.grading import labkit
-from ipclab.mechanisms import mapping
+from ipclab.core import waiting
 from ipclab.tooling.grading.labkit import expect, expect_equal, expect_list, expect_raises, student
 
 LAB = "lab4"
@@ -157,7 +157,7 @@ def wait_for_holder(path, start, length, group, what):
         holder = lock_holder(path, start, length)
         return bool(holder) and (holder in pids or _parent(holder) in pids)
     try:
-        mapping.wait_until(held_by_group, 10, what)
+        waiting.wait_until(held_by_group, 10, what)
     except errors.WaitTimeout:
         raise labkit.Fail(f"{what}: no fcntl lock on bytes {start}..{start + length} appeared within 10 s",
                           [f"MISSING  an fcntl (lockf) lock on record bytes [{start}, {start + length})",

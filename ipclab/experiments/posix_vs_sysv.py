@@ -5,7 +5,9 @@ reads and compares); these are the children, which must be importable so that fo
 forkserver and spawn can all run them. Each function exists twice, POSIX and System V,
 written line for line alike so the difference is the API, not the logic.
 
-Defined in :mod:`ipclab.bench.jobs`; taught in notebook 04 (19.4 POSIX vs System V).
+Defined in :mod:`ipclab.experiments.posix_vs_sysv`; taught in notebook 04 (19.4 POSIX vs
+System V). The benchmark's transports, which time the same families, are in
+:mod:`ipclab.bench.transports`.
 """
 
 import struct
