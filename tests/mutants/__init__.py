@@ -24,9 +24,9 @@ def make(mutants, name, solution_text):
 
 def corpus():
     """Every mutant: (lab, name, solution file name, text, tests named for its bug)."""
-    from . import lab1, lab2, lab3, lab9
+    from . import lab1, lab2, lab3, lab9, lab10
     out = []
-    for mod in (lab1, lab2, lab3, lab9):
+    for mod in (lab1, lab2, lab3, lab9, lab10):
         sol = (ROOT / "solutions" / mod.SOLUTION).read_text()
         for name, (_, tests) in mod.MUTANTS.items():
             out.append((mod.LAB, name, mod.SOLUTION, make(mod.MUTANTS, name, sol), tests))
