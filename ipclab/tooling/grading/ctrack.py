@@ -1,0 +1,149 @@
+"""The C track of the labs: compile a student's C file, then grade it with the Python track's tests.
+
+How (issue 20.4): the student writes ``labs/c/MODULE.c`` against the lab's header
+(``labs/c/MODULE.h``, the contract). The grader, on the trusted side,
+
+1. refuses sources that could read the grader's files at compile time (``#include`` of
+   anything but a system header or the lab's header; ``asm`` and its ``.incbin``; ``#embed``):
+   gcc runs as the grader, not in the box;
+2. compiles the file with :mod:`ipclab.core.cbuild` (the course's one gcc runner) into a shared
+   library, against the grader's own copy of the header, with ``-std=c11 -Wall -Wextra
+   -Werror``, UndefinedBehaviorSanitizer (``-fno-sanitize-recover``: the first report ends the
+   process, and its text is shown) and gcc's ThreadSanitizer *instrumentation* hooked by
+   ``ipclab/c/ctrack/slow_hooks.c`` (only to slow each memory access in the lockstep tests; no
+   TSan runtime is linked);
+3. writes a generated ``MODULE.py`` beside the library: it loads :mod:`ipclab.tooling.grading.cshims`
+   for the lab, which presents the C library through the Python lab API.
+
+Grading then goes on exactly as for a Python submission: the agent in the box imports
+``MODULE.py``, and the same visible and hidden tests run against the C code, in the box.
+
+Why not AddressSanitizer: the box limits each process's address space (``RLIMIT_AS``), and
+ASan reserves terabytes of shadow memory at start-up; under such a limit it refuses to run
+("ReserveShadowMemoryRange failed ... Perhaps you're using ulimit -v", measured here). An ASan
+library loaded into Python also needs ``LD_PRELOAD`` of libasan. UBSan needs neither.
+"""
+
+import ast
+import re
+import shutil
+from pathlib import Path
+
+from ipclab.core import cbuild
+from ipclab.core.errors import NotSupported
+from ipclab.core.paths import C_DIR
+
+__all__ = ["LABS", "C_LABS_DIR", "SOLUTIONS_DIR", "COMPILE_FLAGS", "header_of", "check_source", "prepare",
+           "protocol_of", "gcc_needed_message"]
+
+ROOT = Path(__file__).resolve().parents[3]
+C_LABS_DIR = ROOT / "labs" / "c"
+SOLUTIONS_DIR = ROOT / "solutions" / "c"
+HOOKS = C_DIR / "ctrack" / "slow_hooks.c"
+LABS = {"lab1": "lab1_ringbuffer"}          # labs with a C track: lab -> module (file stem)
+COMPILE_FLAGS = ("-std=c11", "-Wall", "-Wextra", "-Werror", "-D_POSIX_C_SOURCE=200809L", "-fPIC", "-g",
+                 "-fsanitize=undefined", "-fno-sanitize-recover=all", "-fsanitize=thread")
+ALLOWED_INCLUDE = re.compile(r"<[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*\.h>")
+
+
+def gcc_needed_message(lab):
+    return (f"the C track of {lab} needs gcc on the grading machine (it compiles the student's file); "
+            f"gcc was not found. {cbuild.NO_GCC_ADVICE}")
+
+
+def header_of(lab):
+    """The lab's header, the contract (``labs/c/MODULE.h``)."""
+    return C_LABS_DIR / f"{LABS[lab]}.h"
+
+
+def _without_comments_and_strings(text):
+    """*text* with comments and string/char literals blanked (a string may mention asm)."""
+    pattern = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
+    return pattern.sub(lambda m: '""' if m.group(0).startswith('"') else " ", text)
+
+
+def check_source(text, lab):
+    """A list of reasons to refuse *text* before gcc sees it (empty: fine)."""
+    header = f"{LABS[lab]}.h"
+    problems = []
+    code = _without_comments_and_strings(text.replace("\\\n", ""))
+    for n, line in enumerate(code.splitlines(), 1):
+        s = line.strip()
+        d = re.match(r"#\s*(include|include_next|import|embed)\b\s*(.*)", s)
+        if d:
+            target = d.group(2).strip()
+            if d.group(1) != "include" or not (ALLOWED_INCLUDE.fullmatch(target) or target == '""'):
+                problems.append(f"line {n}: only #include <system.h> and #include \"{header}\" are allowed")
+        if re.search(r"\b(__asm__|__asm|asm)\b", s):
+            problems.append(f"line {n}: inline assembly (asm) is not allowed in this lab")
+        if "__has_include" in s or re.match(r"#\s*pragma\s+GCC\s+dependency", s) or "_Pragma" in s:
+            problems.append(f"line {n}: __has_include, _Pragma and #pragma GCC dependency are not allowed here")
+    # the only quoted include allowed is the lab's header (quoted names were blanked above)
+    for n, line in enumerate(text.splitlines(), 1):
+        m = re.match(r'\s*#\s*include\s*"([^"]*)"', line)
+        if m and m.group(1) != header:
+            problems.append(f"line {n}: #include \"{m.group(1)}\": the only header of yours is \"{header}\"")
+    return problems
+
+
+def protocol_of(text):
+    """The C file's ``PROTOCOL`` string (``const char PROTOCOL[] = "..." "...";``), or None."""
+    m = re.search(r'\bPROTOCOL\s*\[\s*\]\s*=\s*((?:\s*"(?:\\.|[^"\\\n])*")+)\s*;', text)
+    if not m:
+        return None
+    out = []
+    for piece in re.findall(r'"((?:\\.|[^"\\\n])*)"', m.group(1)):
+        try:
+            out.append(ast.literal_eval('"' + piece + '"'))
+        except (SyntaxError, ValueError):
+            out.append(piece)
+    return "".join(out)
+
+
+_ADAPTER = '''"""{module}, C track: generated by the grader (ipclab.tooling.grading.ctrack); not student code."""
+import os as _os
+
+from ipclab.tooling.grading.cshims import {lab} as _shim
+
+C_TRACK = True
+PROTOCOL = {protocol!r}
+_shim.load(_os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "lib{module}.so"))  # lib...: never importable as the module itself
+_ipclab_c_slow = _shim.slow
+{exports}
+'''
+
+
+def prepare(lab, work):
+    """Compile ``work/MODULE.c`` and put ``libMODULE.so`` and the adapter ``MODULE.py`` beside it.
+
+    Returns None when ready, else the message a student reads (the compiler's own diagnostics,
+    or why the source was refused). Raises :class:`NotSupported` when gcc is absent.
+    """
+    module = LABS[lab]
+    work = Path(work)
+    src = work / f"{module}.c"
+    text = src.read_bytes().decode("utf-8", errors="replace")
+    problems = check_source(text, lab)
+    if problems:
+        return "your C file was not compiled:\n" + "\n".join("  " + p for p in problems[:10])
+    if not cbuild.have_gcc():
+        raise NotSupported(gcc_needed_message(lab))
+    shutil.copyfile(header_of(lab), work / header_of(lab).name)   # the grader's copy of the contract
+    hooks = cbuild.build([HOOKS], "ctrack_slow_hooks_o", extra=["-fPIC", "-c"], guard=False)  # no sanitizer
+    try:
+        obj = cbuild.build([src], f"{module}_o", opt="-O1", extra=[*COMPILE_FLAGS, "-c"], guard=False)
+        lib = cbuild.build([obj, hooks], f"{module}_so", extra=["-shared", "-fPIC"], libs=["-lubsan"], guard=False)
+    except cbuild.CompileError as e:
+        diag = (e.diagnostics or str(e)).replace(str(work) + "/", "")
+        lines = [line for line in diag.splitlines() if line.strip()][:40]
+        return ("gcc could not compile your C file (flags: " + " ".join(COMPILE_FLAGS[:4]) +
+                "; warnings are errors):\n" + "\n".join("  " + line for line in lines))
+    shutil.copyfile(lib, work / f"lib{module}.so")
+    (work / f"lib{module}.so").chmod(0o644)
+    shim = __import__(f"ipclab.tooling.grading.cshims.{lab}", fromlist=["__all__"])
+    exports = "\n".join(f"{name} = _shim.{name}" for name in shim.__all__ if name not in ("load", "slow"))
+    protocol = protocol_of(text) or ""
+    adapter = work / f"{module}.py"
+    adapter.write_text(_ADAPTER.format(module=module, lab=lab, protocol=protocol, exports=exports))
+    adapter.chmod(0o644)
+    return None
