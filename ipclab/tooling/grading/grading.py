@@ -268,9 +268,10 @@ def lab_tests(lab, include_hidden=True, hidden_dir=None):
     return out
 
 
-def find_submission(module, where=None):
-    """The student's ``MODULE.py``: *where* is that file, or a folder searched (shallowest first)."""
-    fname = f"{module}.py"
+def find_submission(module, where=None, suffix=".py"):
+    """The student's ``MODULE.py`` (``MODULE.c`` with *suffix* ``.c``): *where* is that file, or a
+    folder searched (shallowest first)."""
+    fname = f"{module}{suffix}"
     candidates = [Path(where)] if where else [Path.cwd(), Path.cwd() / "labs", LABS_DIR]
     for c in candidates:
         if c.is_file():
@@ -300,8 +301,9 @@ class BadSubmission(BadArgument):
     """The submitted path is not a plain file of reasonable size (symlink, device, fifo, huge)."""
 
 
-def copy_submission(path, module, root=None):
-    """Copy *path* (refusing symlinks and non-regular files) alone into a fresh folder; that folder.
+def copy_submission(path, module, root=None, suffix=".py"):
+    """Copy *path* (refusing symlinks and non-regular files) alone into a fresh folder, as
+    ``MODULE`` + *suffix*; that folder.
 
     *root* is the folder the student submitted: no component between it and the file may
     be a symlink either (a symlinked folder could point at the solutions).
@@ -319,13 +321,13 @@ def copy_submission(path, module, root=None):
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
         if path.is_symlink():
-            raise BadSubmission(f"{_display(path)} is a symbolic link, not your file: submit the .py file itself") from None
+            raise BadSubmission(f"{_display(path)} is a symbolic link, not your file: submit the {suffix} file itself") from None
         raise BadSubmission(f"cannot read {_display(path)}: {e.strerror}") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise BadSubmission(f"{_display(path)} is not a regular file (a device, a fifo, a folder?): "
-                                "submit the .py file itself")
+                                f"submit the {suffix} file itself")
         if st.st_size > MAX_SUBMISSION:
             raise BadSubmission(f"{_display(path)} is {st.st_size} bytes, over the {MAX_SUBMISSION}-byte limit")
         data = os.read(fd, MAX_SUBMISSION + 1)
@@ -333,7 +335,7 @@ def copy_submission(path, module, root=None):
         os.close(fd)
     work = Path(tempfile.mkdtemp(prefix="ipclab-sub-"))
     work.chmod(0o755)
-    copy = work / f"{module}.py"
+    copy = work / f"{module}{suffix}"
     copy.write_bytes(data)
     copy.chmod(0o644)
     return work
@@ -541,11 +543,35 @@ def _select(tests, only, lab):
     return picked
 
 
+TRACKS = ("py", "c")
+
+
+def track_of(lab, track=None, submission=None):
+    """``"py"`` or ``"c"``: *track* if given, else ``"c"`` for a submitted ``.c`` file; checked
+    against the labs that have a C track (:data:`ipclab.tooling.grading.ctrack.LABS`)."""
+    from ipclab.tooling.grading import ctrack
+    if track is None:
+        track = "c" if submission is not None and str(submission).endswith(".c") else "py"
+    if track not in TRACKS:
+        raise BadArgument(f"track {track!r}: the tracks are {', '.join(TRACKS)}")
+    if track == "py" and submission is not None and str(submission).endswith(".c"):
+        raise BadArgument(f"{submission} is a C file: grade it with --track c")
+    if track == "c" and lab not in ctrack.LABS:
+        raise BadArgument(f"{lab} has no C track yet; the labs with one: {', '.join(ctrack.LABS)}")
+    return track
+
+
 def grade_lab(lab, submission=None, *, include_hidden=True, only=None, seed=None, hidden_dir=None, jobs=1,
-              timeout_scale=None, budget=None, root=None):
-    """Grade one lab of one submission (a file or a folder) and return its :class:`LabReport`."""
+              timeout_scale=None, budget=None, root=None, track=None):
+    """Grade one lab of one submission (a file or a folder) and return its :class:`LabReport`.
+
+    *track* ``"c"`` grades the student's C file (``labs/c/MODULE.c``) with the same tests, through
+    :mod:`ipclab.tooling.grading.ctrack`; by default a ``.c`` submission is graded that way.
+    """
     from ipclab.tooling.grading import labtests
     lab = lab_id(lab)
+    track = track_of(lab, track, submission)
+    suffix = ".c" if track == "c" else ".py"
     mod = labtests.lab_module(lab)
     tests = lab_tests(lab, include_hidden, hidden_dir)
     numbered = _select(tests, only, lab)
@@ -554,23 +580,38 @@ def grade_lab(lab, submission=None, *, include_hidden=True, only=None, seed=None
     iso = sandbox.isolation_level()
     hidden_count = getattr(mod, "HIDDEN", 0)
     hidden_run = any(t[2] == "hidden" for t in tests)
-    path = find_submission(mod.MODULE, submission)
-    report = LabReport(lab, mod.TITLE, mod.MODULE, _display(path or submission or f"labs/{mod.MODULE}.py"), seed, [],
+    path = find_submission(mod.MODULE, submission, suffix)
+    default = f"labs/c/{mod.MODULE}.c" if track == "c" else f"labs/{mod.MODULE}.py"
+    report = LabReport(lab, mod.TITLE, mod.MODULE, _display(path or submission or default), seed, [],
                        hidden_count, hidden_run, isolation=iso.level, isolation_reason=iso.reason)
 
     def zero(summary, status="failed"):
         return [TestResult(lab, i, t[1].__name__, t[1]._labtest["title"], t[1]._labtest["points"], 0,
                            status, summary=summary, visibility=t[2]) for i, t in numbered]
     if path is None:
-        report.note = f"no {mod.MODULE}.py found in {submission or 'this folder or labs/'}"
-        report.results = zero(f"missing {mod.MODULE}.py")
+        report.note = f"no {mod.MODULE}{suffix} found in {submission or 'this folder or labs/'}"
+        report.results = zero(f"missing {mod.MODULE}{suffix}")
         return report
     try:
-        work = copy_submission(path, mod.MODULE, root or (submission if submission and Path(submission).is_dir() else None))
+        work = copy_submission(path, mod.MODULE, root or (submission if submission and Path(submission).is_dir() else None),
+                               suffix)
     except BadSubmission as e:
         report.note = str(e)
         report.results = zero("not run: " + str(e))
         return report
+    if track == "c":  # compile (as the grader, the source checked first), then the Python track's tests
+        from ipclab.core.errors import NotSupported
+        from ipclab.tooling.grading import ctrack
+        try:
+            problem = ctrack.prepare(lab, work)
+        except NotSupported as e:
+            problem, report.note = str(e), "gcc is needed to grade the C track"
+        if problem:
+            shutil.rmtree(work, ignore_errors=True)
+            report.note = report.note or "your C file was not compiled (see above)"
+            report.import_error = problem
+            report.results = zero("not run: " + report.note)
+            return report
     report.protocol_status, report.protocol = read_protocol(work / f"{mod.MODULE}.py")
     try:
         problem = probe_import(work, mod.MODULE, budget, iso)
@@ -599,7 +640,7 @@ def grade_lab(lab, submission=None, *, include_hidden=True, only=None, seed=None
     return report
 
 
-def check(lab, only=None, *, submission=None, seed=None, jobs=1):
+def check(lab, only=None, *, submission=None, seed=None, jobs=1, track=None):
     """In a notebook: grade *lab*'s visible tests (or test number/name *only*) on your module; shows the table.
 
     ``check("lab1")`` grades every visible test, ``check("lab1", 2)`` or
@@ -607,7 +648,7 @@ def check(lab, only=None, *, submission=None, seed=None, jobs=1):
     the folder the notebook runs in); tests run in boxes, so a hang costs a timeout,
     not your kernel.
     """
-    report = grade_lab(lab, submission, include_hidden=False, only=only, seed=seed, jobs=jobs)
+    report = grade_lab(lab, submission, include_hidden=False, only=only, seed=seed, jobs=jobs, track=track)
     report.protocol_full = False  # the student wrote it: one line says it was found
     if not _in_ipython():  # from a script or `python -c`, nothing would display the report
         print(report.text())
@@ -676,7 +717,8 @@ class contextlib_suppress:
         return True
 
 
-def batch(folder, labs, csv_path, *, include_hidden=True, hidden_dir=None, jobs=1, echo=print, budget=None):
+def batch(folder, labs, csv_path, *, include_hidden=True, hidden_dir=None, jobs=1, echo=print, budget=None,
+          track=None):
     """Grade every sub-folder of *folder* (one per student) on *labs*; the CSV is rewritten after each.
 
     Each student gets a fresh budget and fresh boxes: nothing one submission does reaches
@@ -697,11 +739,11 @@ def batch(folder, labs, csv_path, *, include_hidden=True, hidden_dir=None, jobs=
             if s.is_symlink():
                 from ipclab.tooling.grading import labtests
                 rep = grade_lab(lab, folder / ".ipclab-no-such-folder", include_hidden=include_hidden,
-                                hidden_dir=hidden_dir, budget=b)
+                                hidden_dir=hidden_dir, budget=b, track=track)
                 rep.note = f"{s.name} is a symbolic link, not a folder: not graded"
             else:
                 rep = grade_lab(lab, s, include_hidden=include_hidden, hidden_dir=hidden_dir, jobs=jobs, budget=b,
-                                root=s)
+                                root=s, track=track)
             row[lab], row[f"{lab}_max"] = _num(rep.score), _num(rep.max_score)
             row[f"{lab}_protocol"] = (rep.protocol[:PROTOCOL_CSV_MAX] if rep.protocol_status == "written"
                                       else f"[{rep.protocol_status or 'not read'}]")
@@ -721,8 +763,17 @@ def batch(folder, labs, csv_path, *, include_hidden=True, hidden_dir=None, jobs=
 
 def add_arguments(parser):
     from ipclab.tooling.grading import labtests
-    parser.add_argument("labs", nargs="*", help=f"{', '.join(labtests.lab_ids())}, or 'all' (the default)")
-    parser.add_argument("--submission", "-s", help="the student's module file, or a folder holding it (default: labs/)")
+    parser.add_argument("labs", nargs="*", help=f"{', '.join(labtests.lab_ids())}, or 'all' (the default); a .py or .c "
+                        "file named here is the submission")
+    parser.add_argument("--submission", "-s", help="the student's module file, or a folder holding it (default: labs/; "
+                        "with --track c, labs/c/MODULE.c)")
+    from ipclab.tooling.grading import ctrack
+    parser.add_argument("--track", choices=TRACKS, default=None,
+                        help="py: the student's Python module; c: the student's C file against the lab's header "
+                        "(labs/c/MODULE.h), compiled with gcc -std=c11 -Wall -Wextra -Werror and UBSan, then "
+                        f"the same tests (needs gcc; labs with a C track: {', '.join(ctrack.LABS)}). Default: c "
+                        "for a .c submission, else py. A submission file may also follow the lab: "
+                        "`ipclab grade lab1 path/lab1_ringbuffer.c --track c` (the file before the options)")
     parser.add_argument("--only", help="only the test with this number (or this exact function name)")
     parser.add_argument("--seed", type=int, help="replay a run with the seed it printed")
     parser.add_argument("--no-hidden", action="store_true", help="skip hidden tests even if grading/hidden exists")
@@ -749,7 +800,21 @@ def _atomic_write_text(path, text):
 
 def main(args):
     from ipclab.tooling.grading import labtests
+    files = [x for x in args.labs if x.endswith((".py", ".c"))]  # `ipclab grade lab1 FILE.c`
+    if files:
+        if len(files) > 1 or args.submission:
+            raise BadArgument(f"one submission at a time: {', '.join(files + [args.submission or ''])}".rstrip(", "))
+        args.labs, args.submission = [x for x in args.labs if x not in files], files[0]
+    track = getattr(args, "track", None)
     labs = labtests.lab_ids() if not args.labs or args.labs == ["all"] else [lab_id(x) for x in args.labs]
+    if track == "c" or (track is None and str(args.submission or "").endswith(".c")):
+        from ipclab.core import cbuild
+        from ipclab.tooling.grading import ctrack
+        if not args.labs or args.labs == ["all"]:
+            labs = [x for x in labs if x in ctrack.LABS]
+        if not cbuild.have_gcc():
+            print(f"ipclab grade: {ctrack.gcc_needed_message(' and '.join(labs))}", file=sys.stderr)
+            return 2
     hidden = not args.no_hidden
     iso = sandbox.isolation_level()
     teacher_output = bool(args.batch) or args.format == "gradescope"
@@ -762,7 +827,7 @@ def main(args):
         return 2
     if args.batch:
         batch(args.batch, labs, args.csv, include_hidden=hidden, hidden_dir=args.hidden_dir, jobs=args.jobs,
-              budget=args.budget)
+              budget=args.budget, track=track)
         print(f"wrote {args.csv}")
         return 0
     submission = args.submission
@@ -772,7 +837,7 @@ def main(args):
     budget = Budget(args.budget)
     for lab in labs:
         rep = grade_lab(lab, submission, include_hidden=hidden, only=args.only, seed=args.seed,
-                        hidden_dir=args.hidden_dir, jobs=args.jobs, budget=budget)
+                        hidden_dir=args.hidden_dir, jobs=args.jobs, budget=budget, track=track)
         reports.append(rep)
         if args.format == "text":
             print(rep.text(), flush=True)
