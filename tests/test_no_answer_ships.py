@@ -1,4 +1,4 @@
-"""No lab's answer ships in the student edition (issue 20, point 2): labs 4-8.
+"""No lab's answer ships in the student edition (issue 20, point 2): labs 4-10.
 
 Two checks:
 
@@ -10,10 +10,12 @@ Two checks:
   named for what the lab asks beyond it (readers share a record's lock). For labs 5-8
   ipclab has no cache, pool, logger or server classes; the candidates are its closest
   functions (msgq's request server, the notebooks' pool worker and logger, the SO_REUSEPORT
-  worker), put in the place of the lab's functions in the student's stub.
+  worker), put in the place of the lab's functions in the student's stub. Lab 10's stub is
+  the broken program itself: as shipped, with notebook 06's workers imported, it must fail.
 * **No solution copied.** No function body of a solution region (solutions/labN_*.py, the
-  code the stub leaves out) appears in the student edition's Python (ipclab/, the notebooks'
-  sources, the stubs), compared as syntax trees.
+  code the stub leaves out, or replaces with a broken version in lab 10) appears in the
+  student edition's Python (ipclab/, the notebooks' sources, the stubs), compared as syntax
+  trees.
 """
 
 import ast
@@ -26,7 +28,7 @@ from ipclab.core.paths import COURSE_ROOT as ROOT
 from ipclab.tooling import labgen
 from ipclab.tooling.grading import grading
 
-LABS = ["lab4", "lab5", "lab6", "lab7", "lab8", "lab9"]
+LABS = ["lab4", "lab5", "lab6", "lab7", "lab8", "lab9", "lab10"]
 
 RECORDSTORE_AS_IS = """
 from ipclab.mechanisms.records import RecordStore as Store
@@ -96,6 +98,10 @@ CANDIDATES = {
         from ipclab.core.objects import *  # noqa
         from ipclab.experiments.pshared_demos import seqlock  # noqa
         """)},
+    "lab10": {"the program as shipped, with notebook 06's workers": lambda: _stub_with("lab10", """
+        from ipclab.experiments.debug_workers import *  # noqa
+        from ipclab.experiments.race_window import *  # noqa
+        """)},
 }
 NAMED_TEST = {("lab4", "RecordStore adapted to the lab"): "readers_share"}
 
@@ -131,14 +137,15 @@ def _functions(tree):
 
 
 def _solved(lab):
-    """{qualified name: body dump} of the functions whose body the stub leaves out, big enough to matter."""
+    """{qualified name: body dump} of the functions whose body the stub leaves out (or, lab 10, breaks),
+    big enough to matter."""
     sol = next(s for s, _stub in labgen.pairs() if s.name.startswith(lab + "_"))
     stub = next(st for s, st in labgen.pairs() if s == sol)
-    stub_fns = {f.name: f for f in _functions(ast.parse(stub.read_text()))}
+    sol_fns, stub_fns = _functions(ast.parse(sol.read_text())), _functions(ast.parse(stub.read_text()))
+    assert [f.name for f in sol_fns] == [f.name for f in stub_fns], f"{stub.name}: not made from {sol.name}?"
     out = {}
-    for f in _functions(ast.parse(sol.read_text())):
-        left_out = f.name in stub_fns and any(isinstance(n, ast.Raise) and "NotImplementedError" in ast.dump(n)
-                                             for n in ast.walk(stub_fns[f.name]))
+    for f, stub_f in zip(sol_fns, stub_fns):  # the same functions in the same order (two classes may share a name)
+        left_out = _body_dump(stub_f) != _body_dump(f)
         if left_out and sum(1 for _ in ast.walk(f)) >= 25:
             out[f"{sol.name}:{f.name}"] = _body_dump(f)
     return out
