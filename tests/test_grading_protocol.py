@@ -1,6 +1,6 @@
 """The student's PROTOCOL reaches the teacher (issue 20, point 5), read as text, never run.
 
-Labs 4-8 ask for a module-level ``PROTOCOL`` string. The grader reads it with ``ast`` from
+Labs 4-10 ask for a module-level ``PROTOCOL`` string. The grader reads it with ``ast`` from
 the submitted file's bytes (:func:`grading.read_protocol`) and every report shows it: the
 table, JSON, Gradescope's output, the batch CSV. A missing one says so; a huge one is cut;
 one that is code (an f-string, a call) is not evaluated; the file is never imported.
@@ -30,7 +30,8 @@ def _with_protocol(tmp_path, protocol_source, name="lab4_recordstore.py"):
 
 
 def test_solutions_have_a_protocol_and_stubs_the_template():
-    for lab in ("lab4_recordstore", "lab5_lrucache", "lab6_pool", "lab7_logger", "lab8_prefork", "lab9_seqlock"):
+    for lab in ("lab4_recordstore", "lab5_lrucache", "lab6_pool", "lab7_logger", "lab8_prefork", "lab9_seqlock",
+                "lab10_diagnose"):
         status, text = grading.read_protocol(ROOT / "solutions" / f"{lab}.py")
         assert status == "written" and "Locks:" in text and "Invariants" in text, lab
         assert grading.read_protocol(ROOT / "labs" / f"{lab}.py") == ("template", ""), lab
