@@ -33,8 +33,8 @@ from ipclab.core import cbuild
 from ipclab.core.errors import NotSupported
 from ipclab.core.paths import C_DIR
 
-__all__ = ["LABS", "C_LABS_DIR", "SOLUTIONS_DIR", "COMPILE_FLAGS", "header_of", "check_source", "prepare",
-           "protocol_of", "gcc_needed_message"]
+__all__ = ["LABS", "C_LABS_DIR", "SOLUTIONS_DIR", "COMPILE_FLAGS", "HINTS", "header_of", "check_source", "prepare",
+           "protocol_of", "explain", "gcc_needed_message"]
 
 ROOT = Path(__file__).resolve().parents[3]
 C_LABS_DIR = ROOT / "labs" / "c"
@@ -43,7 +43,41 @@ HOOKS = C_DIR / "ctrack" / "slow_hooks.c"
 LABS = {"lab1": "lab1_ringbuffer"}          # labs with a C track: lab -> module (file stem)
 COMPILE_FLAGS = ("-std=c11", "-Wall", "-Wextra", "-Werror", "-D_POSIX_C_SOURCE=200809L", "-fPIC", "-g",
                  "-fsanitize=undefined", "-fno-sanitize-recover=all", "-fsanitize=thread")
+WORK_PREFIX = re.compile(r"/[^\s:]*/ipclab-sub-[^/\s]+/")
 ALLOWED_INCLUDE = re.compile(r"<[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*\.h>")
+
+
+#: The Python track's hints name Python calls; the C track's say the same in C (test name -> hint).
+HINTS = {"lab1": {
+    "fifo_one_process": "rb_put() writes the length (rb_store_u32) then the bytes at slot `tail` "
+                        "(RB_SLOT_OFFSET), rb_get() reads slot `head`; both advance modulo capacity.",
+    "timeouts": "sem_timedwait(sem, &deadline), deadline = rb_deadline(timeout), fails with errno ETIMEDOUT: "
+                "return -1 with errno still ETIMEDOUT (and sem_post anything you took before the timeout).",
+    "mutex_is_used": "take the mutex (after empty/full) around every use of head and tail; if the mutex wait "
+                     "times out, sem_post the empty (rb_put) or full (rb_get) unit you already took.",
+    "bad_input": "rb_create: errno = EINVAL and NULL when capacity or item_size <= 0, before creating anything; "
+                 "rb_put: EINVAL unless 1 <= len <= item_size, before waiting on anything.",
+    "attach_and_destroy": "head and tail live in the segment (struct rb_header), shared by every process: not in "
+                          "your struct rb; rb_destroy() must shm_unlink the segment and sem_unlink the three "
+                          "semaphores.",
+    "end_of_stream": "rb_end() puts a length-0 marker in the ring like a record; an rb_get() that finds it leaves "
+                     "it there, sem_posts full again so the next waiting consumer wakes too, and returns 0; "
+                     "rb_put() after the end fails with EPIPE.",
+    "every_length": "store each record's length in its slot and copy exactly that many bytes with memcpy "
+                    "(zero bytes inside a record are data, not an end).",
+}}
+
+
+def explain(lab, results):
+    """C-track wording on graded *results* (TestResult): C hints, and a sanitizer's report named as such."""
+    for r in results:
+        r.hint = HINTS.get(lab, {}).get(r.name, r.hint)
+        r.output_tail = [WORK_PREFIX.sub("", line) for line in r.output_tail]  # UBSan names the copy's path
+        reports = [line for line in r.output_tail if "runtime error:" in line]
+        if r.status == "crashed" and reports:
+            r.summary = ("UndefinedBehaviorSanitizer stopped your C code at its first undefined behaviour "
+                         "(the report is below; file:line:column is in your .c file)")
+    return results
 
 
 def gcc_needed_message(lab):
