@@ -635,6 +635,8 @@ def grade_lab(lab, submission=None, *, include_hidden=True, only=None, seed=None
                 report.results = list(pool.map(one, numbered))
         else:
             report.results = [one(item) for item in numbered]
+        if track == "c":
+            ctrack.explain(lab, report.results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return report
