@@ -31,14 +31,13 @@ from pathlib import Path
 
 from ipclab.core import cbuild
 from ipclab.core.errors import NotSupported
-from ipclab.core.paths import C_DIR
+from ipclab.core.paths import C_DIR, COURSE_ROOT
 
 __all__ = ["LABS", "C_LABS_DIR", "SOLUTIONS_DIR", "COMPILE_FLAGS", "HINTS", "header_of", "check_source", "prepare",
            "protocol_of", "explain", "gcc_needed_message"]
 
-ROOT = Path(__file__).resolve().parents[3]
-C_LABS_DIR = ROOT / "labs" / "c"
-SOLUTIONS_DIR = ROOT / "solutions" / "c"
+C_LABS_DIR = COURSE_ROOT / "labs" / "c"
+SOLUTIONS_DIR = COURSE_ROOT / "solutions" / "c"
 HOOKS = C_DIR / "ctrack" / "slow_hooks.c"
 LABS = {"lab1": "lab1_ringbuffer"}          # labs with a C track: lab -> module (file stem)
 COMPILE_FLAGS = ("-std=c11", "-Wall", "-Wextra", "-Werror", "-D_POSIX_C_SOURCE=200809L", "-fPIC", "-g",
