@@ -55,9 +55,10 @@ Diagnosis (the four defects of the program as shipped):
 - leak: run() removed the ledger only when every worker succeeded. Shown by ipcs -m -s /
   ipclab ls after run(crash=...): a segment (nattch 0) and a set per crashed run. Fix:
   try/finally around the workers.
-- torn read: last() copied the three words without LAST (a slice is a memcpy, not one
-  atomic load). Shown by strace -e trace=semtimedop (the reader makes none) and by holding
-  LAST with half a record written. Fix: hold LAST while copying.
+- torn read: last() copied the three words without LAST (tuple() of a slice loads them one
+  by one; even one memcpy of 24 bytes is not one atomic load). Shown by strace -f -e
+  trace=semop,semtimedop (the reader makes no semaphore call) and by holding LAST with half
+  a record written. Fix: hold LAST while copying.
 """
 ### END SOLUTION
 

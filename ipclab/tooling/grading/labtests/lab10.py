@@ -452,3 +452,89 @@ def demo(lab, jobs=40, workers=4, crash=None):
         left = [r for r in inventory.course_objects(run_id) if (r["kind"], r["id"] or r["name"]) not in before]
         inventory.remove_rows(left)
     return result, left
+
+
+# -- the brief's reproductions: the four bug reports, made to happen (not graded) ----------------------
+
+def race_demo(lab, seed=1, workers=None, per=5, slow=SLOW):
+    """*workers* processes (more than CPUs) finish *per* jobs each, the student's code slowed by
+    *slow* s a line (a wider window, notebook 06 section 5): ``{"expected", "done", "repeated"}``,
+    done read from the segment, repeated = stamps given to more than one job."""
+    import random
+    labkit.use_student(lab)
+    workers = workers or cpus() + 2
+    led = lab.Ledger.create()
+    try:
+        handle = led.handle
+        jobs = jobs_for(random.Random(seed), workers * per)
+        with labkit.Gate(workers) as gate:
+            results = procs.run(_call, [(finish_many, (handle, gate.handle, jobs[i * per:(i + 1) * per], i, slow))
+                                        for i in range(workers)], start_method="fork", timeout=WORKER_TIMEOUT,
+                                relay=False)
+        with kernel_words(handle[0]) as w:
+            done = w[DONE]
+    finally:
+        led.destroy()
+    stamps = [s for res in results for _, _, s in res]
+    return {"expected": len(jobs), "done": done, "repeated": len(stamps) - len(set(stamps))}
+
+
+def deadlock_demo(lab, pause=PAUSE):
+    """finish() and audit() started together in two processes, each keeping every semaphore it takes
+    *pause* s; meanwhile the set as ``ipcs -s -i`` reads it (notebook 06 section 4):
+    ``{"finish", "audit", "cycle"}``: each call's ("ok", value) or (error, message), and the
+    semctl rows seen when both semaphores were taken and awaited (None if never)."""
+    labkit.use_student(lab)
+    led = lab.Ledger.create()
+    try:
+        handle = led.handle
+        sems = semset.SemaphoreSet.attach(handle[1])
+        led.finish(1, 0, timeout=STUDENT_WAIT)
+        seen, stop = {}, threading.Event()
+
+        def watch():
+            while not stop.is_set():
+                rows = sems.snapshot()        # C: semctl GETALL, GETNCNT, GETZCNT, GETPID
+                if all(r["value"] == 0 and r["ncnt"] >= 1 for r in rows):
+                    seen.setdefault("rows", rows)
+                time.sleep(0.01)
+        t = threading.Thread(target=watch, daemon=True)
+        t.start()
+        try:
+            with labkit.Gate(2) as gate:
+                fin, aud = procs.run(_call, [(finish_once, (handle, gate.handle, 2, 1, pause)),
+                                             (audit_once, (handle, gate.handle, pause))],
+                                     start_method="fork", timeout=WORKER_TIMEOUT, relay=False)
+        finally:
+            stop.set()
+            t.join(5)
+    finally:
+        led.destroy()
+    return {"finish": fin, "audit": aud, "cycle": seen.get("rows")}
+
+
+def torn_demo(lab):
+    """The notebook takes COUNT and LAST (a writer), writes job and worker of a new record but not its
+    stamp, and calls last(): ``{"returned_while_held", "got", "written"}``."""
+    labkit.use_student(lab)
+    led = lab.Ledger.create()
+    try:
+        shmid, semid = led.handle
+        sems = semset.SemaphoreSet.attach(semid)
+        led.finish(7, 0, timeout=STUDENT_WAIT)
+        with kernel_words(shmid) as w:
+            sems.acquire(COUNT, timeout=5)
+            sems.acquire(LAST, timeout=5)
+            try:
+                w[DONE], w[JOB], w[WORKER] = 2, 8, 1          # half of finish(8, 1): stamp not yet written
+                call = Call(led.last, timeout=STUDENT_WAIT)
+                wait_for(lambda: sems.ncnt(LAST) >= 1 or not call.is_alive(), 3)
+                early = not call.is_alive()
+                w[STAMP] = 2
+            finally:
+                sems.release(LAST)
+                sems.release(COUNT)
+            call.join(STUDENT_WAIT * 2)
+    finally:
+        led.destroy()
+    return {"returned_while_held": early, "got": call.value if call.error is None else call.error, "written": (8, 1, 2)}
