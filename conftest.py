@@ -42,7 +42,7 @@ def pytest_sessionfinish(session, exitstatus):
 GRADING_BOX_FILES = {
     "test_adversarial.py", "test_broken_lab45.py", "test_classroom.py", "test_grading.py",
     "test_grading_neighbours.py", "test_grading_protocol.py", "test_installed.py", "test_labs.py",
-    "test_mutants.py", "test_no_answer_ships.py", "test_release_student.py", "test_sandbox.py",
+    "test_mutants.py", "test_no_answer_ships.py", "test_release_student.py", "test_sandbox.py", "test_ctrack.py",
 }
 
 
