@@ -1,6 +1,7 @@
 """Every lab test catches the bug it is named for (issue 20).
 
-A corpus of mutants (tests/mutants/: broken versions of the lab 1-3 and 9 solutions, one bug each)
+A corpus of mutants (tests/mutants/: broken versions of the lab 1-3, 9 and 10 solutions, one bug each;
+lab 10's are its solution with one of its four planted defects back)
 is graded with the real grader, in boxes, on the visible tests named for each bug: every
 mutant must lose all the points of each of them. The solution keeps full marks on the same
 tests (tests/test_labs.py checks all of them; here the ones the mutants are graded on).
