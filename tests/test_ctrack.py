@@ -140,7 +140,7 @@ def test_c_mutant_loses_the_points_of_its_test(name, test, tmp_path):
 @needs_gcc
 def test_a_forged_verdict_and_a_surviving_child_earn_nothing(tmp_path):
     """The student's constructor runs in the box when the library loads: it writes a 'passed'
-    verdict to every descriptor and forks a child that never exits. The verdict comes from the
+    verdict to every descriptor but the agent's channel and forks a child that never exits. The verdict comes from the
     trusted test process, not from anything the box writes; the child dies with the box."""
     forge = STUB.read_text() + r'''
 #include <signal.h>
@@ -148,8 +148,9 @@ __attribute__((constructor)) static void forge(void)
 {
     static const char v[] = "{\"verdict\": {\"status\": \"passed\", \"summary\": \"\", \"lines\": []}, "
                             "\"leaks\": [], \"strays\": 0}\n";
-    for (int fd = 0; fd < 64; fd++)
-        (void)!write(fd, v, sizeof v - 1);
+    for (int fd = 0; fd < 64; fd++)   /* not 3, the agent's channel: the tests must still run */
+        if (fd != 3)
+            (void)!write(fd, v, sizeof v - 1);
     if (fork() == 0) {
         setsid();
         signal(SIGTERM, SIG_IGN);
@@ -160,6 +161,7 @@ __attribute__((constructor)) static void forge(void)
 '''
     rep = grading.grade_lab("lab1", _submit(tmp_path, forge), include_hidden=True, jobs=2)
     assert rep.score == 0 and not any(r.passed for r in rep.results), rep.text()
+    assert not rep.import_error and all("not implemented" in r.summary for r in rep.results), rep.text()
     holders = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
