@@ -19,7 +19,8 @@ import time
 
 from ipclab.core import objects, procs, waiting
 from ipclab.core.errors import BadArgument, ChildError, WaitTimeout
-from ipclab.mechanisms import mapping, page_stats, records
+from ipclab.mechanisms import mapping, page_stats
+from ipclab.mechanisms import records as record_files
 from ipclab.mechanisms.mapping import PAGE
 
 MARK = b"CHILD WAS HERE"
@@ -283,10 +284,10 @@ def read_vs_mmap(path, repeats=3, nrandom=4000, record=64, seed=1):
 
 def bump(path, index, times, locked, barrier_path, nworkers, window=0.0005, timeout=20):
     """Worker: add 1 to the counter of record *index*, *times* times, after all *nworkers* are ready."""
-    with records.RecordStore.open(barrier_path) as barrier:  # a start line: everyone runs at once
+    with record_files.RecordStore.open(barrier_path) as barrier:  # a start line: everyone runs at once
         barrier.update(0, lambda r: (r[0] + 1,), timeout=timeout)
         waiting.wait_until(lambda: barrier.read(0)[0] >= nworkers, timeout, "the other workers to start")
-    with records.RecordStore.open(path) as store:
+    with record_files.RecordStore.open(path) as store:
         for _ in range(times):
             store.update(index, lambda r: (r[0] + 1, *r[1:]), timeout=timeout, locked=locked, window=window)
     return times
@@ -298,8 +299,8 @@ def concurrent_updates(nworkers=4, times=50, records=2, locked=True, start_metho
     Returns the final counters and what they should be: with ``locked=False`` updates get lost.
     """
     with objects.course_file(tag="records") as path, objects.course_file(tag="barrier") as bpath:
-        records.RecordStore.create(bpath, "<q", 1).close()
-        with records.RecordStore.create(path, "<q12s", records) as store:
+        record_files.RecordStore.create(bpath, "<q", 1).close()
+        with record_files.RecordStore.create(path, "<q12s", records) as store:
             for i in range(records):
                 store.write(i, (0, f"record {i}".encode()))
             procs.run(bump, [(path, w % records, times, locked, bpath, nworkers) for w in range(nworkers)],
@@ -356,7 +357,7 @@ def mailbox_send(path, messages, timeout=20):
         try:
             for seq, text in enumerate(messages, 1):
                 data = text.encode()
-                with records.file_lock(fd, 0, MAILBOX_SIZE, timeout=timeout):
+                with record_files.file_lock(fd, 0, MAILBOX_SIZE, timeout=timeout):
                     mm[MAILBOX.size:MAILBOX.size + len(data)] = data
                     MAILBOX.pack_into(mm, 0, seq, seq - 1, len(data))
                 waiting.wait_until(lambda: _mailbox(mm, fd, timeout)[1] >= seq, timeout,
@@ -367,7 +368,7 @@ def mailbox_send(path, messages, timeout=20):
 
 
 def _mailbox(mm, fd, timeout):
-    with records.file_lock(fd, 0, MAILBOX_SIZE, timeout=timeout):
+    with record_files.file_lock(fd, 0, MAILBOX_SIZE, timeout=timeout):
         return MAILBOX.unpack_from(mm, 0)
 
 
@@ -380,7 +381,7 @@ def mailbox_receive(path, count, timeout=20):
             for seq in range(1, count + 1):
                 waiting.wait_until(lambda: _mailbox(mm, fd, timeout)[0] >= seq, timeout,
                                    f"message {seq} from the writer")
-                with records.file_lock(fd, 0, MAILBOX_SIZE, timeout=timeout):
+                with record_files.file_lock(fd, 0, MAILBOX_SIZE, timeout=timeout):
                     _, _, n = MAILBOX.unpack_from(mm, 0)
                     got.append(bytes(mm[MAILBOX.size:MAILBOX.size + n]).decode())
                     MAILBOX.pack_into(mm, 0, seq, seq, n)
@@ -445,14 +446,14 @@ def child_signal(target, args, start_method="spawn", timeout=30):
 
 def hold_record(path, index, seconds, timeout=10):
     """Worker: lock record *index* of a store for *seconds*, so others meet a held lock."""
-    with records.RecordStore.open(path) as store, store.lock(index, timeout=timeout):
+    with record_files.RecordStore.open(path) as store, store.lock(index, timeout=timeout):
         time.sleep(seconds)
     return index
 
 
 def lock_is_held(path, index):
     """True if another process holds the lock on record *index* (we test with a non-blocking lock)."""
-    with records.RecordStore.open(path) as store:
+    with record_files.RecordStore.open(path) as store:
         try:
             with store.lock(index, timeout=0.001):
                 return False
