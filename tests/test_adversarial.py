@@ -236,7 +236,16 @@ def test_only_runs_exactly_that_test(tmp_path):
         grade(ROOT / "labs", only=30)
 
 
-def test_timeout_shows_where_the_student_was_stuck(tmp_path, course_before):
+def test_timeout_shows_where_the_student_was_stuck(tmp_path, course_before, monkeypatch):
+    made = []  # the registry folders of the box's trusted test processes: one per box
+    real_mkdtemp = sandbox.tempfile.mkdtemp
+
+    def recording_mkdtemp(*a, **k):
+        path = real_mkdtemp(*a, **k)
+        if k.get("prefix") == "ipclab-box-state-":
+            made.append(path)
+        return path
+    monkeypatch.setattr(sandbox.tempfile, "mkdtemp", recording_mkdtemp)
     folder = tmp_path / "stuck"
     folder.mkdir()
     (folder / "lab1_ringbuffer.py").write_text(STUB + "\n\nclass RingBuffer:\n    @classmethod\n"
@@ -246,4 +255,7 @@ def test_timeout_shows_where_the_student_was_stuck(tmp_path, course_before):
     r = rep.results[0]
     assert r.status == "timeout", rep.text()
     assert any("lab1_ringbuffer.py" in line and "create" in line for line in r.stacks), r.stacks
+    # the test process was killed at the deadline, before it could remove its registry: the
+    # supervisor removed it with the box
+    assert made and not [p for p in made if os.path.exists(p)], made
     clean(course_before)

@@ -5,6 +5,7 @@ second student on the same JupyterHub would be.
 """
 
 import os
+import shutil
 import tempfile
 
 import posix_ipc
@@ -45,14 +46,23 @@ def test_0666_really_lets_another_user_in():
         assert verdicts["open+send"] == "allowed"
 
 
-def _nobody_dir():
-    d = tempfile.mkdtemp(prefix="ipclab-nobody-")
-    os.chown(d, ws.NOBODY, ws.NOBODY)
-    return d
+@pytest.fixture
+def state_dirs():
+    """make(uid): a fresh registry folder owned by *uid*; all removed after the test."""
+    made = []
+
+    def make(uid):
+        d = tempfile.mkdtemp(prefix=f"ipclab-{'nobody' if uid else 'root'}-")
+        os.chown(d, uid, uid)
+        made.append(d)
+        return d
+    yield make
+    for d in made:
+        shutil.rmtree(d, ignore_errors=True)
 
 
-def test_clean_never_touches_another_users_objects():
-    d = _nobody_dir()
+def test_clean_never_touches_another_users_objects(state_dirs):
+    d = state_dirs(ws.NOBODY)
     try:
         # nobody's run dies leaving two objects; root's suite has live objects meanwhile
         name, qid, _ = procs.run(ws.leave_objects_as, [(ws.NOBODY, d)], start_method="fork", timeout=20)[0]
@@ -71,8 +81,8 @@ def test_clean_never_touches_another_users_objects():
                 inventory.remove_rows([r])
 
 
-def test_two_users_at_once_do_not_collide():
-    dirs = [_nobody_dir(), tempfile.mkdtemp(prefix="ipclab-root-")]
+def test_two_users_at_once_do_not_collide(state_dirs):
+    dirs = [state_dirs(ws.NOBODY), state_dirs(0)]
     foreign = procs.run(ws.workload_as, [(ws.NOBODY, dirs[0], 30), (0, dirs[1], 30)],
                         start_method="fork", timeout=60)
     assert foreign == [0, 0]  # neither ever saw the other's objects as its own

@@ -623,8 +623,10 @@ class Box:
         _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         # A registry of its own: the host's (the grader's user's ~/.cache/ipclab) holds other
         # runs, whose owners this /proc cannot see; they must not be judged dead from here.
-        # The caller removes it (:meth:`drop_own_state`) before it exits.
-        self.trusted_state = tempfile.mkdtemp(prefix="ipclab-trusted-state-")
+        # The caller removes it (:meth:`drop_own_state`) before it exits; it lives in the
+        # folder Box.run made for the box's registries, which the supervisor removes even when
+        # this process was killed at its deadline.
+        self.trusted_state = tempfile.mkdtemp(prefix="ipclab-trusted-state-", dir=self.config.get("state_base"))
         os.environ["IPCLAB_STATE_DIR"] = self.trusted_state
 
     def drop_own_state(self):
@@ -923,8 +925,10 @@ class Supervisor:
         msg_r, msg_w = os.pipe()
         base = tempfile.mkdtemp(prefix="ipclab-box-")
         os.chmod(base, 0o755)
+        state_base = tempfile.mkdtemp(prefix="ipclab-box-state-")  # the trusted test processes' registries
         slot = Slot() if self.config.get("mode") != "none" else None
-        cfg = dict(self.config, base=base, slot=slot.number if slot else 0, out_fd=out_w, msg_fd=msg_w,
+        cfg = dict(self.config, base=base, state_base=state_base, slot=slot.number if slot else 0,
+                   out_fd=out_w, msg_fd=msg_w,
                    limits=asdict(self.limits))
         env = dict(self.env if self.env is not None else os.environ)
         env[CONFIG_VAR] = json.dumps(cfg)
@@ -941,6 +945,7 @@ class Supervisor:
             if slot:
                 slot.release()
             os.rmdir(base)
+            shutil.rmtree(state_base, ignore_errors=True)
             raise
         for fd in (out_w, log_w, msg_w):
             os.close(fd)
@@ -1000,6 +1005,7 @@ class Supervisor:
                 os.rmdir(base)
             except OSError:
                 pass
+            shutil.rmtree(state_base, ignore_errors=True)  # plain files: nothing is ever mounted here
         stacks = out.text(stack_mark) if stack_mark is not None else ""
         text = out.text() if stack_mark is None else out.text()[:max(0, len(out.text()) - len(stacks))]
         return Outcome(messages, text, out.truncated, out.total, stacks, log.text(), timed_out,
