@@ -1,7 +1,8 @@
 """The C track of the labs (issue 20.4): a student's C file, compiled and graded by the Python track's tests.
 
-The reference (solutions/c/) gets full marks, the stub (labs/c/) 0 and says "not implemented";
-each C mutant (tests/mutants/lab1_c.py) loses every point of the tests named for its bug; a file
+Labs 1 and 9. The reference (solutions/c/) gets full marks, the stub (labs/c/) 0 and says "not
+implemented"; each C mutant (tests/mutants/lab1_c.py, lab9_c.py) loses every point of the tests
+named for its bug; a file
 that does not compile gets 0 with gcc's own message (no traceback); undefined behaviour is
 reported by UBSan; a forged verdict and a surviving child earn nothing. Without gcc the tests
 that need it skip with the reason, and `ipclab grade --track c` says gcc is needed.
@@ -18,7 +19,7 @@ import mutants
 from ipclab import grading, inventory
 from ipclab.core import cbuild
 from ipclab.tooling.grading import ctrack
-from mutants import lab1_c
+from mutants import lab1_c, lab9_c
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -26,7 +27,17 @@ REFERENCE = ROOT / "solutions" / "c" / "lab1_ringbuffer.c"
 STUB = ROOT / "labs" / "c" / "lab1_ringbuffer.c"
 needs_gcc = pytest.mark.skipif(not cbuild.have_gcc(), reason="gcc is not installed here: the C track compiles "
                                "the student's C file (CI's student environment hides gcc on purpose)")
-MUTANT_CASES = [(name, test) for name, (_, tests) in lab1_c.MUTANTS.items() for test in tests]
+MUTANT_CASES = [(mod, name, test) for mod in (lab1_c, lab9_c)
+                for name, (_, tests) in mod.MUTANTS.items() for test in tests]
+C_LABS = sorted(ctrack.LABS)
+
+
+def _reference(lab):
+    return ROOT / "solutions" / "c" / f"{ctrack.LABS[lab]}.c"
+
+
+def _stub(lab):
+    return ROOT / "labs" / "c" / f"{ctrack.LABS[lab]}.c"
 
 
 def _submit(tmp_path, text, name="lab1_ringbuffer.c"):
@@ -52,8 +63,9 @@ def test_source_check_refuses_what_could_read_the_graders_files():
     assert any("line 1" in p for p in problems) and any("line 2" in p for p in problems)
     assert any("line 3" in p for p in problems) and any("asm" in p for p in problems)
     assert any("line 6" in p for p in problems)
-    assert ctrack.check_source(REFERENCE.read_text(), "lab1") == []
-    assert ctrack.check_source(STUB.read_text(), "lab1") == []
+    for lab in C_LABS:
+        assert ctrack.check_source(_reference(lab).read_text(), lab) == []
+        assert ctrack.check_source(_stub(lab).read_text(), lab) == []
     # a comment or a string that mentions asm or an include is not code
     assert ctrack.check_source('/* asm("x") #include "x.h" */\nconst char *s = "asm";\n', "lab1") == []
 
@@ -64,11 +76,17 @@ def test_protocol_is_read_from_the_c_string_as_text():
     assert grading.PROTOCOL_PLACEHOLDER in ctrack.protocol_of(STUB.read_text())
 
 
-def test_the_stub_declares_what_the_header_promises():
-    header = (ROOT / "labs" / "c" / "lab1_ringbuffer.h").read_text()
-    for fn in ("rb_create", "rb_attach", "rb_put", "rb_get", "rb_end", "rb_close", "rb_destroy"):
-        assert f" {fn}(" in header or f"*{fn}(" in header
-        assert f"{fn}(" in STUB.read_text() and f"{fn}(" in REFERENCE.read_text()
+@pytest.mark.parametrize("lab", C_LABS)
+def test_the_stub_defines_what_the_header_declares(lab):
+    import re
+    header = ctrack.header_of(lab).read_text()
+    # the prototypes (a line that starts with a type and ends with ");"), not the header's own
+    # static inline helpers (rb_deadline) nor a comment that names a function
+    declared = re.findall(r"^(?!static\b)[A-Za-z_][\w \t*]*?\b((?:rb|sr)_[a-z]+)\([^;{]*\);", header, re.M)
+    assert len(declared) == 7, declared
+    for fn in declared:
+        assert re.search(rf"^\S.*\b{fn}\(", _stub(lab).read_text(), re.M), (lab, fn)
+        assert re.search(rf"^\S.*\b{fn}\(", _reference(lab).read_text(), re.M), (lab, fn)
 
 
 def test_without_gcc_the_cli_says_gcc_is_needed(tmp_path):
@@ -90,12 +108,13 @@ def test_track_is_checked():
 # -- with gcc: graded in boxes ---------------------------------------------------------------------
 
 @needs_gcc
-def test_reference_gets_full_marks_stub_gets_zero():
-    rep = grading.grade_lab("lab1", REFERENCE, include_hidden=True, jobs=2)
+@pytest.mark.parametrize("lab", C_LABS)
+def test_reference_gets_full_marks_stub_gets_zero(lab):
+    rep = grading.grade_lab(lab, _reference(lab), include_hidden=True, jobs=2)
     assert rep.score == rep.max_score > 0, rep.text()
     assert rep.protocol_status == "written", rep.text()
     _nothing_left(rep)
-    stub = grading.grade_lab("lab1", STUB, include_hidden=False, jobs=2)
+    stub = grading.grade_lab(lab, _stub(lab), include_hidden=False, jobs=2)
     assert stub.score == 0 and all("not implemented" in r.summary for r in stub.results), stub.text()
     assert stub.protocol_status == "template"
 
@@ -126,10 +145,11 @@ def test_undefined_behaviour_is_reported_by_ubsan_and_nothing_leaks(tmp_path):
 
 
 @needs_gcc
-@pytest.mark.parametrize("name,test", MUTANT_CASES, ids=[f"{n}-{t}" for n, t in MUTANT_CASES])
-def test_c_mutant_loses_the_points_of_its_test(name, test, tmp_path):
-    text = mutants.make(lab1_c.MUTANTS, name, (ROOT / "solutions" / lab1_c.SOLUTION).read_text())
-    rep = grading.grade_lab("lab1", _submit(tmp_path, text), include_hidden=False, only=test)
+@pytest.mark.parametrize("mod,name,test", MUTANT_CASES, ids=[f"{m.LAB}_{n}-{t}" for m, n, t in MUTANT_CASES])
+def test_c_mutant_loses_the_points_of_its_test(mod, name, test, tmp_path):
+    text = mutants.make(mod.MUTANTS, name, (ROOT / "solutions" / mod.SOLUTION).read_text())
+    sub = _submit(tmp_path, text, f"{ctrack.LABS[mod.LAB]}.c")
+    rep = grading.grade_lab(mod.LAB, sub, include_hidden=False, only=test)
     (r,) = rep.results
     assert not rep.import_error, rep.text()           # it compiled: it lost the points for its bug
     assert r.score == 0 and r.status != "passed", f"C mutant {name} passed {test}:\n" + rep.text()

@@ -39,7 +39,7 @@ __all__ = ["LABS", "C_LABS_DIR", "SOLUTIONS_DIR", "COMPILE_FLAGS", "HINTS", "hea
 C_LABS_DIR = COURSE_ROOT / "labs" / "c"
 SOLUTIONS_DIR = COURSE_ROOT / "solutions" / "c"
 HOOKS = C_DIR / "ctrack" / "slow_hooks.c"
-LABS = {"lab1": "lab1_ringbuffer"}          # labs with a C track: lab -> module (file stem)
+LABS = {"lab1": "lab1_ringbuffer", "lab9": "lab9_seqlock"}   # labs with a C track: lab -> module (file stem)
 COMPILE_FLAGS = ("-std=c11", "-Wall", "-Wextra", "-Werror", "-D_POSIX_C_SOURCE=200809L", "-fPIC", "-g",
                  "-fsanitize=undefined", "-fno-sanitize-recover=all", "-fsanitize=thread")
 WORK_PREFIX = re.compile(r"/[^\s:]*/ipclab-sub-[^/\s]+/")
@@ -64,6 +64,22 @@ HINTS = {"lab1": {
                      "rb_put() after the end fails with EPIPE.",
     "every_length": "store each record's length in its slot and copy exactly that many bytes with memcpy "
                     "(zero bytes inside a record are data, not an end).",
+}, "lab9": {
+    "round_trip": "sr_create: shmget(key, SR_SIZE, IPC_CREAT | IPC_EXCL | 0600), shmat, a zero record; word 0 is "
+                  "seq, then x, y, total.",
+    "writer_marks_odd": "a reader that sees the same EVEN seq before and after reading believes the record is "
+                        "stable: store seq + 1 first, then the fields, then seq + 2 (atomic stores; a release "
+                        "fence after the odd store, a release store of the even one).",
+    "reader_waits_out_a_write": "an odd seq means a writer is between its first and last store: the fields are "
+                                "half old, half new. Retry (until the deadline) while seq is odd.",
+    "reader_rechecks": "seq even before the read is not enough: a write may start while you read x, y, total. "
+                       "Load seq again after them (after an acquire fence) and retry unless it is unchanged.",
+    "shared_state": "nothing of the record may live in your struct sr: every process that attaches must see, "
+                    "and continue, the seq and fields in the segment.",
+    "attach_and_destroy": "shmdt drops one attachment; shmctl(IPC_RMID) only marks the segment: the kernel "
+                          "destroys it at the last detach (man 2 shmctl). sr_close: shmdt; sr_destroy: both.",
+    "writer_dies_mid_write": "a write that never ends leaves seq odd for ever: sr_read must keep refusing it and "
+                             "fail with errno ETIMEDOUT once its timeout has passed.",
 }}
 
 
