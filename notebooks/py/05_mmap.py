@@ -660,7 +660,7 @@ style.show(fig)
 # the mailbox's bytes, so a half-written message is never read. The two processes run:
 
 # %%
-show(demo.mailbox_send, mark=["records.file_lock(fd, 0, MAILBOX_SIZE", "MAILBOX.pack_into", "waiting.wait_until"])
+show(demo.mailbox_send, mark=["record_files.file_lock(fd, 0, MAILBOX_SIZE", "MAILBOX.pack_into", "waiting.wait_until"])
 
 # %%
 show(demo.mailbox_receive, mark=["waiting.wait_until", "MAILBOX.pack_into(mm, 0, seq, seq, n)"])

@@ -14,7 +14,7 @@ import os
 import subprocess
 import time
 
-from ipclab import doctor, procs, race, shm
+from ipclab import doctor, procs, race, shm, shm_demos
 from ipclab.core.errors import ObjectGone
 from ipclab.mechanisms import ccell
 
