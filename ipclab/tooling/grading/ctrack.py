@@ -39,7 +39,7 @@ __all__ = ["LABS", "C_LABS_DIR", "SOLUTIONS_DIR", "COMPILE_FLAGS", "HINTS", "hea
 C_LABS_DIR = COURSE_ROOT / "labs" / "c"
 SOLUTIONS_DIR = COURSE_ROOT / "solutions" / "c"
 HOOKS = C_DIR / "ctrack" / "slow_hooks.c"
-LABS = {"lab1": "lab1_ringbuffer", "lab9": "lab9_seqlock"}   # labs with a C track: lab -> module (file stem)
+LABS = {"lab1": "lab1_ringbuffer", "lab3": "lab3_messages", "lab9": "lab9_seqlock"}   # labs with a C track: lab -> module (file stem)
 COMPILE_FLAGS = ("-std=c11", "-Wall", "-Wextra", "-Werror", "-D_POSIX_C_SOURCE=200809L", "-fPIC", "-g",
                  "-fsanitize=undefined", "-fno-sanitize-recover=all", "-fsanitize=thread")
 WORK_PREFIX = re.compile(r"/[^\s:]*/ipclab-sub-[^/\s]+/")
@@ -64,6 +64,21 @@ HINTS = {"lab1": {
                      "rb_put() after the end fails with EPIPE.",
     "every_length": "store each record's length in its slot and copy exactly that many bytes with memcpy "
                     "(zero bytes inside a record are data, not an end).",
+}, "lab3": {
+    "one_client": "svc_serve() replies with mtype = the request's pid; svc_wait() receives with msgtyp "
+                  "getpid(): msgrcv(msqid, &reply, SVC_REPLY_BODY, getpid(), IPC_NOWAIT).",
+    "many_clients": "a client whose msgrcv has msgtyp 0 takes whatever is first in the queue: another client's "
+                    "reply, a request. Receive only your own pid's type.",
+    "urgent_first": "the server receives with msgtyp -SVC_NORMAL (the lowest type <= 2 first: urgent wins, man 2 "
+                    "msgrcv); replies may come back in any order, so svc_wait() keeps the others in a stash in "
+                    "your svc_t and looks there first.",
+    "timeouts": "msgrcv has no timeout: poll with IPC_NOWAIT (ENOMSG: nothing yet) and svc_nap() until "
+                "svc_clock() passes the deadline; svc_serve then returns 0, svc_wait fails with errno ETIMEDOUT.",
+    "destroy_removes": "svc_destroy: msgctl(msqid, IPC_RMID, NULL) removes the queue from the system.",
+    "error_replies": "an op in no handler entry, or a handler that returns nonzero, gets a reply with status "
+                     "SVC_ERROR (and why in its text); the server goes on.",
+    "many_clients_load": "replies by pid (msgtyp getpid()), the others in the stash; every wait bounded by a "
+                         "deadline, every reply sent even when the queue is briefly full (EAGAIN: retry).",
 }, "lab9": {
     "round_trip": "sr_create: shmget(key, SR_SIZE, IPC_CREAT | IPC_EXCL | 0600), shmat, a zero record; word 0 is "
                   "seq, then x, y, total.",
