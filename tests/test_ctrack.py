@@ -1,8 +1,8 @@
 """The C track of the labs (issue 20.4): a student's C file, compiled and graded by the Python track's tests.
 
-Labs 1, 3 and 9. The reference (solutions/c/) gets full marks, the stub (labs/c/) 0 and says "not
-implemented"; each C mutant (tests/mutants/lab1_c.py, lab3_c.py, lab9_c.py) loses every point of the tests
-named for its bug; a file
+Labs 1, 2, 3 and 9. The reference (solutions/c/) gets full marks, the stub (labs/c/) 0 and says "not
+implemented"; each C mutant (tests/mutants/lab1_c.py, lab2_c.py, lab3_c.py,
+lab9_c.py) loses every point of the tests named for its bug; a file
 that does not compile gets 0 with gcc's own message (no traceback); undefined behaviour is
 reported by UBSan; a forged verdict and a surviving child earn nothing. Without gcc the tests
 that need it skip with the reason, and `ipclab grade --track c` says gcc is needed.
@@ -19,7 +19,7 @@ import mutants
 from ipclab import grading, inventory
 from ipclab.core import cbuild
 from ipclab.tooling.grading import ctrack
-from mutants import lab1_c, lab3_c, lab9_c
+from mutants import lab1_c, lab2_c, lab3_c, lab9_c
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -27,7 +27,7 @@ REFERENCE = ROOT / "solutions" / "c" / "lab1_ringbuffer.c"
 STUB = ROOT / "labs" / "c" / "lab1_ringbuffer.c"
 needs_gcc = pytest.mark.skipif(not cbuild.have_gcc(), reason="gcc is not installed here: the C track compiles "
                                "the student's C file (CI's student environment hides gcc on purpose)")
-MUTANT_CASES = [(mod, name, test) for mod in (lab1_c, lab3_c, lab9_c)
+MUTANT_CASES = [(mod, name, test) for mod in (lab1_c, lab2_c, lab3_c, lab9_c)
                 for name, (_, tests) in mod.MUTANTS.items() for test in tests]
 C_LABS = sorted(ctrack.LABS)
 
@@ -82,8 +82,8 @@ def test_the_stub_defines_what_the_header_declares(lab):
     header = ctrack.header_of(lab).read_text()
     # the prototypes (a line that starts with a type and ends with ");"), not the header's own
     # static inline helpers (rb_deadline) nor a comment that names a function
-    declared = re.findall(r"^(?!static\b)[A-Za-z_][\w \t*]*?\b((?:rb|sr|svc)_[a-z]+)\([^;{]*\);", header, re.M)
-    assert len(declared) == 7, declared
+    declared = re.findall(r"^(?!static\b)[A-Za-z_][\w \t*]*?\b((?:rb|sr|dt|svc)_[a-z_]+)\([^;{]*\);", header, re.M)
+    assert len(declared) == {"lab2": 9}.get(lab, 7), declared
     for fn in declared:
         assert re.search(rf"^\S.*\b{fn}\(", _stub(lab).read_text(), re.M), (lab, fn)
         assert re.search(rf"^\S.*\b{fn}\(", _reference(lab).read_text(), re.M), (lab, fn)
@@ -102,7 +102,7 @@ def test_track_is_checked():
     with pytest.raises(BadArgument, match="C file"):
         grading.grade_lab("lab1", STUB, track="py")
     with pytest.raises(BadArgument, match="no C track"):
-        grading.grade_lab("lab2", "x.c")
+        grading.grade_lab("lab4", "x.c")
 
 
 # -- with gcc: graded in boxes ---------------------------------------------------------------------

@@ -39,7 +39,7 @@ __all__ = ["LABS", "C_LABS_DIR", "SOLUTIONS_DIR", "COMPILE_FLAGS", "HINTS", "hea
 C_LABS_DIR = COURSE_ROOT / "labs" / "c"
 SOLUTIONS_DIR = COURSE_ROOT / "solutions" / "c"
 HOOKS = C_DIR / "ctrack" / "slow_hooks.c"
-LABS = {"lab1": "lab1_ringbuffer", "lab3": "lab3_messages", "lab9": "lab9_seqlock"}   # labs with a C track: lab -> module (file stem)
+LABS = {"lab1": "lab1_ringbuffer", "lab2": "lab2_semsets", "lab3": "lab3_messages", "lab9": "lab9_seqlock"}   # labs with a C track: lab -> module (file stem)
 COMPILE_FLAGS = ("-std=c11", "-Wall", "-Wextra", "-Werror", "-D_POSIX_C_SOURCE=200809L", "-fPIC", "-g",
                  "-fsanitize=undefined", "-fno-sanitize-recover=all", "-fsanitize=thread")
 WORK_PREFIX = re.compile(r"/[^\s:]*/ipclab-sub-[^/\s]+/")
@@ -64,6 +64,25 @@ HINTS = {"lab1": {
                      "rb_put() after the end fails with EPIPE.",
     "every_length": "store each record's length in its slot and copy exactly that many bytes with memcpy "
                     "(zero bytes inside a record are data, not an end).",
+}, "lab2": {
+    "both_forks": "dt_create: semget(key, n, IPC_CREAT | IPC_EXCL | 0600), then semctl(semid, 0, SETALL, arg) with "
+                  "arg.array = n ones (union semun: lab2_semsets.h); dt_pick_up(i) leaves semaphores i and (i + 1) % n "
+                  "at 0, dt_put_down(i) puts them back to 1.",
+    "atomic_timeout": "give BOTH struct sembuf {fork, -1, SEM_UNDO} to ONE semtimedop(semid, sops, 2, &timeout): the "
+                      "kernel applies all or none (man 2 semop). On its timeout (EAGAIN, nothing taken) return -1 "
+                      "with errno = ETIMEDOUT.",
+    "dinner_party": "started together, every philosopher that holds one fork and waits for the next waits for ever: "
+                    "one semtimedop with both sembufs is a single step. After the meals every fork must be back at "
+                    "exactly 1: the put-down carries SEM_UNDO too.",
+    "killed_while_eating": "sem_flg = SEM_UNDO on the take: the kernel gives the forks back when the process dies "
+                           "(man 2 semop); SEM_UNDO on the put-down too, so a living philosopher's adjustments "
+                           "cancel out.",
+    "create_and_destroy": "dt_create: errno = EINVAL and NULL for n < 2, before semget; dt_destroy: "
+                          "semctl(semid, 0, IPC_RMID).",
+    "two_philosophers": "with n = 2 both philosophers need forks 0 and 1: the same two struct sembuf, in one "
+                        "semtimedop.",
+    "big_table": "taking both forks must be one semtimedop with two struct sembuf: no philosopher ever holds one "
+                 "fork and waits.",
 }, "lab3": {
     "one_client": "svc_serve() replies with mtype = the request's pid; svc_wait() receives with msgtyp "
                   "getpid(): msgrcv(msqid, &reply, SVC_REPLY_BODY, getpid(), IPC_NOWAIT).",
