@@ -91,6 +91,16 @@ def test_no_module_shadows_the_standard_library():
     assert not clash, f"ipclab modules named like standard-library modules: {clash}"
 
 
+def test_only_paths_finds_files_from_the_package_location():
+    """Package data and the course tree are found through ipclab.core.paths (one place), not by
+    walking up from a module's own file: that breaks when the package is installed, not checked out."""
+    import re
+    walk_up = re.compile(r"__file__\)?(\.resolve\(\))?\.parent\.parent")
+    offenders = [str(p.relative_to(PKG)) for p in PKG.rglob("*.py")
+                 if p != PKG / "core" / "paths.py" and walk_up.search(p.read_text())]
+    assert not offenders, f"modules that walk up from __file__ (use ipclab.core.paths): {offenders}"
+
+
 def test_cli_imports_a_plugin_only_when_its_command_runs():
     import subprocess
     import sys

@@ -27,9 +27,9 @@ import json
 import platform
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from ipclab.core import cbuild, cprocs, objects
+from ipclab.core.paths import DATA_DIR
 from ipclab.core.errors import BadArgument, IpclabError
 
 __all__ = ["TESTS", "VARIANTS", "LitmusResult", "run", "run_all", "c11_allows", "x86_allows",
@@ -47,7 +47,7 @@ _DEFINE = {"plain": "V_PLAIN", "relaxed": "V_RELAXED", "acq_rel": "V_ACQREL", "s
 DEFAULT_ITERATIONS = 2_000_000
 BATCH = 10_000
 LINE, HEADER = 64, 4096
-RECORDED = Path(__file__).resolve().parent.parent / "data" / "litmus" / "recorded.json"
+RECORDED = DATA_DIR / "litmus" / "recorded.json"
 
 
 @dataclass
