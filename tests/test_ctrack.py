@@ -97,6 +97,16 @@ def test_without_gcc_the_cli_says_gcc_is_needed(tmp_path):
     assert "needs gcc" in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
+@pytest.mark.parametrize("lab", C_LABS)
+def test_the_brief_and_the_c_readme_point_to_the_c_track(lab):
+    """A student reading the lab's brief learns the C track exists, and how to check a C file."""
+    module = ctrack.LABS[lab]
+    brief = (ROOT / "labs" / "py" / f"{module}.py").read_text()
+    assert f'ipclab.check("{lab}", track="c")' in brief and f"(c/{module}.h)" in brief, lab
+    readme = (ROOT / "labs" / "c" / "README.md").read_text()
+    assert f"({module}.h)" in readme and f'"{module}.h"' in readme, lab
+
+
 def test_track_is_checked():
     from ipclab.core.errors import BadArgument
     with pytest.raises(BadArgument, match="C file"):

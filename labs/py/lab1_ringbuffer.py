@@ -128,6 +128,11 @@ except Exception as e:  # a worker failed: the message says which and why
 # Each test runs in its own process with a timeout; a failure says what was expected
 # (GOOD), what happened (BAD / MISSING) and gives a hint. `ipclab.check("lab1", "fifo")`
 # runs one test only.
+#
+# **In C?** If your teacher chose the C track for this lab, you write
+# [`c/lab1_ringbuffer.c`](c/lab1_ringbuffer.c) against the header [`c/lab1_ringbuffer.h`](c/lab1_ringbuffer.h) (the contract;
+# [`c/README.md`](c/README.md) maps this API to it), and `ipclab.check("lab1", track="c")`
+# compiles it as the grader does and runs the same tests on it.
 
 # %%
 import ipclab

@@ -91,6 +91,11 @@ except NotImplementedError as e:
 # %% [markdown]
 # ## Check your work
 # `ipclab.check("lab2", "killed")` runs one test only.
+#
+# **In C?** If your teacher chose the C track for this lab, you write
+# [`c/lab2_semsets.c`](c/lab2_semsets.c) against the header [`c/lab2_semsets.h`](c/lab2_semsets.h) (the contract;
+# [`c/README.md`](c/README.md) maps this API to it), and `ipclab.check("lab2", track="c")`
+# compiles it as the grader does and runs the same tests on it.
 
 # %%
 import ipclab

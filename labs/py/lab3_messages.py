@@ -80,6 +80,11 @@ except NotImplementedError as e:
 # %% [markdown]
 # ## Check your work
 # `ipclab.check("lab3", "urgent")` runs one test only.
+#
+# **In C?** If your teacher chose the C track for this lab, you write
+# [`c/lab3_messages.c`](c/lab3_messages.c) against the header [`c/lab3_messages.h`](c/lab3_messages.h) (the contract;
+# [`c/README.md`](c/README.md) maps this API to it), and `ipclab.check("lab3", track="c")`
+# compiles it as the grader does and runs the same tests on it.
 
 # %%
 import ipclab

@@ -162,6 +162,11 @@ except NotImplementedError as e:
 #
 # ## Check your work
 # `ipclab.check("lab9", "reader_rechecks")` runs one test only.
+#
+# **In C?** If your teacher chose the C track for this lab, you write
+# [`c/lab9_seqlock.c`](c/lab9_seqlock.c) against the header [`c/lab9_seqlock.h`](c/lab9_seqlock.h) (the contract;
+# [`c/README.md`](c/README.md) maps this API to it), and `ipclab.check("lab9", track="c")`
+# compiles it as the grader does and runs the same tests on it.
 
 # %%
 import ipclab
