@@ -34,6 +34,17 @@ def test_isolation_level_is_explained():
 
 
 @needs_box
+def test_a_python_started_through_a_folder_the_box_lacks_still_isolates(tmp_path):
+    """``../.venv/bin/python`` run from labs/ (Python keeps that path in sys.executable): the box
+    must not start its processes through labs/, a folder it does not show."""
+    relative = os.path.relpath(sys.executable, tmp_path)  # ../../../work/main/.venv/bin/python
+    probe = "import sys; from ipclab.tooling.grading import sandbox; print(sys.executable, sandbox.isolation_level().mode)"
+    plain, through = (subprocess.run([py, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                                     check=True).stdout.split() for py in (sys.executable, relative))
+    assert str(tmp_path) in through[0] and ".." in through[0], through  # the path the box must not use as is
+    assert through[1] == plain[1], (plain, through)
+
+
 def test_guest_runs_as_another_identity_in_its_own_namespaces():
     r = guest("""
         say(uid=os.getuid(), gid=os.getgid(), cwd=os.getcwd(), root=sorted(os.listdir('/')),

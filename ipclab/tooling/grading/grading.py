@@ -434,7 +434,7 @@ def _limits(timeout, iso_mode):
 def _keeper(config, timeout, iso):
     """Run the keeper (one box) with *config*; its Outcome."""
     cfg = dict(config, mode=iso.mode, binds=_binds(), hide=_hidden_paths(config.get("hidden_dir")))
-    sup = sandbox.Supervisor([sys.executable, "-m", "ipclab.tooling.grading.runner"], cfg, _limits(timeout, iso.mode))
+    sup = sandbox.Supervisor([sandbox.PYTHON, "-m", "ipclab.tooling.grading.runner"], cfg, _limits(timeout, iso.mode))
     return sup.run(timeout)
 
 

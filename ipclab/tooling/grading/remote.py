@@ -257,7 +257,7 @@ class Agent:
         out = out_fd if out_fd is not None else 2
         work = sandbox.WORK if guest_spec["mode"] != "none" else guest_spec.get("work") or "."
         from ipclab.core.paths import PACKAGE_DIR  # the ipclab the grader runs (bound into the box)
-        argv = [sys.executable, "-I", "-c", AGENT_BOOT, module, work, str(PACKAGE_DIR.parent)]
+        argv = [sandbox.PYTHON, "-I", "-c", AGENT_BOOT, module, work, str(PACKAGE_DIR.parent)]
         self.proc = sandbox.spawn_guest(guest_spec, argv,
                                         stdout=out, stderr=out, pass_fds=(there.fileno(),))
         there.close()

@@ -46,6 +46,11 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 
+# This interpreter, for every process the grader starts: absolute and without "..", because a
+# box shows only some folders (a venv's python run as ../.venv/bin/python from labs/ goes
+# through labs/, which a box does not have). Not realpath: that would leave the venv.
+PYTHON = os.path.normpath(os.path.abspath(sys.executable))
+
 __all__ = ["Limits", "Isolation", "isolation_level", "Box", "Channel", "ChannelError", "Capture",
            "Supervisor", "Outcome", "run", "RunResult", "SandboxError", "box_leaks"]
 
@@ -211,7 +216,7 @@ def isolation_level(refresh=False):
 def _probe(mode):
     """None if a box of *mode* can be built and run a guest here, else the reason."""
     try:
-        res = run([sys.executable, "-I", "-S", "-c", "import os; print(os.getuid())"],
+        res = run([PYTHON, "-I", "-S", "-c", "import os; print(os.getuid())"],
                   limits=Limits(timeout=20), mode=mode, probe=True)
     except (SandboxError, OSError) as e:
         return str(e)
@@ -422,7 +427,7 @@ def default_binds():
     for top in ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc"):
         out.append("/" + top)
     prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    venv = os.path.dirname(os.path.dirname(os.path.abspath(sys.executable)))
+    venv = os.path.dirname(os.path.dirname(PYTHON))
     if os.path.exists(os.path.join(venv, "pyvenv.cfg")):  # a keeper started with -S has no venv prefix
         prefixes.add(venv)
     for p in sorted(prefixes):
@@ -707,7 +712,7 @@ def spawn_guest(spec, argv, *, env=None, cwd=None, stdin=None, stdout=None, stde
     """
     spec = dict(spec, argv=list(argv), env=guest_env(env), pass_fds=list(pass_fds),
                 cwd=cwd or (WORK if spec["mode"] != "none" else spec.get("work") or "/"))
-    return subprocess.Popen([sys.executable, "-I", "-S", HERE, "--stage2", json.dumps(spec)],
+    return subprocess.Popen([PYTHON, "-I", "-S", HERE, "--stage2", json.dumps(spec)],
                             stdin=stdin if stdin is not None else subprocess.DEVNULL,
                             stdout=stdout, stderr=stderr, pass_fds=pass_fds, env={},
                             start_new_session=False)  # mode none: the keeper's process group is how they die
@@ -1051,7 +1056,7 @@ def run(argv, *, limits=None, files=None, env=None, mode=None, probe=False, time
             os.chmod(path, 0o644)
         config = {"mode": mode, "argv": list(argv), "env": env or {}, "work": work, "hide": list(hide),
                   "binds": list(binds if binds is not None else default_binds())}
-        sup = Supervisor([sys.executable, "-I", "-S", HERE, "--keep-one"], config, limits, stack_grace=0.5)
+        sup = Supervisor([PYTHON, "-I", "-S", HERE, "--keep-one"], config, limits, stack_grace=0.5)
         oc = sup.run(timeout)
     finally:
         shutil.rmtree(work, ignore_errors=True)
