@@ -63,6 +63,20 @@ doctor.setup_notebook()
 # Every wait has a timeout (`semtimedop`), so nothing hangs for ever: a deadlock shows as a
 # `WaitTimeout` after `timeout` seconds.
 #
+# **The C call behind each Python call** of the program (what `strace` shows of it):
+#
+# | Python, in `lab10_diagnose.py` | C, the system call |
+# | --- | --- |
+# | `objects.create_sysv_shm(32)` | `shmget(key, 32, IPC_CREAT\|IPC_EXCL\|0600)`, then `shmat(shmid, NULL, 0)` |
+# | `semset.create(2, values=[1, 1])` | `semget(key, 2, IPC_CREAT\|IPC_EXCL\|0600)`, then `semctl(semid, 0, SETALL, {1, 1})` |
+# | `sysv_ipc.attach(shmid)` / `semset.attach(semid)` | `shmat(shmid, NULL, 0)` / none (a set's id is all `semop` needs) |
+# | `w[DONE]`, `w[DONE] = done` (`memoryview.cast("Q")`) | one 8-byte load / store at `addr + 8 * index`: no system call, no lock |
+# | `sems.acquire(COUNT, timeout=t)` | `semtimedop(semid, {COUNT, -1, 0}, 1, &ts)`: sleeps while the value is 0, at most `t` s |
+# | `sems.release(COUNT)` | `semtimedop(semid, {COUNT, +1, 0}, 1, {0, 0})` (a give never waits: in C, `semop(semid, {COUNT, +1, 0}, 1)`) |
+# | `shm.detach()` / `objects.remove_sysv(shm)` | `shmdt(addr)` / `shmdt(addr)` + `shmctl(shmid, IPC_RMID, NULL)` |
+# | `sems.remove()` | `semctl(semid, 0, IPC_RMID)` |
+# | `os.kill(os.getpid(), signal.SIGKILL)` | `kill(getpid(), SIGKILL)` |
+#
 # ## The bug reports
 #
 # 1. *"Under load, `done` is sometimes a few jobs short, and two jobs got the same stamp."*
@@ -85,8 +99,12 @@ doctor.setup_notebook()
 #    - who holds and who waits: `ipcs -s -i SEMID`, i.e. `semctl` `GETVAL`, `GETNCNT` ("the
 #      number of processes waiting for the semaphore's value to increase") and `GETPID`
 #      ("the PID of the process that last performed an operation on that semaphore"),
-#      [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html); `/proc/PID/syscall`,
-#      `strace -p PID`, `py-spy dump --pid PID` or `kill -USR1 PID` for a Python stack;
+#      [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html); `/proc/PID/syscall`
+#      (the number of the call a process sleeps in, then its arguments:
+#      [proc_pid_syscall(5)](https://man7.org/linux/man-pages/man5/proc_pid_syscall.5.html)),
+#      `strace -p PID`, `py-spy dump --pid PID` for a Python stack (not `kill -USR1 PID`:
+#      this program's workers never call `faulthandler.register(SIGUSR1)`, and the default
+#      action of `SIGUSR1` ends the process, [signal(7)](https://man7.org/linux/man-pages/man7/signal.7.html));
 #    - which calls a process makes: `strace -f -e trace=semop,semtimedop,shmat,shmdt,shmctl,semctl`
 #      ([strace(1)](https://man7.org/linux/man-pages/man1/strace.1.html)). `semop` and
 #      `semtimedop` are system calls ([semop(2)](https://man7.org/linux/man-pages/man2/semop.2.html)):
@@ -98,8 +116,9 @@ doctor.setup_notebook()
 # 4. **Write it down** in `PROTOCOL` (the string at the top of your file): the protocol of
 #    the repaired program (what guards what, the lock order, the invariants, every wait, who
 #    cleans up after a death), then a `Diagnosis:` part with, for each of the four defects,
-#    the tool that showed it, what it showed, the line at fault and your fix. Your teacher
-#    reads it with your grade.
+#    the tool that showed it, what it showed, the line at fault and your fix (the template
+#    in your file has no line for it: add `Diagnosis:` after `Death:`). Your teacher reads it
+#    with your grade.
 #
 # ## What the tests do (read them: `ipclab/tooling/grading/labtests/lab10.py`)
 # - **Race:** the test takes `COUNT` itself, lets your `finish()` wait for it, changes
@@ -179,9 +198,42 @@ for row, name in zip(r["cycle"] or [], ("COUNT", "LAST")):
     print(f"  {name}: value {row['value']}, waiting (GETNCNT) {row['ncnt']}, last semop by pid {row['pid']}")
 
 # %% [markdown]
-# While the cell above runs (it takes about 5 s), a terminal shows the same: `ipcs -s`,
-# then `ipcs -s -i SEMID` for the lab's set, and `cat /proc/PID/syscall` or `strace -p PID`
-# for the two pids it names. Which process holds what, and waits for what?
+# In a `WaitTimeout`, `[sem1:P1]` is the operation that gave up: on semaphore 1 (`LAST`),
+# `P1`, take one unit (`sem_op = -1`). The rows are what `ipcs -s -i` prints: `value`
+# (`GETVAL`), `ncount` (`GETNCNT`) and `pid` (`GETPID`: the last process whose `semop` on
+# that semaphore succeeded; on Linux a `SETVAL` or `SETALL` sets it too, semctl(2), NOTES,
+# so before any `semop` it names the creator).
+#
+# **Try it in a terminal.** The cycle lasts about 4 s, too short to type commands in. Start
+# this loop, then run the Report 2 cell (two cells up) again. Every half second for 10 s it
+# prints the rows of each set of two semaphores (`ipcs -s -i`; the set of one is the cell's
+# start gate) and, under each row, `/proc/PID/syscall` of the process in its `pid` column:
+#
+# ```bash
+# for i in $(seq 20); do
+#   for id in $(ipcs -s | awk '$5 == 2 {print $2}'); do
+#     ipcs -s -i "$id" | awk '$1 ~ /^[01]$/ {print; system("cat /proc/" $5 "/syscall")}'
+#   done
+#   sleep 0.5
+# done
+# ```
+#
+# On x86-64, `220` is `semtimedop` (its first argument is the set's id, in hex) and `230`
+# is `clock_nanosleep` (the injected pause). `strace -p PID` shows, in addition, which
+# semaphore the sleeping `semtimedop` asks for (`sem_num`). **Which process holds what,
+# and waits for what?** Answer, then open:
+#
+# <details><summary>Answer</summary>
+#
+# Both semaphores are 0 (taken) and each has one waiter. A semaphore's `GETPID` names the
+# process that took it last, so the holder: `COUNT` is held by the `finish()` process,
+# `LAST` by the `audit()` process. Both sleep in `semtimedop` (220) on the set. The one
+# that gave up says what it waited for: `finish()` for `[sem1:P1]` (`LAST`), or `audit()`
+# for `[sem0:P1]` (`COUNT`), whichever gave up first in your run. So `finish()` holds
+# `COUNT` and waits for `LAST`, `audit()` holds `LAST` and waits for `COUNT`: each holds
+# what the other waits for, a cycle that no timeout, shorter or longer, breaks.
+#
+# </details>
 #
 # **Report 3, the leak.** A run with a worker killed (`crash=5`); then the objects this
 # notebook's run of ipclab owns that were not there before (what `ipclab ls` lists). The
@@ -195,8 +247,20 @@ print("left behind by that run:", ", ".join(sorted(row["kind"] for row in left))
 # %% [markdown]
 # **Report 4, the torn record.** This notebook plays a writer: it takes `COUNT` and `LAST`,
 # as `finish()` does, writes `done`, `job` and `worker` of a new record but not yet its
-# `stamp`, and calls `last()`. Then `strace` tells why: in a terminal, run a reader under
-# `strace -f -e trace=semop,semtimedop` and look for its `semtimedop` on `LAST`.
+# `stamp`, and calls `last()`.
+#
+# **Try it in a terminal.** `strace` tells why. From the `labs` folder, one process makes a
+# ledger, finishes one job, then reads it back with `last()`:
+#
+# ```bash
+# strace -f -e trace=semtimedop,semop python -c 'import lab10_diagnose as m
+# led = m.Ledger.create(); led.finish(7, 0)
+# print("-- last():", flush=True); print(led.last()); led.destroy()'
+# ```
+#
+# `finish()` shows four `semtimedop` calls: `sem_op=-1` on `sem_num=0`, then `1` (the
+# takes, with the timeout left) and `sem_op=1` on each (the gives, timeout `{0, 0}`). What
+# comes after `-- last():`, and what does that say about `LAST` while `last()` copies?
 
 # %%
 r = lab10_tests.torn_demo(lab)
@@ -204,15 +268,34 @@ print("last() returned while the writer held LAST:", "yes" if r["returned_while_
 print("the record it returned:", r["got"], "| the record the writer wrote:", r["written"])
 
 # %% [markdown]
-# Now find the line behind each report, fix it, and run these cells again: each should say
-# the opposite. Then check your work.
+# Now find the line behind each report, fix it, and run these cells again: each verdict
+# should say the opposite (the leak's run still raises `ChildError`: a worker did die; what
+# changes is that it leaves nothing). Then check your work.
+#
+# ## Summary
+# - A report that says "sometimes" is a window: make it wide (slow every line, more
+#   processes than CPUs, hold a lock yourself, pause after each take) and it fails every run.
+# - Ask the kernel, not the program: what exists (`ipcs`, `/proc/sysvipc`), who holds and
+#   who waits (`semctl` `GETVAL`/`GETNCNT`/`GETPID` as `ipcs -s -i` shows them,
+#   `/proc/PID/syscall`, `strace -p`), and whether a code path takes a lock at all
+#   (`strace -e trace=semtimedop`: every System V take and give is a system call).
+# - A read-modify-write is atomic only if the read is inside the lock too.
+# - Two locks taken in opposite orders can form a cycle; one order everywhere cannot.
+# - A System V object lives until `IPC_RMID`, whoever dies: remove it in a `finally`.
+# - A record of several words is consistent only if readers hold the lock its writer holds.
 #
 # ## References
-# - [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html) (`GETVAL`, `GETNCNT`,
+# - [shmget(2)](https://man7.org/linux/man-pages/man2/shmget.2.html) (`ENOSPC`, `SHMMNI`),
+#   [shmop(2)](https://man7.org/linux/man-pages/man2/shmop.2.html) (`shmat`, `shmdt`),
+#   [shmctl(2)](https://man7.org/linux/man-pages/man2/shmctl.2.html) (`IPC_RMID`, `shm_nattch`),
+#   [semget(2)](https://man7.org/linux/man-pages/man2/semget.2.html) (`ENOSPC`, `SEMMNI`),
+#   [semctl(2)](https://man7.org/linux/man-pages/man2/semctl.2.html) (`SETALL`, `GETVAL`, `GETNCNT`,
 #   `GETPID`, `IPC_RMID`), [semop(2)](https://man7.org/linux/man-pages/man2/semop.2.html)
-#   (`semtimedop`), [shmctl(2)](https://man7.org/linux/man-pages/man2/shmctl.2.html)
-#   (`IPC_RMID`, `shm_nattch`), [svipc(7)](https://man7.org/linux/man-pages/man7/svipc.7.html),
-#   [proc(5)](https://man7.org/linux/man-pages/man5/proc.5.html) (`/proc/sysvipc`, `/proc/PID/syscall`).
+#   (`semtimedop`), [svipc(7)](https://man7.org/linux/man-pages/man7/svipc.7.html),
+#   [kill(2)](https://man7.org/linux/man-pages/man2/kill.2.html),
+#   [signal(7)](https://man7.org/linux/man-pages/man7/signal.7.html) (`SIGKILL`, `SIGUSR1`).
+# - [proc(5)](https://man7.org/linux/man-pages/man5/proc.5.html) (`/proc/sysvipc`),
+#   [proc_pid_syscall(5)](https://man7.org/linux/man-pages/man5/proc_pid_syscall.5.html) (`/proc/PID/syscall`).
 # - [ipcs(1)](https://man7.org/linux/man-pages/man1/ipcs.1.html),
 #   [ipcrm(1)](https://man7.org/linux/man-pages/man1/ipcrm.1.html),
 #   [strace(1)](https://man7.org/linux/man-pages/man1/strace.1.html).
