@@ -53,8 +53,9 @@ Diagnosis (the four defects of the program as shipped):
   ipcs -s -i / semctl GETVAL+GETNCNT (both 0, one waiter each, GETPID the other process),
   strace -p (both in semtimedop). Fix: one order, COUNT then LAST.
 - leak: run() removed the ledger only when every worker succeeded. Shown by ipcs -m -s /
-  ipclab ls after run(crash=...): a segment (nattch 0) and a set per crashed run. Fix:
-  try/finally around the workers.
+  ipclab ls after run(crash=...): a segment and a set per crashed run (the segment's nattch
+  is 1 while the process that called run() lives, as it is still attached; 0 once it
+  exits, and the segment stays). Fix: try/finally around the workers.
 - torn read: last() copied the three words without LAST (tuple() of a slice loads them one
   by one; even one memcpy of 24 bytes is not one atomic load). Shown by strace -f -e
   trace=semop,semtimedop (the reader makes no semaphore call) and by holding LAST with half
