@@ -23,6 +23,8 @@ _worker_leaks = []  # in the controller: what the workers reported
 
 
 def pytest_sessionfinish(session, exitstatus):
+    from ipclab.mechanisms import ccell
+    ccell.sweep_dead_dirs()  # the %%worker folders of nbval's kernels: killed at shutdown, no atexit ran
     leaked = inventory.course_objects(RUN.id)
     if leaked:
         inventory.remove_rows(leaked)

@@ -204,3 +204,22 @@ def test_an_interrupt_kills_the_copies_and_propagates():
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
     assert len(started) == 2 and all(_living_members(pid) == [] for pid in started)
+
+
+def test_the_folders_of_dead_kernels_are_swept_and_live_ones_kept():
+    """A killed kernel runs no atexit: its %%worker folder goes at the next sweep (the suite
+    sweeps at its end); a living kernel's folder stays."""
+    import tempfile
+
+    from ipclab.core import registry
+    from ipclab.mechanisms import ccell
+    me = f"{os.getpid()}-{registry.proc_start_time(os.getpid())}"
+    alive = Path(tempfile.mkdtemp(prefix=f"ipclab-cells-{os.getuid()}-{me}-"))
+    dead = Path(tempfile.mkdtemp(prefix=f"ipclab-cells-{os.getuid()}-{os.getpid()}-1-"))  # pid reused: other start
+    try:
+        ccell.sweep_dead_dirs()
+        assert alive.is_dir() and not dead.exists()
+    finally:
+        for p in (alive, dead):
+            if p.exists():
+                p.rmdir()

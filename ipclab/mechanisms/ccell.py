@@ -55,7 +55,7 @@ from pathlib import Path
 from ipclab.core import cbuild, cprocs, inventory, kinds, names, objects, registry
 from ipclab.core.errors import BadArgument, IpclabError, NotSupported
 
-__all__ = ["load", "load_ipython_extension", "run_c", "c_available", "write_worker", "workers_dir", "CellRun",
+__all__ = ["load", "load_ipython_extension", "run_c", "c_available", "write_worker", "workers_dir", "sweep_dead_dirs", "CellRun",
            "UnexpectedOutcome", "last_run", "parse_c_line", "ENV_KINDS"]
 
 DEFAULT_TIMEOUT = 10.0
@@ -307,7 +307,7 @@ def workers_dir():
     global _workers_dir
     if _workers_dir is not None and _workers_dir.is_dir():
         return _workers_dir
-    _sweep_dead_dirs()
+    sweep_dead_dirs()
     start = registry.proc_start_time(os.getpid())
     _workers_dir = Path(tempfile.mkdtemp(prefix=f"{_DIR_PREFIX}{os.getuid()}-{os.getpid()}-{start}-"))
     sys.path.insert(0, str(_workers_dir))
@@ -335,7 +335,7 @@ def _remove_dir(path, owner):
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _sweep_dead_dirs():
+def sweep_dead_dirs():
     """Remove cell folders of this user whose kernel is gone (a killed kernel runs no atexit)."""
     for p in Path(tempfile.gettempdir()).glob(f"{_DIR_PREFIX}{os.getuid()}-*"):
         parts = p.name[len(_DIR_PREFIX):].split("-")
