@@ -109,6 +109,26 @@ def test_dead_run_objects_are_swept_by_the_next_run(tmp_path):
     assert not (tmp_path / run_id).exists()
 
 
+def test_many_runs_starting_at_once_never_sweep_each_other(tmp_path, monkeypatch):
+    """A run folder being made (no meta.json yet) looked dead to a run starting at the same
+    instant, which swept it: the first then failed writing its meta.json (CI, as a student)."""
+    env = dict(os.environ, IPCLAB_STATE_DIR=str(tmp_path))
+    env.pop("IPCLAB_RUN_ID", None)
+    start = "from ipclab import registry; print(registry.current().id)"
+    procs = [subprocess.Popen([sys.executable, "-c", start], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(12)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err[-500:] for _, err in results if err]
+    assert len({out.strip() for out, _ in results}) == 12
+    # what a run starting now sees: a folder still being made is not a run, a finished one is
+    making = tmp_path / ".deadbeef"
+    making.mkdir()
+    (tmp_path / "0badf00d").mkdir()  # a run folder without meta.json: its owner is unknown, so dead
+    monkeypatch.setenv(registry.ENV_STATE, str(tmp_path))
+    registry.sweep_dead_runs()
+    assert making.is_dir() and not (tmp_path / "0badf00d").exists()
+
+
 def test_clean_removes_dead_runs_but_not_live_ones(tmp_path):
     env = dict(os.environ, IPCLAB_STATE_DIR=str(tmp_path))
     env.pop("IPCLAB_RUN_ID")

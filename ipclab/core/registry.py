@@ -133,10 +133,14 @@ def current():
     sweep_dead_runs(base)
     run_id = names.new_run_id()
     path = base / run_id
-    path.mkdir(mode=0o700)
+    # Made under a dotted name, then renamed: a run folder without its meta.json looks dead, and
+    # another run starting at the same instant would sweep it between our mkdir and our write.
+    making = base / f".{run_id}"
+    making.mkdir(mode=0o700)
     meta = {"pid": os.getpid(), "start": proc_start_time(os.getpid()), "created": time.time(),
             "pidns": pid_namespace()}
-    (path / "meta.json").write_text(json.dumps(meta))
+    (making / "meta.json").write_text(json.dumps(meta))
+    making.rename(path)
     os.environ[ENV_RUN] = run_id
     _run = Run(run_id, path)
     atexit.register(_at_exit, os.getpid())
@@ -195,7 +199,7 @@ def unregister(kind, *, name=None, id=None, path=None):
 def runs():
     """Every run recorded for this user, newest last."""
     base = state_dir()
-    found = [Run(p.name, p) for p in base.iterdir() if p.is_dir()]
+    found = [Run(p.name, p) for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")]
     return sorted(found, key=lambda r: r.meta().get("created", 0))
 
 
