@@ -45,6 +45,15 @@ def test_a_python_started_through_a_folder_the_box_lacks_still_isolates(tmp_path
     assert through[1] == plain[1], (plain, through)
 
 
+def test_without_a_box_a_guest_home_is_its_private_work_folder():
+    """Mode none shares the machine's /tmp: HOME=/tmp put a guest's ~/.cache/ipclab where another
+    user's grading had made it first, and every test failed (CI, as a student beside root)."""
+    r = sandbox.run([sys.executable, "-I", "-S", "-c", "import os; print(os.environ['HOME'])"], mode="none",
+                    timeout=60)
+    home = r.output.strip()
+    assert r.returncode == 0 and os.path.basename(home).startswith("ipclab-work-"), r.output + r.error
+
+
 def test_guest_runs_as_another_identity_in_its_own_namespaces():
     r = guest("""
         say(uid=os.getuid(), gid=os.getgid(), cwd=os.getcwd(), root=sorted(os.listdir('/')),

@@ -710,7 +710,13 @@ def spawn_guest(spec, argv, *, env=None, cwd=None, stdin=None, stdout=None, stde
     and /proc, pivots into the box root, drops to the box identity, sets the rlimits and
     PR_SET_PDEATHSIG, then execs *argv*. Descriptors in *pass_fds* become 3, 4, ...
     """
-    spec = dict(spec, argv=list(argv), env=guest_env(env), pass_fds=list(pass_fds),
+    env = guest_env(env)
+    if spec["mode"] == "none" and spec.get("work"):
+        # No box: /tmp is the machine's, shared by every user, so HOME=/tmp would put the guest's
+        # ~/.cache/ipclab where another user's grading made it first (refused: not yours). The
+        # submission's own work folder is private to this grading.
+        env["HOME"] = spec["work"]
+    spec = dict(spec, argv=list(argv), env=env, pass_fds=list(pass_fds),
                 cwd=cwd or (WORK if spec["mode"] != "none" else spec.get("work") or "/"))
     return subprocess.Popen([PYTHON, "-I", "-S", HERE, "--stage2", json.dumps(spec)],
                             stdin=stdin if stdin is not None else subprocess.DEVNULL,
