@@ -16,6 +16,7 @@ MODULE = "lab5_lrucache"
 HIDDEN = 2
 WORKER_TIMEOUT = 30
 HAMMER_TIMEOUT = 20  # a few hundred operations per process take well under a second
+SLOW = 0.0002        # s added to each line of the student's code in `concurrent` (see hammer)
 
 
 def lab_module():
@@ -136,13 +137,22 @@ def run_model(lab, rng, capacity, key_size, value_size, n_ops, n_keys, binary=Fa
 
 # -- workers (run in their own processes) --------------------------------------------
 
-def hammer(handle, keys, n_ops, worker, seed):
-    """Random gets and puts; every value is key + b'=' + 'worker.seq'. Returns what this worker saw."""
+def hammer(handle, keys, n_ops, worker, seed, gate=None):
+    """Random gets and puts; every value is key + b'=' + 'worker.seq'. Returns what this worker saw.
+
+    With a *gate*, the student's code is slowed down line by line and the workers start
+    together: each get()/put() then lasts milliseconds, so an unlocked one is interrupted by
+    another process's on every machine, one CPU included (where time slices alone let a whole
+    operation run uninterrupted almost every time).
+    """
     rng = random.Random(seed)
     cache = lab_module().LRUCache.attach(handle)
     gets = hits = evicted = 0
     last_put, wrong = {}, []
     try:
+        if gate is not None:
+            labkit.slow_student(SLOW)
+            labkit.Gate.wait(gate)
         for seq in range(n_ops):
             key = rng.choice(keys)
             if rng.random() < 0.6:
@@ -179,15 +189,23 @@ def reader(handle, keys):
         cache.close()
 
 
-def many_processes(lab, rng, nproc, capacity, n_keys, n_ops, start_method):
-    """*nproc* processes hammer one cache; check the structure, the values and the stats."""
+def many_processes(lab, rng, nproc, capacity, n_keys, n_ops, start_method, lockstep=False):
+    """*nproc* processes hammer one cache; check the structure, the values and the stats.
+
+    *lockstep*: slowed workers started by a gate (see :func:`hammer`)."""
     key_size = rng.randint(6, 12)
     keys = random_keys(rng, n_keys, key_size)
     cache = lab.LRUCache.create(capacity, key_size, key_size + 12)
     try:
-        jobs = [(cache.handle, keys, n_ops, w, rng.randrange(2**31)) for w in range(nproc)]
+        gate = labkit.Gate(nproc) if lockstep else None
+        jobs = [(cache.handle, keys, n_ops, w, rng.randrange(2**31), gate.handle if gate else None)
+                for w in range(nproc)]
         try:
-            res = procs.run(hammer, jobs, start_method=start_method, timeout=HAMMER_TIMEOUT, relay=False)
+            try:
+                res = procs.run(hammer, jobs, start_method=start_method, timeout=HAMMER_TIMEOUT, relay=False)
+            finally:
+                if gate is not None:
+                    gate.__exit__(None, None, None)
         except errors.ChildTimeout:
             lines = ["BAD      the workers were killed after {:g} s".format(HAMMER_TIMEOUT)]
             try:
@@ -286,7 +304,7 @@ def shared_stats(lab, rng):
                   "a list half-relinked by one process and walked by another is lost.")
 def concurrent(lab, rng):
     capacity = rng.randint(4, 8)
-    many_processes(lab, rng, rng.randint(3, 4), capacity, capacity * 2, rng.randint(150, 250), "fork")
+    many_processes(lab, rng, rng.randint(3, 4), capacity, capacity * 2, rng.randint(30, 45), "fork", lockstep=True)
 
 
 @labkit.test("a process killed while holding the lock does not wedge the cache", points=1, timeout=30,
