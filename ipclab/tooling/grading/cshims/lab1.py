@@ -17,6 +17,7 @@ import struct
 import posix_ipc
 
 from ipclab.core import names, registry
+from ipclab.tooling.grading import cshims
 
 __all__ = ["load", "slow", "RingBuffer", "DEFAULT_TIMEOUT"]
 
@@ -30,39 +31,28 @@ _lib = None
 def load(path):
     """Load the student's compiled library (once per process) and declare its functions."""
     global _lib
-    if _lib is not None:
-        return _lib
-    lib = ctypes.CDLL(str(path), use_errno=True)
-    vp, d = ctypes.c_void_p, ctypes.c_double
-    for fn, res, args in (("rb_create", vp, [Names, ctypes.c_long, ctypes.c_long]),
-                          ("rb_attach", vp, [Names]),
-                          ("rb_put", ctypes.c_int, [vp, ctypes.c_char_p, ctypes.c_size_t, d]),
-                          ("rb_get", ctypes.c_ssize_t, [vp, ctypes.c_char_p, ctypes.c_size_t, d]),
-                          ("rb_end", ctypes.c_int, [vp, d]),
-                          ("rb_close", ctypes.c_int, [vp]),
-                          ("rb_destroy", ctypes.c_int, [vp]),
-                          ("ipclab_slow", None, [ctypes.c_long])):
-        f = getattr(lib, fn)
-        f.restype, f.argtypes = res, args
-    _lib = lib
-    return lib
+    if _lib is None:
+        vp, d = ctypes.c_void_p, ctypes.c_double
+        _lib = cshims.open_library(path, (
+            ("rb_create", vp, [Names, ctypes.c_long, ctypes.c_long]),
+            ("rb_attach", vp, [Names]),
+            ("rb_put", ctypes.c_int, [vp, ctypes.c_char_p, ctypes.c_size_t, d]),
+            ("rb_get", ctypes.c_ssize_t, [vp, ctypes.c_char_p, ctypes.c_size_t, d]),
+            ("rb_end", ctypes.c_int, [vp, d]),
+            ("rb_close", ctypes.c_int, [vp]),
+            ("rb_destroy", ctypes.c_int, [vp]),
+        ))
+    return _lib
 
 
 def slow(delay):
-    """From now on every memory access of the student's C code in this process first sleeps
-    *delay* seconds (the C twin of labkit.slow_student's line tracer; see slow_hooks.c)."""
-    _lib.ipclab_slow(int(float(delay) * 1e9))
+    """Slow every memory access of the student's C code (cshims.set_slow)."""
+    cshims.set_slow(_lib, delay)
 
 
 def _fail(call):
     """The Python track's exception for the errno the student's *call* left."""
-    e = ctypes.get_errno()
-    if e == errno.ENOSYS:
-        return NotImplementedError(f"{call} (your C function still sets errno = ENOSYS)")
-    kind = {errno.EINVAL: ValueError, errno.ETIMEDOUT: TimeoutError, errno.EPIPE: BrokenPipeError}.get(e)
-    text = f"{call} failed: {errno.errorcode.get(e, e)} ({os.strerror(e)})" if e else f"{call} failed with errno 0"
-    return kind(text) if kind else OSError(e, text)
-
+    return cshims.errno_exception(call, {errno.EINVAL: ValueError, errno.ETIMEDOUT: TimeoutError, errno.EPIPE: BrokenPipeError})
 
 class RingBuffer:
     """The student's ``rb_t *`` behind the Python lab API."""

@@ -10,9 +10,9 @@ values from the kernel themselves.
 
 import ctypes
 import errno
-import os
 
 from ipclab.core import inventory, names, registry
+from ipclab.tooling.grading import cshims
 
 __all__ = ["load", "slow", "Table", "DEFAULT_TIMEOUT"]
 
@@ -25,41 +25,30 @@ _lib = None
 def load(path):
     """Load the student's compiled library (once per process) and declare its functions."""
     global _lib
-    if _lib is not None:
-        return _lib
-    lib = ctypes.CDLL(str(path), use_errno=True)
-    vp, i = ctypes.c_void_p, ctypes.c_int
-    for fn, res, args in (("dt_create", vp, [i, i]),
-                          ("dt_attach", vp, [i]),
-                          ("dt_id", i, [vp]),
-                          ("dt_size", i, [vp]),
-                          ("dt_pick_up", i, [vp, i, ctypes.c_double]),
-                          ("dt_put_down", i, [vp, i]),
-                          ("dt_free_forks", i, [vp, ctypes.POINTER(ctypes.c_ushort), ctypes.c_size_t]),
-                          ("dt_close", i, [vp]),
-                          ("dt_destroy", i, [vp]),
-                          ("ipclab_slow", None, [ctypes.c_long])):
-        f = getattr(lib, fn)
-        f.restype, f.argtypes = res, args
-    _lib = lib
-    return lib
+    if _lib is None:
+        vp, i = ctypes.c_void_p, ctypes.c_int
+        _lib = cshims.open_library(path, (
+            ("dt_create", vp, [i, i]),
+            ("dt_attach", vp, [i]),
+            ("dt_id", i, [vp]),
+            ("dt_size", i, [vp]),
+            ("dt_pick_up", i, [vp, i, ctypes.c_double]),
+            ("dt_put_down", i, [vp, i]),
+            ("dt_free_forks", i, [vp, ctypes.POINTER(ctypes.c_ushort), ctypes.c_size_t]),
+            ("dt_close", i, [vp]),
+            ("dt_destroy", i, [vp]),
+        ))
+    return _lib
 
 
 def slow(delay):
-    """From now on every memory access of the student's C code in this process first sleeps
-    *delay* seconds (the C twin of labkit.slow_student's line tracer; see slow_hooks.c)."""
-    _lib.ipclab_slow(int(float(delay) * 1e9))
+    """Slow every memory access of the student's C code (cshims.set_slow)."""
+    cshims.set_slow(_lib, delay)
 
 
 def _fail(call):
     """The Python track's exception for the errno the student's *call* left."""
-    e = ctypes.get_errno()
-    if e == errno.ENOSYS:
-        return NotImplementedError(f"{call} (your C function still sets errno = ENOSYS)")
-    kind = {errno.EINVAL: ValueError, errno.ETIMEDOUT: TimeoutError}.get(e)
-    text = f"{call} failed: {errno.errorcode.get(e, e)} ({os.strerror(e)})" if e else f"{call} failed with errno 0"
-    return kind(text) if kind else OSError(e, text)
-
+    return cshims.errno_exception(call, {errno.EINVAL: ValueError, errno.ETIMEDOUT: TimeoutError})
 
 def _index(i):
     if not isinstance(i, int) or isinstance(i, bool) or not -INT_MAX <= i <= INT_MAX:

@@ -16,11 +16,11 @@ into the reply as JSON text, and ``wait_reply`` decodes it; a handler that raise
 import ctypes
 import errno
 import json
-import os
 
 import sysv_ipc
 
 from ipclab.core import inventory, names, registry
+from ipclab.tooling.grading import cshims
 
 __all__ = ["load", "slow", "Service", "URGENT", "NORMAL", "DEFAULT_TIMEOUT"]
 
@@ -52,40 +52,29 @@ class Handler(ctypes.Structure):      # struct svc_handler
 def load(path):
     """Load the student's compiled library (once per process) and declare its functions."""
     global _lib
-    if _lib is not None:
-        return _lib
-    lib = ctypes.CDLL(str(path), use_errno=True)
-    vp, d, cp = ctypes.c_void_p, ctypes.c_double, ctypes.c_char_p
-    for fn, res, args in (("svc_create", vp, [ctypes.c_int]),
-                          ("svc_attach", vp, [ctypes.c_int]),
-                          ("svc_send", ctypes.c_long, [vp, cp, cp, ctypes.c_int, d]),
-                          ("svc_wait", ctypes.c_int, [vp, ctypes.c_long, ctypes.POINTER(Reply), d]),
-                          ("svc_serve", ctypes.c_int, [vp, ctypes.POINTER(Handler), ctypes.c_size_t,
-                                                       ctypes.POINTER(Request), d]),
-                          ("svc_close", ctypes.c_int, [vp]),
-                          ("svc_destroy", ctypes.c_int, [vp]),
-                          ("ipclab_slow", None, [ctypes.c_long])):
-        f = getattr(lib, fn)
-        f.restype, f.argtypes = res, args
-    _lib = lib
-    return lib
+    if _lib is None:
+        vp, d, cp = ctypes.c_void_p, ctypes.c_double, ctypes.c_char_p
+        _lib = cshims.open_library(path, (
+            ("svc_create", vp, [ctypes.c_int]),
+            ("svc_attach", vp, [ctypes.c_int]),
+            ("svc_send", ctypes.c_long, [vp, cp, cp, ctypes.c_int, d]),
+            ("svc_wait", ctypes.c_int, [vp, ctypes.c_long, ctypes.POINTER(Reply), d]),
+            ("svc_serve", ctypes.c_int, [vp, ctypes.POINTER(Handler), ctypes.c_size_t,
+                                         ctypes.POINTER(Request), d]),
+            ("svc_close", ctypes.c_int, [vp]),
+            ("svc_destroy", ctypes.c_int, [vp]),
+        ))
+    return _lib
 
 
 def slow(delay):
-    """From now on every memory access of the student's C code in this process first sleeps
-    *delay* seconds (the C twin of labkit.slow_student's line tracer; see slow_hooks.c)."""
-    _lib.ipclab_slow(int(float(delay) * 1e9))
+    """Slow every memory access of the student's C code (cshims.set_slow)."""
+    cshims.set_slow(_lib, delay)
 
 
 def _fail(call):
-    """The Python track's exception for the errno the student's *call* left (the header's ERRORS)."""
-    e = ctypes.get_errno()
-    if e == errno.ENOSYS:
-        return NotImplementedError(f"{call} (your C function still sets errno = ENOSYS)")
-    kind = {errno.EINVAL: ValueError, errno.ETIMEDOUT: TimeoutError}.get(e)
-    text = f"{call} failed: {errno.errorcode.get(e, e)} ({os.strerror(e)})" if e else f"{call} failed with errno 0"
-    return kind(text) if kind else OSError(e, text)
-
+    """The Python track's exception for the errno the student's *call* left."""
+    return cshims.errno_exception(call, {errno.EINVAL: ValueError, errno.ETIMEDOUT: TimeoutError})
 
 def _handler(fn):
     """*fn* (a Python handler) as a C ``svc_handler_fn``: its result as JSON text, or the error."""

@@ -9,9 +9,9 @@ here: the C function takes uint64_t, which holds exactly those values.
 
 import ctypes
 import errno
-import os
 
 from ipclab.core import inventory, names, registry
+from ipclab.tooling.grading import cshims
 
 __all__ = ["load", "slow", "SeqRecord", "DEFAULT_TIMEOUT"]
 
@@ -25,40 +25,28 @@ _lib = None
 def load(path):
     """Load the student's compiled library (once per process) and declare its functions."""
     global _lib
-    if _lib is not None:
-        return _lib
-    lib = ctypes.CDLL(str(path), use_errno=True)
-    vp, u64 = ctypes.c_void_p, ctypes.c_uint64
-    for fn, res, args in (("sr_create", vp, [ctypes.c_int]),
-                          ("sr_attach", vp, [ctypes.c_int]),
-                          ("sr_id", ctypes.c_int, [vp]),
-                          ("sr_write", ctypes.c_int, [vp, u64, u64]),
-                          ("sr_read", ctypes.c_int, [vp, Out, ctypes.c_double]),
-                          ("sr_close", ctypes.c_int, [vp]),
-                          ("sr_destroy", ctypes.c_int, [vp]),
-                          ("ipclab_slow", None, [ctypes.c_long])):
-        f = getattr(lib, fn)
-        f.restype, f.argtypes = res, args
-    _lib = lib
-    return lib
+    if _lib is None:
+        vp, u64 = ctypes.c_void_p, ctypes.c_uint64
+        _lib = cshims.open_library(path, (
+            ("sr_create", vp, [ctypes.c_int]),
+            ("sr_attach", vp, [ctypes.c_int]),
+            ("sr_id", ctypes.c_int, [vp]),
+            ("sr_write", ctypes.c_int, [vp, u64, u64]),
+            ("sr_read", ctypes.c_int, [vp, Out, ctypes.c_double]),
+            ("sr_close", ctypes.c_int, [vp]),
+            ("sr_destroy", ctypes.c_int, [vp]),
+        ))
+    return _lib
 
 
 def slow(delay):
-    """From now on every memory access of the student's C code in this process first sleeps
-    *delay* seconds (the C twin of labkit.slow_student's line tracer; see slow_hooks.c)."""
-    _lib.ipclab_slow(int(float(delay) * 1e9))
+    """Slow every memory access of the student's C code (cshims.set_slow)."""
+    cshims.set_slow(_lib, delay)
 
 
 def _fail(call):
-    """The Python track's exception for the errno the student's *call* left (the header's ERRORS)."""
-    e = ctypes.get_errno()
-    if e == errno.ENOSYS:
-        return NotImplementedError(f"{call} (your C function still sets errno = ENOSYS)")
-    text = f"{call} failed: {errno.errorcode.get(e, e)} ({os.strerror(e)})" if e else f"{call} failed with errno 0"
-    if e == errno.ETIMEDOUT:
-        return TimeoutError(text)
-    return OSError(e, text)
-
+    """The Python track's exception for the errno the student's *call* left."""
+    return cshims.errno_exception(call, {errno.ETIMEDOUT: TimeoutError})
 
 class SeqRecord:
     """The student's ``sr_t *`` behind the Python lab API."""
